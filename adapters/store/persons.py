@@ -1,0 +1,290 @@
+"""Redis repository of persons, account links, facts and history.
+
+Keys (DESIGN §7, cluster-ready): every key of one person shares the hash tag {person-id};
+an account's links live in one hash; the ID-number index is one key per person.
+  hc:id:{<id-hash>}        -> person id                 (string, global single-key lookup)
+  hc:p:{<pid>}             -> person hash (ciphertexts, self owner, last colour)
+  hc:p:{<pid>}:m           -> markers (hash id -> JSON)
+  hc:p:{<pid>}:lab         -> lab results (sorted set by sampled_at)
+  hc:p:{<pid>}:chg / :scan -> history (sorted sets by time, trimmed and expiring)
+  hc:a:{<account-id>}      -> links (hash person id -> "relation|verified|linked_at")
+"""
+from __future__ import annotations
+
+import json
+import secrets
+
+import redis
+
+from core.facts import Facts, LabResult, Marker
+from core.ports import ColorChange, Link, PersonRecord, ScanRecord
+
+MAX_LAB_RESULTS = 50
+
+_CLAIM_INDEX = """
+local v = redis.call('GET', KEYS[1])
+if v then return v end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+"""
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+_CLAIM_SELF = """
+local o = redis.call('HGET', KEYS[1], 'o')
+if o then return o end
+redis.call('HSET', KEYS[1], 'o', ARGV[1])
+return ARGV[1]
+"""
+_RELEASE_SELF = """
+if redis.call('HGET', KEYS[1], 'o') == ARGV[1] then redis.call('HDEL', KEYS[1], 'o') end
+return 1
+"""
+# ARGV: person id, relation, encoded link, max family
+_LINK = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'exists' end
+local family = 0
+for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
+  local rel = string.match(v, '^(%a+)|')
+  if rel == ARGV[2] and rel == 'self' then return 'self_taken' end
+  if rel == 'family' then family = family + 1 end
+end
+if ARGV[2] == 'family' and family >= tonumber(ARGV[4]) then return 'family_full' end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 'ok'
+"""
+_SET_VERIFIED = """
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return 0 end
+local rel, _, ts = string.match(v, '^(%a+)|(%d)|(%d+)$')
+redis.call('HSET', KEYS[1], ARGV[1], rel .. '|1|' .. ts)
+return 1
+"""
+_REMOVE_MARKER = """
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return v
+"""
+# KEYS: person, changes; ARGV: expected last colour ('' for none), new colour, at, member, retention
+_RECORD_CHANGE = """
+local last = redis.call('HGET', KEYS[1], 'c') or ''
+if last ~= ARGV[1] then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'c', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[3]) - tonumber(ARGV[5]))
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return 1
+"""
+
+
+def person_key(person_id: str) -> str:
+    return f"hc:p:{{{person_id}}}"
+
+
+def account_key(account_id: str) -> str:
+    return f"hc:a:{{{account_id}}}"
+
+
+def index_key(id_hash: str) -> str:
+    return f"hc:id:{{{id_hash}}}"
+
+
+def _link_value(link: Link) -> str:
+    return f"{link.relation}|{int(link.verified)}|{link.linked_at}"
+
+
+def _parse_link(person_id: str, raw: bytes) -> Link:
+    relation, verified, linked_at = raw.decode().split("|")
+    return Link(person_id, relation, verified == "1", int(linked_at))
+
+
+def _parse_record(person_id: str, raw: dict[bytes, bytes]) -> PersonRecord | None:
+    if not raw or b"i" not in raw:
+        return None
+    text = {k: raw[k].decode() for k in (b"h", b"o", b"c", b"r", b"t") if k in raw}
+    return PersonRecord(
+        id=person_id,
+        id_hash=text.get(b"h", ""),
+        id_number_ct=raw[b"i"],
+        name_ct=raw.get(b"n"),
+        phone_ct=raw.get(b"p"),
+        self_account=text.get(b"o"),
+        last_color=text.get(b"c"),
+        revoked_before=int(text.get(b"r", 0)),
+        created_at=int(text.get(b"t", 0)),
+    )
+
+
+def _marker_json(marker: Marker) -> str:
+    return json.dumps(
+        {
+            "kind": marker.kind,
+            "reason": marker.reason,
+            "since": marker.since,
+            "until": marker.until,
+            "by": marker.created_by,
+            "status": marker.status,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def _parse_marker(person_id: str, marker_id: str, raw: bytes) -> Marker:
+    doc = json.loads(raw)
+    return Marker(
+        marker_id, person_id, doc["kind"], doc["reason"], doc["since"], doc["until"], doc["by"], doc["status"]
+    )
+
+
+class RedisPersonStore:
+    """PersonStore on Redis; one round trip for everything a colour needs."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._r = client
+        self._claim_index = client.register_script(_CLAIM_INDEX)
+        self._create = client.register_script(_CREATE)
+        self._claim_self = client.register_script(_CLAIM_SELF)
+        self._release_self = client.register_script(_RELEASE_SELF)
+        self._link = client.register_script(_LINK)
+        self._set_verified = client.register_script(_SET_VERIFIED)
+        self._remove_marker = client.register_script(_REMOVE_MARKER)
+        self._record_change = client.register_script(_RECORD_CHANGE)
+
+    # -- persons ---------------------------------------------------------------------------
+
+    def claim_index(self, id_hash: str, person_id: str) -> str:
+        return self._claim_index(keys=[index_key(id_hash)], args=[person_id]).decode()
+
+    def create(self, record: PersonRecord) -> None:
+        fields: list[str | bytes | int] = ["h", record.id_hash, "i", record.id_number_ct, "t", record.created_at]
+        self._create(keys=[person_key(record.id)], args=fields)
+
+    def get(self, person_id: str) -> PersonRecord | None:
+        return _parse_record(person_id, self._r.hgetall(person_key(person_id)))
+
+    def set_pii(self, person_id: str, name_ct: bytes | None = None, phone_ct: bytes | None = None) -> None:
+        fields = {k: v for k, v in (("n", name_ct), ("p", phone_ct)) if v is not None}
+        if fields:
+            self._r.hset(person_key(person_id), mapping=fields)
+
+    def claim_self(self, person_id: str, account_id: str) -> str:
+        return self._claim_self(keys=[person_key(person_id)], args=[account_id]).decode()
+
+    def release_self(self, person_id: str, account_id: str) -> None:
+        self._release_self(keys=[person_key(person_id)], args=[account_id])
+
+    def erase(self, record: PersonRecord, keep_facts: bool, now: int) -> None:
+        key = person_key(record.id)
+        pipe = self._r.pipeline(transaction=True)
+        pipe.delete(f"{key}:chg", f"{key}:scan")
+        if keep_facts:
+            pipe.hdel(key, "n", "p", "o", "c")
+            pipe.hset(key, "r", now)
+        else:
+            pipe.delete(key, f"{key}:m", f"{key}:lab")
+        pipe.execute()
+        if not keep_facts:
+            self._r.delete(index_key(record.id_hash))
+
+    # -- account links ---------------------------------------------------------------------
+
+    def links(self, account_id: str) -> dict[str, Link]:
+        raw = self._r.hgetall(account_key(account_id))
+        return {pid.decode(): _parse_link(pid.decode(), value) for pid, value in raw.items()}
+
+    def link(self, account_id: str, link: Link, max_family: int) -> str:
+        args = [link.person_id, link.relation, _link_value(link), max_family]
+        return self._link(keys=[account_key(account_id)], args=args).decode()
+
+    def unlink(self, account_id: str, person_id: str) -> None:
+        self._r.hdel(account_key(account_id), person_id)
+
+    def set_verified(self, account_id: str, person_id: str) -> None:
+        self._set_verified(keys=[account_key(account_id)], args=[person_id])
+
+    # -- facts -----------------------------------------------------------------------------
+
+    def load(self, person_id: str, account_id: str | None = None) -> tuple[Link | None, PersonRecord | None, Facts]:
+        key = person_key(person_id)
+        pipe = self._r.pipeline(transaction=False)
+        if account_id is not None:
+            pipe.hget(account_key(account_id), person_id)
+        pipe.hgetall(key)
+        pipe.hgetall(f"{key}:m")
+        pipe.zrange(f"{key}:lab", 0, -1)
+        replies = pipe.execute()
+        raw_link = replies.pop(0) if account_id is not None else None
+        raw_person, raw_markers, raw_labs = replies
+        link = _parse_link(person_id, raw_link) if raw_link else None
+        markers = tuple(_parse_marker(person_id, mid.decode(), v) for mid, v in raw_markers.items())
+        labs = tuple(_parse_lab(v) for v in raw_labs)
+        return link, _parse_record(person_id, raw_person), Facts(markers=markers, lab_results=labs)
+
+    def add_marker(self, marker: Marker) -> None:
+        self._r.hset(f"{person_key(marker.person_id)}:m", marker.id, _marker_json(marker))
+
+    def remove_marker(self, person_id: str, marker_id: str) -> Marker | None:
+        raw = self._remove_marker(keys=[f"{person_key(person_id)}:m"], args=[marker_id])
+        return _parse_marker(person_id, marker_id, raw) if raw else None
+
+    def add_lab_result(self, person_id: str, result: LabResult) -> None:
+        key = f"{person_key(person_id)}:lab"
+        member = json.dumps(
+            {"at": result.sampled_at, "r": result.result, "lab": result.lab, "n": secrets.token_hex(3)},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        pipe = self._r.pipeline(transaction=True)
+        pipe.zadd(key, {member: result.sampled_at})
+        pipe.zremrangebyrank(key, 0, -MAX_LAB_RESULTS - 1)
+        pipe.execute()
+
+    # -- history ---------------------------------------------------------------------------
+
+    def record_change(self, person_id: str, expected_last: str | None, change: ColorChange, retention: int) -> bool:
+        key = person_key(person_id)
+        member = json.dumps(
+            {"at": change.at, "from": change.from_color, "to": change.to_color,
+             "why": list(change.reason_codes), "n": secrets.token_hex(3)},
+            separators=(",", ":"),
+        )
+        args = [expected_last or "", change.to_color, change.at, member, retention]
+        return bool(self._record_change(keys=[key, f"{key}:chg"], args=args))
+
+    def record_scan(self, person_id: str, scan: ScanRecord, retention: int) -> None:
+        key = f"{person_key(person_id)}:scan"
+        member = json.dumps(
+            {"at": scan.at, "place": scan.place, "result": scan.result, "n": secrets.token_hex(3)},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        pipe = self._r.pipeline(transaction=False)
+        pipe.zadd(key, {member: scan.at})
+        pipe.zremrangebyscore(key, "-inf", scan.at - retention)
+        pipe.expire(key, retention)
+        pipe.execute()
+
+    def history(self, person_id: str, since: int) -> tuple[list[ColorChange], list[ScanRecord]]:
+        key = person_key(person_id)
+        pipe = self._r.pipeline(transaction=False)
+        pipe.zrevrangebyscore(f"{key}:chg", "+inf", since)
+        pipe.zrevrangebyscore(f"{key}:scan", "+inf", since)
+        raw_changes, raw_scans = pipe.execute()
+        changes = []
+        for raw in raw_changes:
+            doc = json.loads(raw)
+            changes.append(ColorChange(doc["at"], doc["from"], doc["to"], tuple(doc["why"])))
+        scans = []
+        for raw in raw_scans:
+            doc = json.loads(raw)
+            scans.append(ScanRecord(doc["at"], doc["place"], doc["result"]))
+        return changes, scans
+
+
+def _parse_lab(raw: bytes) -> LabResult:
+    doc = json.loads(raw)
+    return LabResult(sampled_at=doc["at"], result=doc["r"], lab=doc["lab"])

@@ -1,0 +1,54 @@
+"""Health authority API: marking people (赋码 / 转码)."""
+from __future__ import annotations
+
+from flask import g
+from flask_smorest import Blueprint
+
+from blueprints.auth import BEARER, require, services
+from blueprints.schemas import MarkerRemovalSchema, MarkerRequestSchema, MarkerSchema, iso
+from core.marking import MarkerRequest, MarkingOutcome
+
+blp = Blueprint("authority", __name__, url_prefix="/api/v1/authority", description="Health authority")
+
+
+def marker_body(outcome: MarkingOutcome) -> dict:
+    m = outcome.marker
+    return {
+        "id": m.id,
+        "person_id": m.person_id,
+        "kind": m.kind,
+        "reason": m.reason,
+        "since": iso(m.since),
+        "until": iso(m.until),
+        "status": m.status,
+        "color_before": outcome.color_before,
+        "color_after": outcome.color_after,
+    }
+
+
+@blp.route("/markers", methods=["POST"])
+@blp.doc(security=BEARER)
+@require("authority")
+@blp.arguments(MarkerRequestSchema)
+@blp.response(201, MarkerSchema)
+def add_marker(data):
+    """Mark a person (by ID number or person id) with a kind from the policy."""
+    request = MarkerRequest(
+        kind=data["kind"],
+        reason=data["reason"],
+        id_number=data.get("id_number"),
+        person_id=data.get("person_id"),
+        since=int(data["since"].timestamp()) if data.get("since") else None,
+        until=int(data["until"].timestamp()) if data.get("until") else None,
+    )
+    return marker_body(services().marking.add_marker(request, g.credential))
+
+
+@blp.route("/markers/<string:marker_id>", methods=["DELETE"])
+@blp.doc(security=BEARER)
+@require("authority")
+@blp.arguments(MarkerRemovalSchema)
+@blp.response(200, MarkerSchema)
+def remove_marker(data, marker_id):
+    """Clear a marker, with the reason."""
+    return marker_body(services().marking.remove_marker(marker_id, data["reason"], g.credential))

@@ -1,0 +1,41 @@
+"""Checkpoints (数字哨兵): scanning a shown code, and the published verification keys."""
+from __future__ import annotations
+
+from flask import g
+from flask_smorest import Blueprint
+
+from blueprints.auth import BEARER, require, services
+from blueprints.schemas import JwksSchema, ScanRequestSchema, ScanResultSchema, iso
+
+blp = Blueprint("checkpoint", __name__, description="Checkpoints: scan codes, published keys")
+
+
+@blp.route("/api/v1/scans", methods=["POST"])
+@blp.doc(security=BEARER)
+@require("checkpoint")
+@blp.arguments(ScanRequestSchema)
+@blp.response(200, ScanResultSchema)
+def scan(data):
+    """Verify a shown code: signature, expiry, and whether the status changed since it was issued."""
+    place = data.get("place_id") or g.credential.name
+    result = services().codes.scan(data["qr"], place)
+    if not result.valid:
+        body = {"valid": False, "reason": result.reason, "checked_at": iso(result.checked_at)}
+        if result.detail:
+            body["detail"] = result.detail
+        return body
+    return {
+        "valid": True,
+        "color": result.color.value,
+        "changed": result.changed,
+        "person": {"name_masked": result.name_masked},
+        "issued_at": iso(result.issued_at),
+        "checked_at": iso(result.checked_at),
+    }
+
+
+@blp.route("/.well-known/health-code-keys", methods=["GET"])
+@blp.response(200, JwksSchema)
+def keys():
+    """Public keys (JWKS-style) to verify codes offline."""
+    return services().keyring.jwks()

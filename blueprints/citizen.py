@@ -1,0 +1,157 @@
+"""Mini-program API: login, persons (申领 / 代领), the health code (亮码) and its history."""
+from __future__ import annotations
+
+import base64
+
+from flask import Response, g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from blueprints.auth import BEARER, require, services
+from blueprints.schemas import (
+    ApplicationSchema,
+    HealthCodeSchema,
+    HistorySchema,
+    HealthCodeQuerySchema,
+    LoginResultSchema,
+    LoginSchema,
+    PersonListSchema,
+    PersonViewSchema,
+    PhoneUpdateSchema,
+    VerificationSchema,
+    iso,
+)
+from core.health_codes import HealthCodeView
+from core.persons import Application
+
+blp = Blueprint("citizen", __name__, url_prefix="/api/v1", description="Mini-program: login, persons, health code")
+PERSON = "/persons/<string(length=24):person_id>"
+
+
+@blp.route("/sessions", methods=["POST"])
+@blp.arguments(LoginSchema)
+@blp.response(201, LoginResultSchema)
+def login(data):
+    """Log in with a platform's login code; returns a bearer token."""
+    result = services().sessions.login(data["platform"], data["code"])
+    session = services().sessions.authenticate(result.token)
+    persons = services().persons.list(session)
+    return {
+        "token": result.token,
+        "expires_in": result.expires_in,
+        "account": {"platform": result.identity.platform, "persons": persons},
+    }
+
+
+@blp.route("/persons")
+class Persons(MethodView):
+    @blp.doc(security=BEARER)
+    @require("citizen")
+    @blp.response(200, PersonListSchema)
+    def get(self):
+        """The persons on this account: self and family."""
+        return {"persons": services().persons.list(g.session)}
+
+    @blp.doc(security=BEARER)
+    @require("citizen")
+    @blp.arguments(ApplicationSchema)
+    @blp.response(201, PersonViewSchema)
+    def post(self, data):
+        """Apply for a health code, for self or a family member."""
+        return services().persons.apply(g.session, Application(**data))
+
+
+@blp.route(PERSON)
+class Person(MethodView):
+    @blp.doc(security=BEARER)
+    @require("citizen")
+    @blp.arguments(PhoneUpdateSchema)
+    @blp.response(200, PersonViewSchema)
+    def patch(self, data, person_id):
+        """Change the phone number."""
+        return services().persons.update_phone(g.session, person_id, data["phone"])
+
+    @blp.doc(security=BEARER)
+    @require("citizen")
+    @blp.response(204)
+    def delete(self, person_id):
+        """Unlink a person; for `self` this also erases the person's own data."""
+        services().persons.unlink(g.session, person_id)
+
+
+@blp.route(PERSON + "/verification", methods=["POST"])
+@blp.doc(security=BEARER)
+@require("citizen")
+@blp.arguments(VerificationSchema)
+@blp.response(200, PersonViewSchema)
+def verify(data, person_id):
+    """Identity check (face verification) through the account's platform."""
+    platform = services().sessions.platform(g.session.platform)
+    return services().persons.verify(g.session, person_id, platform, data["ticket"])
+
+
+def health_code_body(view: HealthCodeView, lang: str) -> dict:
+    ev = view.evaluation
+    return {
+        "color": ev.color.value,
+        "meaning": view.meaning,
+        "reasons": [
+            {"code": r.code, "text": r.rule.text.get(lang), "until": iso(r.until),
+             "how_to_clear": r.rule.how_to_clear.get(lang)}
+            for r in ev.reasons
+        ],
+        "qr": view.qr,
+        "issued_at": iso(view.issued_at),
+        "expires_at": iso(view.expires_at),
+        "person": view.person,
+        "policy_version": ev.policy_version,
+    }
+
+
+@blp.route(PERSON + "/health-code", methods=["GET"])
+@blp.doc(security=BEARER)
+@require("citizen")
+@blp.arguments(HealthCodeQuerySchema, location="query")
+@blp.response(200, HealthCodeSchema)
+def health_code(query, person_id):
+    """Show the health code: colour, why, how to clear, and a fresh signed QR text."""
+    view = services().codes.show(g.session, person_id, query["lang"])
+    body = health_code_body(view, query["lang"])
+    if query.get("image") == "svg":
+        from adapters.signing.qr_image import render_svg
+
+        body["qr_image"] = "data:image/svg+xml;base64," + base64.b64encode(render_svg(view.qr)).decode()
+    return body
+
+
+@blp.route(PERSON + "/health-code.<any(png, svg):fmt>", methods=["GET"])
+@blp.doc(security=BEARER, responses={200: {"description": "QR image of a fresh code",
+                                            "content": {"image/png": {}, "image/svg+xml": {}}}})
+@require("citizen")
+def health_code_image(person_id, fmt):
+    """The QR image (PNG or SVG) of a freshly issued code."""
+    from adapters.signing.qr_image import render_png, render_svg
+
+    view = services().codes.show(g.session, person_id)
+    body, mimetype = (render_png(view.qr), "image/png") if fmt == "png" else (render_svg(view.qr), "image/svg+xml")
+    response = Response(body, mimetype=mimetype)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Code-Expires-At"] = iso(view.expires_at)
+    return response
+
+
+@blp.route(PERSON + "/history", methods=["GET"])
+@blp.doc(security=BEARER)
+@require("citizen")
+@blp.response(200, HistorySchema)
+def history(person_id):
+    """Colour changes and scans within the retention period, newest first."""
+    found = services().codes.history(g.session, person_id)
+    return {
+        "retention_days": found.retention_days,
+        "changes": [
+            {"at": iso(c.at), "from_": c.from_color, "to": c.to_color, "reason_codes": list(c.reason_codes)}
+            for c in found.changes
+        ],
+        "scans": [{"at": iso(s.at), "place": s.place, "result": s.result} for s in found.scans],
+    }

@@ -1,0 +1,186 @@
+"""Marshmallow schemas of the HTTP contract (API.md): they validate requests and describe responses.
+
+Unknown fields are rejected (marshmallow's default RAISE), which API.md requires.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+CN_TZ = dt.timezone(dt.timedelta(hours=8))
+
+
+def iso(ts: int | None) -> str | None:
+    """Stored UTC epoch seconds, shown in Asia/Shanghai (DESIGN §9)."""
+    return None if ts is None else dt.datetime.fromtimestamp(ts, CN_TZ).isoformat()
+
+
+class Strict(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+        ordered = True
+
+
+# -- mini-program ---------------------------------------------------------------------------
+
+class LoginSchema(Strict):
+    platform = fields.String(required=True, validate=validate.Length(1, 16))
+    code = fields.String(required=True, validate=validate.Length(1, 256))
+
+
+class PersonViewSchema(Strict):
+    id = fields.String(required=True)
+    name_masked = fields.String(required=True)
+    id_number_masked = fields.String(required=True)
+    phone_masked = fields.String(required=True)
+    relation = fields.String(required=True, validate=validate.OneOf(["self", "family"]))
+    verified = fields.Boolean(required=True)
+
+
+class AccountSchema(Strict):
+    platform = fields.String(required=True)
+    persons = fields.List(fields.Nested(PersonViewSchema), required=True)
+
+
+class LoginResultSchema(Strict):
+    token = fields.String(required=True)
+    expires_in = fields.Integer(required=True)
+    account = fields.Nested(AccountSchema, required=True)
+
+
+class ApplicationSchema(Strict):
+    name = fields.String(required=True, metadata={"example": "张三"})
+    id_number = fields.String(required=True, metadata={"example": "11010519491231002X"})
+    phone = fields.String(required=True, metadata={"example": "13800138000"})
+    relation = fields.String(required=True, validate=validate.OneOf(["self", "family"]))
+
+
+class PhoneUpdateSchema(Strict):
+    phone = fields.String(required=True)
+
+
+class PersonListSchema(Strict):
+    persons = fields.List(fields.Nested(PersonViewSchema), required=True)
+
+
+class VerificationSchema(Strict):
+    ticket = fields.String(required=True, validate=validate.Length(1, 512))
+
+
+class LangQuerySchema(Strict):
+    lang = fields.String(load_default="zh", validate=validate.OneOf(["zh", "en"]))
+
+
+class HealthCodeQuerySchema(LangQuerySchema):
+    image = fields.String(validate=validate.OneOf(["svg"]),
+                          metadata={"description": "also return the QR image as a data: URI in qr_image"})
+
+
+class ReasonSchema(Strict):
+    code = fields.String(required=True)
+    text = fields.String(required=True)
+    until = fields.String(allow_none=True, metadata={"description": "ISO 8601, or null when it needs an action"})
+    how_to_clear = fields.String(required=True)
+
+
+class HealthCodeSchema(Strict):
+    color = fields.String(required=True, validate=validate.OneOf(["green", "yellow", "red"]))
+    meaning = fields.String(required=True)
+    reasons = fields.List(fields.Nested(ReasonSchema), required=True)
+    qr = fields.String(required=True, metadata={"description": "COSE_Sign1 (ES256) over CBOR claims, base45"})
+    issued_at = fields.String(required=True)
+    expires_at = fields.String(required=True)
+    person = fields.Nested(PersonViewSchema, required=True)
+    policy_version = fields.String(required=True)
+    qr_image = fields.String(metadata={"description": "data: URI of the QR image, when image=svg"})
+
+
+class ChangeSchema(Strict):
+    at = fields.String(required=True)
+    from_ = fields.String(data_key="from", allow_none=True)
+    to = fields.String(required=True)
+    reason_codes = fields.List(fields.String(), required=True)
+
+
+class ScanEntrySchema(Strict):
+    at = fields.String(required=True)
+    place = fields.String(required=True)
+    result = fields.String(required=True)
+
+
+class HistorySchema(Strict):
+    retention_days = fields.Integer(required=True)
+    changes = fields.List(fields.Nested(ChangeSchema), required=True)
+    scans = fields.List(fields.Nested(ScanEntrySchema), required=True)
+
+
+# -- checkpoint -----------------------------------------------------------------------------
+
+class ScanRequestSchema(Strict):
+    qr = fields.String(required=True, validate=validate.Length(1, 2048))
+    place_id = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.:-]{1,64}$"))
+
+
+class ScanPersonSchema(Strict):
+    name_masked = fields.String(required=True)
+
+
+class ScanResultSchema(Strict):
+    valid = fields.Boolean(required=True)
+    reason = fields.String(validate=validate.OneOf(
+        ["malformed", "bad_signature", "unknown_key", "expired", "revoked"]))
+    detail = fields.String()
+    color = fields.String()
+    changed = fields.Boolean()
+    person = fields.Nested(ScanPersonSchema)
+    issued_at = fields.String()
+    checked_at = fields.String()
+
+
+class JwkSchema(Strict):
+    kid = fields.String(required=True)
+    kty = fields.String(required=True)
+    crv = fields.String(required=True)
+    x = fields.String(required=True)
+    y = fields.String(required=True)
+    alg = fields.String(required=True)
+    iss = fields.String(required=True)
+    not_after = fields.String(allow_none=True)
+
+
+class JwksSchema(Strict):
+    keys = fields.List(fields.Nested(JwkSchema), required=True)
+
+
+# -- authority ------------------------------------------------------------------------------
+
+class MarkerRequestSchema(Strict):
+    id_number = fields.String()
+    person_id = fields.String(validate=validate.Regexp(r"^[0-9a-f]{24}$"))
+    kind = fields.String(required=True)
+    reason = fields.String(required=True, validate=validate.Length(1, 500))
+    since = fields.AwareDateTime(metadata={"description": "ISO 8601 with offset; default now"})
+    until = fields.AwareDateTime(metadata={"description": "ISO 8601 with offset; default from the policy"})
+
+    @ma.validates_schema
+    def one_person(self, data, **kwargs):
+        if ("id_number" in data) == ("person_id" in data):
+            raise ma.ValidationError("give exactly one of id_number and person_id", "id_number")
+
+
+class MarkerRemovalSchema(Strict):
+    reason = fields.String(required=True, validate=validate.Length(1, 500))
+
+
+class MarkerSchema(Strict):
+    id = fields.String(required=True)
+    person_id = fields.String(required=True)
+    kind = fields.String(required=True)
+    reason = fields.String(required=True)
+    since = fields.String(required=True)
+    until = fields.String(allow_none=True)
+    status = fields.String(required=True)
+    color_before = fields.String(required=True)
+    color_after = fields.String(required=True)

@@ -1,0 +1,91 @@
+"""Logins and staff credentials: opaque bearer tokens, stored only as hashes."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from core.clock import Clock
+from core.errors import Forbidden, InvalidInput, Unauthorized
+from core.identity import PlatformIdentity
+from core.ports import Credential, PlatformAdapter, Session, TokenStore
+
+ROLES = ("authority", "checkpoint")
+
+
+def token_hash(token: str) -> str:
+    # Tokens carry 256 random bits, so a plain digest is enough to keep them out of the store.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str
+    expires_in: int
+    identity: PlatformIdentity
+
+
+class SessionService:
+    """Mini-program login through a platform adapter, and who a bearer token belongs to."""
+
+    def __init__(self, platforms: Mapping[str, PlatformAdapter], tokens: TokenStore, ttl: int) -> None:
+        self._platforms = platforms
+        self._tokens = tokens
+        self._ttl = ttl
+
+    def platform(self, name: str) -> PlatformAdapter:
+        adapter = self._platforms.get(name)
+        if adapter is None:
+            raise InvalidInput("unknown platform", {"platform": [f"not enabled: {name}"]})
+        return adapter
+
+    def login(self, platform: str, code: str) -> LoginResult:
+        identity = self.platform(platform).login(code)
+        token = secrets.token_urlsafe(32)
+        session = Session(account_id=identity.account_id, platform=identity.platform)
+        self._tokens.save_session(token_hash(token), session, self._ttl)
+        return LoginResult(token=token, expires_in=self._ttl, identity=identity)
+
+    def authenticate(self, token: str | None) -> Session:
+        session = self._tokens.session(token_hash(token)) if token else None
+        if session is None:
+            raise Unauthorized("login required: missing, expired or revoked token")
+        return session
+
+    def logout(self, token: str) -> None:
+        self._tokens.delete_session(token_hash(token))
+
+
+class CredentialService:
+    """Staff credentials for the authority and checkpoint roles."""
+
+    def __init__(self, tokens: TokenStore, clock: Clock) -> None:
+        self._tokens = tokens
+        self._clock = clock
+
+    def create(self, role: str, name: str) -> tuple[str, Credential]:
+        if role not in ROLES:
+            raise InvalidInput("unknown role", {"role": [f"one of {', '.join(ROLES)}"]})
+        if not name.strip() or len(name) > 64:
+            raise InvalidInput("invalid name", {"name": ["1–64 characters"]})
+        token = f"hc{role[0]}_" + secrets.token_urlsafe(32)
+        credential = Credential(
+            id=secrets.token_hex(6), role=role, name=name.strip(), created_at=self._clock.now()
+        )
+        self._tokens.save_credential(token_hash(token), credential)
+        return token, credential
+
+    def authenticate(self, token: str | None, role: str) -> Credential:
+        credential = self._tokens.credential(token_hash(token)) if token else None
+        if credential is None:
+            raise Unauthorized("a valid staff credential is required")
+        if credential.role != role:
+            raise Forbidden(f"this needs the {role} role")
+        return credential
+
+    def list(self) -> list[Credential]:
+        return self._tokens.credentials()
+
+    def revoke(self, credential_id: str) -> bool:
+        return self._tokens.revoke_credential(credential_id)

@@ -1,0 +1,91 @@
+"""derive_color: the one evaluation that both chooses a colour and explains it (DESIGN §4)."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from core.codes import Color
+from core.facts import Facts, LabResult
+from core.policy import NegativeTests, Policy, Rule
+
+DAY = 86400
+HOUR = 3600
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One active cause of a yellow or red code."""
+
+    code: str
+    color: Color
+    since: int
+    until: int | None
+    rule: Rule
+    marker_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    color: Color
+    reasons: tuple[Reason, ...]
+    policy_version: str
+
+    @property
+    def reason_codes(self) -> list[str]:
+        return [reason.code for reason in self.reasons]
+
+
+def cleared_by_tests(rule: NegativeTests, since: int, results: Iterable[LabResult]) -> int | None:
+    """When negatives sampled after `since` met the rule, or None.
+
+    Greedy: the earliest negative counts first, each further one only if sampled at least
+    `min_gap_hours` after the last counted (e.g. "two negatives ≥ 24 h apart"). A positive
+    sampled after `since` restarts the count.
+    """
+    counted: list[int] = []
+    for result in sorted(results, key=lambda r: r.sampled_at):
+        if result.sampled_at <= since:
+            continue
+        if result.result == "positive":
+            counted = []
+            continue
+        if not counted or result.sampled_at - counted[-1] >= rule.min_gap_hours * HOUR:
+            counted.append(result.sampled_at)
+            if len(counted) >= rule.count:
+                return counted[-1]
+    return None
+
+
+def _active(rule: Rule, since: int, until: int | None, facts: Facts, now: int) -> tuple[bool, int | None]:
+    """Whether a fact under `rule` still colours the code at `now`, and until when at most."""
+    if until is None and rule.duration_days is not None:
+        until = since + rule.duration_days * DAY
+    if since > now or (until is not None and now >= until):
+        return False, until
+    if rule.negative_tests is not None:
+        cleared_at = cleared_by_tests(rule.negative_tests, since, facts.lab_results)
+        if cleared_at is not None and cleared_at <= now:
+            return False, until
+    return True, until
+
+
+def derive_color(facts: Facts, policy: Policy, now: int) -> Evaluation:
+    """The colour at `now`, with every active reason, most severe first."""
+    reasons: list[Reason] = []
+    for marker in facts.markers:
+        rule = policy.markers.get(marker.kind)
+        if rule is None or marker.status != "active":
+            continue
+        active, until = _active(rule, marker.since, marker.until, facts, now)
+        if active:
+            reasons.append(Reason(rule.code, rule.color, marker.since, until, rule, marker.id))
+    positives = [r for r in facts.lab_results if r.result == "positive" and r.sampled_at <= now]
+    if positives:
+        latest = max(positives, key=lambda r: r.sampled_at)
+        rule = policy.positive_test
+        active, until = _active(rule, latest.sampled_at, None, facts, now)
+        if active:
+            reasons.append(Reason(rule.code, rule.color, latest.sampled_at, until, rule))
+    reasons.sort(key=lambda r: (-r.color.severity, r.since))
+    color = reasons[0].color if reasons else Color.GREEN
+    return Evaluation(color=color, reasons=tuple(reasons), policy_version=policy.version)

@@ -1,0 +1,122 @@
+"""Authority marking (赋码 / 转码) and lab results: the facts that change a colour."""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from core.clock import Clock
+from core.color import derive_color
+from core.errors import InvalidInput, NotFound
+from core.facts import LAB_RESULTS, LabResult, Marker
+from core.health_codes import HealthCodeService
+from core.identity import normalize_id_number
+from core.persons import CN_TZ
+from core.ports import Credential, PersonRecord, PersonStore, PiiVault
+
+
+@dataclass(frozen=True)
+class MarkerRequest:
+    kind: str
+    reason: str
+    id_number: str | None = None
+    person_id: str | None = None
+    since: int | None = None
+    until: int | None = None
+
+
+@dataclass(frozen=True)
+class MarkingOutcome:
+    marker: Marker
+    color_before: str
+    color_after: str
+
+
+def marker_person(marker_id: str) -> str:
+    """Marker ids carry their person's id, so a removal needs no global index."""
+    person_id, _, rest = marker_id.partition(".")
+    if len(person_id) != 24 or not rest:
+        raise NotFound("no such marker")
+    return person_id
+
+
+class MarkingService:
+    def __init__(
+        self, store: PersonStore, vault: PiiVault, codes: HealthCodeService, clock: Clock
+    ) -> None:
+        self._store = store
+        self._vault = vault
+        self._codes = codes
+        self._clock = clock
+
+    def _person_for(self, request: MarkerRequest) -> str:
+        if (request.id_number is None) == (request.person_id is None):
+            raise InvalidInput("give exactly one of id_number and person_id", {"id_number": ["or person_id"]})
+        if request.person_id is not None:
+            if self._store.get(request.person_id) is None:
+                raise NotFound("no such person")
+            return request.person_id
+        today = dt.datetime.fromtimestamp(self._clock.now(), CN_TZ).date()
+        number = normalize_id_number(request.id_number or "", today)
+        id_hash = self._vault.lookup_hash(number)
+        person_id = self._store.claim_index(id_hash, secrets.token_hex(12))
+        if self._store.get(person_id) is None:
+            # Marked before ever applying: the marker waits for the person's application.
+            self._store.create(
+                PersonRecord(
+                    id=person_id,
+                    id_hash=id_hash,
+                    id_number_ct=self._vault.seal(number, f"{person_id}:id"),
+                    created_at=self._clock.now(),
+                )
+            )
+        return person_id
+
+    def add_marker(self, request: MarkerRequest, actor: Credential) -> MarkingOutcome:
+        policy = self._codes.policy
+        if request.kind not in policy.markers:
+            raise InvalidInput("unknown marker kind", {"kind": [f"one of {', '.join(sorted(policy.markers))}"]})
+        now = self._clock.now()
+        since = request.since if request.since is not None else now
+        if request.until is not None and request.until <= since:
+            raise InvalidInput("until must be after since", {"until": ["must be after since"]})
+        person_id = self._person_for(request)
+        marker = Marker(
+            id=f"{person_id}.{secrets.token_hex(4)}",
+            person_id=person_id,
+            kind=request.kind,
+            reason=request.reason,
+            since=since,
+            until=request.until,
+            created_by=actor.id,
+        )
+        before = self._color(person_id, now)
+        self._store.add_marker(marker)
+        after = self._color(person_id, now, record_change=True)
+        return MarkingOutcome(marker, before, after)
+
+    def remove_marker(self, marker_id: str, reason: str, actor: Credential) -> MarkingOutcome:
+        person_id = marker_person(marker_id)
+        now = self._clock.now()
+        before = self._color(person_id, now)
+        marker = self._store.remove_marker(person_id, marker_id)
+        if marker is None:
+            raise NotFound("no such marker")
+        after = self._color(person_id, now, record_change=True)
+        return MarkingOutcome(marker, before, after)
+
+    def add_lab_result(self, id_number: str, sampled_at: int, result: str, lab: str) -> str:
+        if result not in LAB_RESULTS:
+            raise InvalidInput("unknown result", {"result": ["negative or positive"]})
+        now = self._clock.now()
+        if sampled_at > now + 300:
+            raise InvalidInput("sampled in the future", {"sampled_at": ["is in the future"]})
+        person_id = self._person_for(MarkerRequest(kind="", reason="", id_number=id_number))
+        self._store.add_lab_result(person_id, LabResult(sampled_at=sampled_at, result=result, lab=lab))
+        return self._color(person_id, now, record_change=True)
+
+    def _color(self, person_id: str, now: int, record_change: bool = False) -> str:
+        _, record, facts = self._store.load(person_id)
+        if record_change and record is not None:
+            return self._codes.evaluate(person_id, facts, record.last_color, now).color.value
+        return derive_color(facts, self._codes.policy, now).color.value

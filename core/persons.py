@@ -1,0 +1,176 @@
+"""Applying for a health code for self or family, and managing those links (申领 / 代领)."""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from core.clock import Clock
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.identity import (
+    mask_id_number,
+    mask_name,
+    mask_phone,
+    normalize_id_number,
+    normalize_name,
+    normalize_phone,
+)
+from core.ports import Link, PersonRecord, PersonStore, PiiVault, PlatformAdapter, Session
+
+RELATIONS = ("self", "family")
+CN_TZ = dt.timezone(dt.timedelta(hours=8))
+
+
+@dataclass(frozen=True)
+class PersonView:
+    """A person as the account sees it: masked forms only."""
+
+    id: str
+    name_masked: str
+    id_number_masked: str
+    phone_masked: str
+    relation: str
+    verified: bool
+
+
+@dataclass(frozen=True)
+class Application:
+    name: str
+    id_number: str
+    phone: str
+    relation: str
+
+
+class PersonService:
+    def __init__(self, store: PersonStore, vault: PiiVault, clock: Clock, max_family: int = 5) -> None:
+        self._store = store
+        self._vault = vault
+        self._clock = clock
+        self._max_family = max_family
+
+    # -- reading -------------------------------------------------------------------------
+
+    def view(self, record: PersonRecord, link: Link) -> PersonView:
+        name = self._open(record, "name")
+        phone = self._open(record, "phone")
+        return PersonView(
+            id=record.id,
+            name_masked=mask_name(name) if name else "",
+            id_number_masked=mask_id_number(self._vault.open(record.id_number_ct, f"{record.id}:id")),
+            phone_masked=mask_phone(phone) if phone else "",
+            relation=link.relation,
+            verified=link.verified,
+        )
+
+    def masked_name(self, record: PersonRecord) -> str:
+        name = self._open(record, "name")
+        return mask_name(name) if name else "*"
+
+    def list(self, session: Session) -> list[PersonView]:
+        views = []
+        for pid, link in sorted(self._store.links(session.account_id).items(), key=lambda kv: kv[1].linked_at):
+            record = self._store.get(pid)
+            if record is not None and record.name_ct is not None:
+                views.append(self.view(record, link))
+        return views
+
+    def linked(self, session: Session, person_id: str) -> tuple[Link, PersonRecord]:
+        """The account's link to a person and the person, or NotFound (same for not yours)."""
+        link, record, _ = self._store.load(person_id, session.account_id)
+        if link is None or record is None or record.name_ct is None:
+            raise NotFound("no such person on this account")
+        return link, record
+
+    # -- applying ------------------------------------------------------------------------
+
+    def apply(self, session: Session, application: Application) -> PersonView:
+        """申领 (self) or 代领 (family): validate, find or create the person, link it."""
+        now = self._clock.now()
+        if application.relation not in RELATIONS:
+            raise InvalidInput("invalid relation", {"relation": ["self or family"]})
+        errors: dict[str, list[str]] = {}
+        values: dict[str, str] = {}
+        today = dt.datetime.fromtimestamp(now, CN_TZ).date()
+        for field, normalize in (
+            ("name", normalize_name),
+            ("id_number", lambda raw: normalize_id_number(raw, today)),
+            ("phone", normalize_phone),
+        ):
+            try:
+                values[field] = normalize(getattr(application, field))
+            except InvalidInput as exc:
+                errors.update(exc.fields or {})
+        if errors:
+            raise InvalidInput("invalid application", errors)
+
+        id_hash = self._vault.lookup_hash(values["id_number"])
+        person_id = self._store.claim_index(id_hash, secrets.token_hex(12))
+        record = self._store.get(person_id)
+        if record is None:
+            record = PersonRecord(
+                id=person_id,
+                id_hash=id_hash,
+                id_number_ct=self._vault.seal(values["id_number"], f"{person_id}:id"),
+                created_at=now,
+            )
+            self._store.create(record)
+            record = self._store.get(person_id) or record
+        stored_name = self._open(record, "name")
+        if stored_name is not None and stored_name != values["name"]:
+            raise InvalidInput("name does not match", {"name": ["does not match the ID number's record"]})
+
+        links = self._store.links(session.account_id)
+        if person_id in links:
+            raise Conflict("this person is already on this account")
+        if application.relation == "self":
+            owner = self._store.claim_self(person_id, session.account_id)
+            if owner != session.account_id:
+                raise Conflict("this ID number is already another account's own code")
+        link = Link(person_id=person_id, relation=application.relation, verified=False, linked_at=now)
+        outcome = self._store.link(session.account_id, link, self._max_family)
+        if outcome != "ok":
+            if application.relation == "self":
+                self._store.release_self(person_id, session.account_id)
+            if outcome == "self_taken":
+                raise Conflict("this account already has its own code")
+            if outcome == "family_full":
+                raise Conflict(f"at most {self._max_family} family members per account")
+            raise Conflict("this person is already on this account")
+        self._store.set_pii(
+            person_id,
+            name_ct=None if stored_name else self._vault.seal(values["name"], f"{person_id}:name"),
+            phone_ct=self._vault.seal(values["phone"], f"{person_id}:phone"),
+        )
+        record = self._store.get(person_id) or record
+        return self.view(record, link)
+
+    def update_phone(self, session: Session, person_id: str, phone: str) -> PersonView:
+        link, record = self.linked(session, person_id)
+        normalized = normalize_phone(phone)
+        self._store.set_pii(person_id, phone_ct=self._vault.seal(normalized, f"{person_id}:phone"))
+        return self.view(self._store.get(person_id) or record, link)
+
+    def unlink(self, session: Session, person_id: str) -> None:
+        """Remove a person from the account; for `self`, also erase the person's own data.
+
+        Authority markers and lab results are not the user's to erase: they stay (keyed by
+        the ID number's hash), so deleting and re-applying never turns a red code green.
+        """
+        link, record = self.linked(session, person_id)
+        self._store.unlink(session.account_id, person_id)
+        if link.relation == "self":
+            _, _, facts = self._store.load(person_id)
+            keep = bool(facts.markers or facts.lab_results)
+            self._store.erase(record, keep_facts=keep, now=self._clock.now())
+
+    def verify(self, session: Session, person_id: str, platform: PlatformAdapter, ticket: str) -> PersonView:
+        """Face check through the platform the account logged in with."""
+        link, record = self.linked(session, person_id)
+        if not platform.verify_identity(session.account_id, ticket):
+            raise Forbidden("identity verification failed")
+        self._store.set_verified(session.account_id, person_id)
+        return self.view(record, Link(link.person_id, link.relation, True, link.linked_at))
+
+    def _open(self, record: PersonRecord, field: str) -> str | None:
+        blob = record.name_ct if field == "name" else record.phone_ct
+        return None if blob is None else self._vault.open(blob, f"{record.id}:{field}")

@@ -1,0 +1,99 @@
+"""The colour policy: data, versioned, loaded from a file, never hard-coded (DESIGN §4)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.codes import Color
+
+LANGS = ("zh", "en")
+
+
+class PolicyError(ValueError):
+    """A policy document that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Text:
+    zh: str
+    en: str
+
+    def get(self, lang: str) -> str:
+        return self.en if lang == "en" else self.zh
+
+
+@dataclass(frozen=True)
+class NegativeTests:
+    """Clearing by tests: `count` negatives sampled after the fact, each `min_gap_hours` apart."""
+
+    count: int
+    min_gap_hours: int
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one kind of fact colours a code and how it clears."""
+
+    code: str
+    color: Color
+    duration_days: int | None
+    negative_tests: NegativeTests | None
+    text: Text
+    how_to_clear: Text
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: str
+    meanings: dict[Color, Text]
+    markers: dict[str, Rule]
+    positive_test: Rule
+
+
+def _text(doc: Any, where: str) -> Text:
+    if not isinstance(doc, dict) or not all(isinstance(doc.get(lang), str) and doc[lang] for lang in LANGS):
+        raise PolicyError(f"{where}: needs non-empty 'zh' and 'en' texts")
+    return Text(zh=doc["zh"], en=doc["en"])
+
+
+def _rule(code: str, doc: Any) -> Rule:
+    if not isinstance(doc, dict):
+        raise PolicyError(f"{code}: must be an object")
+    try:
+        color = Color(doc["color"])
+    except (KeyError, ValueError):
+        raise PolicyError(f"{code}: color must be one of green, yellow, red") from None
+    if color is Color.GREEN:
+        raise PolicyError(f"{code}: a rule must colour yellow or red")
+    duration = doc.get("duration_days")
+    if duration is not None and (not isinstance(duration, int) or duration <= 0):
+        raise PolicyError(f"{code}: duration_days must be a positive integer")
+    tests = doc.get("negative_tests")
+    negative_tests = None
+    if tests is not None:
+        count, gap = tests.get("count"), tests.get("min_gap_hours", 0)
+        if not isinstance(count, int) or count < 1 or not isinstance(gap, int) or gap < 0:
+            raise PolicyError(f"{code}: negative_tests needs count ≥ 1 and min_gap_hours ≥ 0")
+        negative_tests = NegativeTests(count=count, min_gap_hours=gap)
+    return Rule(
+        code=code,
+        color=color,
+        duration_days=duration,
+        negative_tests=negative_tests,
+        text=_text(doc.get("text"), f"{code}.text"),
+        how_to_clear=_text(doc.get("how_to_clear"), f"{code}.how_to_clear"),
+    )
+
+
+def load_policy(doc: Any) -> Policy:
+    """Build a Policy from its JSON document; PolicyError says what is wrong."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("version"), str):
+        raise PolicyError("policy needs a string 'version'")
+    meanings_doc = doc.get("meanings") or {}
+    meanings = {color: _text(meanings_doc.get(color.value), f"meanings.{color.value}") for color in Color}
+    markers_doc = doc.get("markers")
+    if not isinstance(markers_doc, dict) or not markers_doc:
+        raise PolicyError("policy needs 'markers'")
+    markers = {kind: _rule(kind, rule) for kind, rule in markers_doc.items()}
+    positive = _rule("positive_test", (doc.get("lab_results") or {}).get("positive"))
+    return Policy(version=doc["version"], meanings=meanings, markers=markers, positive_test=positive)

@@ -1,0 +1,152 @@
+/* HealthCode H5 pages: a thin client of the JSON API (token kept in sessionStorage). */
+"use strict";
+const HC = (() => {
+  const TOKEN = "hc.token";
+  const $ = (sel) => document.querySelector(sel);
+  const token = () => sessionStorage.getItem(TOKEN);
+  const COLORS = { green: "绿码", yellow: "黄码", red: "红码" };
+  const fmt = new Intl.DateTimeFormat("zh-CN", {
+    timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+  });
+
+  function toast(text) {
+    const el = $("#toast");
+    el.textContent = text;
+    el.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { el.hidden = true; }, 4000);
+  }
+
+  async function api(method, path, body) {
+    const headers = { Accept: "application/json" };
+    if (token()) headers.Authorization = "Bearer " + token();
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const data = res.status === 204 ? null : await res.json().catch(() => null);
+    if (res.status === 401) sessionStorage.removeItem(TOKEN);
+    if (!res.ok) {
+      const err = new Error((data && data.error && data.error.message) || res.statusText);
+      err.status = res.status;
+      err.fields = (data && data.error && data.error.fields) || {};
+      throw err;
+    }
+    return data;
+  }
+
+  function requireLogin(then) {
+    if (token()) return then();
+    const slot = $("#login-slot");
+    const tpl = $("#dev-login-form");
+    if (!tpl) { slot.innerHTML = '<p class="card">请从微信、支付宝或国家政务服务平台小程序打开。</p>'; return; }
+    slot.appendChild(tpl.content.cloneNode(true));
+    $("#dev-login").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        const res = await api("POST", "/api/v1/sessions", { platform: "dev", code: $("#dev-code").value });
+        sessionStorage.setItem(TOKEN, res.token);
+        slot.innerHTML = "";
+        then();
+      } catch (e) { toast("登录失败：" + e.message); }
+    });
+  }
+
+  async function home() {
+    requireLogin(async () => {
+      const { persons } = await api("GET", "/api/v1/persons");
+      const list = $("#person-list");
+      list.innerHTML = "";
+      for (const p of persons) {
+        const li = document.createElement("li");
+        const a = document.createElement("a");
+        a.href = "/m/code/" + p.id;
+        a.textContent = `${p.name_masked}（${p.relation === "self" ? "本人" : "家人"}） ${p.id_number_masked}`;
+        li.appendChild(a);
+        list.appendChild(li);
+      }
+      if (!persons.length) list.innerHTML = "<li>尚未申领健康码</li>";
+      $("#persons").hidden = false;
+      $("#logout").onclick = () => { sessionStorage.removeItem(TOKEN); location.reload(); };
+    });
+  }
+
+  function applyPage() {
+    requireLogin(() => {
+      const form = $("#apply");
+      form.hidden = false;
+      form.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        form.querySelectorAll(".err").forEach((p) => { p.textContent = ""; });
+        const data = Object.fromEntries(new FormData(form).entries());
+        $("#apply-submit").disabled = true;
+        try {
+          const person = await api("POST", "/api/v1/persons", data);
+          location.href = "/m/code/" + person.id;
+        } catch (e) {
+          for (const [field, msgs] of Object.entries(e.fields)) {
+            const p = form.querySelector(`.err[data-for="${field}"]`);
+            if (p) p.textContent = msgs.join("；");
+          }
+          toast(e.status === 409 ? "无法申领：" + e.message : "请检查填写内容：" + e.message);
+        } finally { $("#apply-submit").disabled = false; }
+      });
+    });
+  }
+
+  function codePage() {
+    requireLogin(() => {
+      const card = $("#code-card");
+      const person = card.dataset.person;
+      let expiresAt = 0;
+      let timer = null;
+
+      async function refresh() {
+        clearTimeout(timer);
+        try {
+          const code = await api("GET", `/api/v1/persons/${person}/health-code?image=svg`);
+          card.className = "code-card " + code.color;
+          card.dataset.issuedAt = code.issued_at;
+          card.dataset.qr = code.qr;
+          $("#person-name").textContent = code.person.name_masked;
+          $("#person-id").textContent = code.person.id_number_masked;
+          $("#qr").src = code.qr_image;
+          $("#meaning").textContent = code.meaning;
+          expiresAt = Date.parse(code.expires_at);
+          const reasons = $("#reasons");
+          reasons.innerHTML = "";
+          for (const r of code.reasons) {
+            const li = document.createElement("li");
+            const until = r.until ? `（预计 ${fmt.format(new Date(r.until))} 解除）` : "";
+            li.innerHTML = "<b></b><span></span><small></small>";
+            li.querySelector("b").textContent = r.text;
+            li.querySelector("span").textContent = "如何转绿：" + r.how_to_clear;
+            li.querySelector("small").textContent = until;
+            reasons.appendChild(li);
+          }
+          card.hidden = false;
+          // Refresh a little before expiry, so a scanned code is never stale.
+          const lifetime = expiresAt - Date.parse(code.issued_at);
+          const lead = Math.min(10000, lifetime * 0.25);
+          timer = setTimeout(refresh, Math.max(1000, expiresAt - Date.now() - lead));
+        } catch (e) {
+          if (e.status === 401) { location.reload(); return; }
+          toast("刷新失败，正在重试：" + e.message);
+          timer = setTimeout(refresh, 3000);
+        }
+      }
+
+      function tick() {
+        const now = Date.now();
+        $("#clock").textContent = fmt.format(new Date(now));
+        const left = Math.max(0, Math.round((expiresAt - now) / 1000));
+        $("#validity").textContent = left > 0 ? `二维码 ${left} 秒后刷新` : "二维码已过期，正在刷新…";
+        card.classList.toggle("stale", left <= 0);
+      }
+      refresh();
+      tick();
+      setInterval(tick, 1000);
+    });
+  }
+
+  return { home, applyPage, codePage, api };
+})();
