@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 from flask import Flask, send_from_directory
 
 from adapters.pii import AesGcmVault, derive_key
@@ -105,8 +107,14 @@ def _redis(config: Mapping[str, Any], instance: Path) -> tuple[redis.Redis, Embe
     if not url:
         embedded = EmbeddedRedis(config["HEALTHCODE_DATA_DIR"] or instance / "redis")
         url = embedded.start()
+    # Few, quick retries: when the store is down, callers get 503 store_unavailable at once
+    # instead of waiting out redis-py's default ten retries.
     client = redis.Redis.from_url(
-        url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+        url,
+        socket_connect_timeout=2,
+        socket_timeout=5,
+        health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
     )
     return client, embedded
 

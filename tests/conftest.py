@@ -15,3 +15,46 @@ def redis_server():
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def app(redis_server):
+    """The real app on the Redis server's test database."""
+    from app import create_app
+
+    return create_app({"HEALTHCODE_REDIS_URL": SERVER_URL, "TESTING": True,
+                       "HEALTHCODE_SECRET_KEY": "test-secret-key-0123456789abcdef0123"})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class Api:
+    """Small helper over the test client: log in, apply, authenticate staff."""
+
+    def __init__(self, app, client):
+        self.app = app
+        self.client = client
+
+    def login(self, name: str = "alice") -> dict:
+        response = self.client.post("/api/v1/sessions", json={"platform": "dev", "code": name})
+        assert response.status_code == 201, response.json
+        return {"Authorization": "Bearer " + response.json["token"]}
+
+    def staff(self, role: str, name: str = "test") -> dict:
+        token, _ = self.app.extensions["healthcode"].credentials.create(role, name)
+        return {"Authorization": "Bearer " + token}
+
+    def apply(self, headers: dict, relation: str = "self", **overrides) -> dict:
+        body = {"name": "张三", "id_number": "11010519491231002X", "phone": "13800138000", "relation": relation}
+        body.update(overrides)
+        response = self.client.post("/api/v1/persons", json=body, headers=headers)
+        assert response.status_code == 201, response.json
+        return response.json
+
+
+@pytest.fixture
+def api(app, client):
+    return Api(app, client)

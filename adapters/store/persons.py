@@ -73,11 +73,26 @@ local last = redis.call('HGET', KEYS[1], 'c') or ''
 if last ~= ARGV[1] then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'c', ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+local seq = redis.call('HINCRBY', KEYS[1], 'q', 1)
+redis.call('ZADD', KEYS[2], ARGV[3], string.format('%012d|', seq) .. ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[3]) - tonumber(ARGV[5]))
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 return 1
 """
+# KEYS: person, scans; ARGV: at, member, retention. Only for a person that exists.
+_RECORD_SCAN = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local seq = redis.call('HINCRBY', KEYS[1], 'q', 1)
+redis.call('ZADD', KEYS[2], ARGV[1], string.format('%012d|', seq) .. ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[3]))
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+# History members are "<sequence>|<json>": same-second entries keep their order.
+
+
+def _history_doc(raw: bytes) -> dict:
+    return json.loads(raw.split(b"|", 1)[1])
 
 
 def person_key(person_id: str) -> str:
@@ -153,6 +168,7 @@ class RedisPersonStore:
         self._set_verified = client.register_script(_SET_VERIFIED)
         self._remove_marker = client.register_script(_REMOVE_MARKER)
         self._record_change = client.register_script(_RECORD_CHANGE)
+        self._record_scan = client.register_script(_RECORD_SCAN)
 
     # -- persons ---------------------------------------------------------------------------
 
@@ -248,25 +264,18 @@ class RedisPersonStore:
     def record_change(self, person_id: str, expected_last: str | None, change: ColorChange, retention: int) -> bool:
         key = person_key(person_id)
         member = json.dumps(
-            {"at": change.at, "from": change.from_color, "to": change.to_color,
-             "why": list(change.reason_codes), "n": secrets.token_hex(3)},
+            {"at": change.at, "from": change.from_color, "to": change.to_color, "why": list(change.reason_codes)},
             separators=(",", ":"),
         )
         args = [expected_last or "", change.to_color, change.at, member, retention]
         return bool(self._record_change(keys=[key, f"{key}:chg"], args=args))
 
     def record_scan(self, person_id: str, scan: ScanRecord, retention: int) -> None:
-        key = f"{person_key(person_id)}:scan"
+        key = person_key(person_id)
         member = json.dumps(
-            {"at": scan.at, "place": scan.place, "result": scan.result, "n": secrets.token_hex(3)},
-            ensure_ascii=False,
-            separators=(",", ":"),
+            {"at": scan.at, "place": scan.place, "result": scan.result}, ensure_ascii=False, separators=(",", ":")
         )
-        pipe = self._r.pipeline(transaction=False)
-        pipe.zadd(key, {member: scan.at})
-        pipe.zremrangebyscore(key, "-inf", scan.at - retention)
-        pipe.expire(key, retention)
-        pipe.execute()
+        self._record_scan(keys=[key, f"{key}:scan"], args=[scan.at, member, retention])
 
     def history(self, person_id: str, since: int) -> tuple[list[ColorChange], list[ScanRecord]]:
         key = person_key(person_id)
@@ -276,11 +285,11 @@ class RedisPersonStore:
         raw_changes, raw_scans = pipe.execute()
         changes = []
         for raw in raw_changes:
-            doc = json.loads(raw)
+            doc = _history_doc(raw)
             changes.append(ColorChange(doc["at"], doc["from"], doc["to"], tuple(doc["why"])))
         scans = []
         for raw in raw_scans:
-            doc = json.loads(raw)
+            doc = _history_doc(raw)
             scans.append(ScanRecord(doc["at"], doc["place"], doc["result"]))
         return changes, scans
 

@@ -1,0 +1,278 @@
+"""The HTTP API end to end (API.md): apply → show → scan, marking, and every named error."""
+import base64
+
+import cbor2
+
+from tests.ids import id_number
+
+
+def test_login_returns_token_and_persons(api, client):
+    response = client.post("/api/v1/sessions", json={"platform": "dev", "code": "alice"})
+    assert response.status_code == 201
+    body = response.json
+    assert body["token"] and body["expires_in"] > 0
+    assert body["account"] == {"platform": "dev", "persons": []}
+
+
+def test_login_errors(client):
+    assert client.post("/api/v1/sessions", json={"platform": "dev"}).json["error"]["code"] == "validation_error"
+    response = client.post("/api/v1/sessions", json={"platform": "wechat", "code": "x"})
+    assert response.status_code == 422 and "platform" in response.json["error"]["fields"]
+    response = client.post("/api/v1/sessions", json={"platform": "dev", "code": "x", "extra": 1})
+    assert response.status_code == 422 and response.json["error"]["fields"]["extra"] == ["Unknown field."]
+
+
+def test_production_has_no_dev_login(redis_server):
+    from app import create_app
+    from tests.conftest import SERVER_URL
+
+    app = create_app({"HEALTHCODE_REDIS_URL": SERVER_URL, "HEALTHCODE_ENV": "production",
+                      "HEALTHCODE_SECRET_KEY": "p" * 40})
+    response = app.test_client().post("/api/v1/sessions", json={"platform": "dev", "code": "x"})
+    assert response.status_code == 422
+
+
+def test_apply_show_scan(api, client):
+    me = api.login("alice")
+    person = api.apply(me, name="张三丰", phone="+86 138-0013-8000", id_number="11010519491231002x")
+    assert person["name_masked"] == "张*丰"
+    assert person["id_number_masked"] == "1101**********002X"
+    assert person["phone_masked"] == "138****8000"
+    assert person["relation"] == "self" and person["verified"] is False
+    assert client.get("/api/v1/persons", headers=me).json["persons"] == [person]
+
+    code = client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json
+    assert code["color"] == "green" and code["reasons"] == []
+    assert code["meaning"].startswith("绿码")
+    assert code["person"] == person
+    assert code["qr"].startswith("CNHC1:")
+    assert code["issued_at"].endswith("+08:00")
+
+    gate = api.staff("checkpoint", "东门")
+    scan = client.post("/api/v1/scans", json={"qr": code["qr"], "place_id": "gate-1"}, headers=gate).json
+    assert scan["valid"] is True and scan["color"] == "green" and scan["changed"] is False
+    assert scan["person"] == {"name_masked": "张*丰"}
+
+    history = client.get(f"/api/v1/persons/{person['id']}/history", headers=me).json
+    assert history["retention_days"] == 30
+    assert history["scans"][0]["place"] == "gate-1" and history["scans"][0]["result"] == "green"
+    assert history["changes"][0]["to"] == "green"
+
+
+def test_code_carries_no_id_number(api, client):
+    import base45
+
+    me = api.login()
+    person = api.apply(me)
+    qr = client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json["qr"]
+    raw = base45.b45decode(qr.removeprefix("CNHC1:"))
+    payload = cbor2.loads(cbor2.loads(raw).value[2])
+    assert "11010519491231002X" not in repr(payload) and "张三" not in repr(payload)
+    assert payload[-2] == "张*"
+
+
+def test_marker_turns_code_red_everywhere(api, client):
+    me = api.login()
+    person = api.apply(me)
+    old_qr = client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json["qr"]
+    authority = api.staff("authority")
+    response = client.post("/api/v1/authority/markers", headers=authority,
+                           json={"id_number": "11010519491231002X", "kind": "close_contact", "reason": "流调判定"})
+    assert response.status_code == 201
+    marker = response.json
+    assert marker["color_before"] == "green" and marker["color_after"] == "red"
+
+    code = client.get(f"/api/v1/persons/{person['id']}/health-code?lang=en", headers=me).json
+    assert code["color"] == "red"
+    assert code["reasons"][0]["code"] == "close_contact"
+    assert code["reasons"][0]["text"] == "Close contact" and code["reasons"][0]["until"]
+
+    gate = api.staff("checkpoint")
+    scan = client.post("/api/v1/scans", json={"qr": old_qr}, headers=gate).json
+    assert scan["valid"] is True and scan["color"] == "red" and scan["changed"] is True
+
+    response = client.delete(f"/api/v1/authority/markers/{marker['id']}", json={"reason": "误判"}, headers=authority)
+    assert response.status_code == 200 and response.json["color_after"] == "green"
+    assert client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json["color"] == "green"
+    changes = client.get(f"/api/v1/persons/{person['id']}/history", headers=me).json["changes"]
+    assert [(c["from"], c["to"]) for c in changes] == [("red", "green"), ("green", "red"), (None, "green")]
+
+
+def test_marker_errors(api, client):
+    authority = api.staff("authority")
+    post = lambda body, headers=authority: client.post("/api/v1/authority/markers", json=body, headers=headers)  # noqa: E731
+    assert post({"id_number": "11010519491231002X", "kind": "zombie", "reason": "x"}).status_code == 422
+    assert post({"id_number": "110105194912310021", "kind": "confirmed", "reason": "x"}).status_code == 422
+    assert post({"kind": "confirmed", "reason": "x"}).status_code == 422
+    assert post({"person_id": "0" * 24, "kind": "confirmed", "reason": "x"}).status_code == 404
+    assert post({"id_number": "11010519491231002X", "kind": "confirmed", "reason": "x"},
+                api.staff("checkpoint")).json["error"]["code"] == "forbidden"
+    assert post({"id_number": "11010519491231002X", "kind": "confirmed", "reason": "x"}, {}).status_code == 401
+    response = client.delete("/api/v1/authority/markers/nope", json={"reason": "x"}, headers=authority)
+    assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
+
+
+def test_apply_validation_errors_change_nothing(api, client, redis_server):
+    me = api.login()
+    before = set(redis_server.keys("hc:p:*"))
+    response = client.post("/api/v1/persons", headers=me, json={
+        "name": "张3", "id_number": "110105194912310021", "phone": "010-12345678", "relation": "self"})
+    assert response.status_code == 422
+    error = response.json["error"]
+    assert error["code"] == "validation_error"
+    assert set(error["fields"]) == {"name", "id_number", "phone"}
+    for bad_date in ("110105194913310021",):
+        response = client.post("/api/v1/persons", headers=me, json={
+            "name": "张三", "id_number": bad_date, "phone": "13800138000", "relation": "self"})
+        assert response.status_code == 422 and "id_number" in response.json["error"]["fields"]
+    assert set(redis_server.keys("hc:p:*")) == before
+    assert client.get("/api/v1/persons", headers=me).json["persons"] == []
+
+
+def test_apply_conflicts_and_family_limit(api, client):
+    alice, bob = api.login("alice"), api.login("bob")
+    api.apply(alice)
+    response = client.post("/api/v1/persons", headers=alice, json={
+        "name": "李四", "id_number": id_number(seq=1), "phone": "13800138001", "relation": "self"})
+    assert response.status_code == 409 and response.json["error"]["code"] == "conflict"
+    response = client.post("/api/v1/persons", headers=bob, json={
+        "name": "张三", "id_number": "11010519491231002X", "phone": "13800138001", "relation": "self"})
+    assert response.status_code == 409
+    # the same person applied for as family from another account is one person
+    family = api.apply(bob, relation="family")
+    assert family["id"] == client.get("/api/v1/persons", headers=alice).json["persons"][0]["id"]
+    for seq in range(2, 6):
+        api.apply(bob, relation="family", name="王五", id_number=id_number(seq=seq))
+    response = client.post("/api/v1/persons", headers=bob, json={
+        "name": "王五", "id_number": id_number(seq=9), "phone": "13800138001", "relation": "family"})
+    assert response.status_code == 409
+
+
+def test_name_must_match_existing_person(api, client):
+    api.apply(api.login("alice"))
+    response = client.post("/api/v1/persons", headers=api.login("bob"), json={
+        "name": "李四", "id_number": "11010519491231002X", "phone": "13800138001", "relation": "family"})
+    assert response.status_code == 422 and "name" in response.json["error"]["fields"]
+
+
+def test_other_accounts_cannot_see_a_person(api, client):
+    person = api.apply(api.login("alice"))
+    mallory = api.login("mallory")
+    for path in ("/health-code", "/health-code.png", "/history"):
+        response = client.get(f"/api/v1/persons/{person['id']}{path}", headers=mallory)
+        assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
+    assert client.get(f"/api/v1/persons/{person['id']}/health-code").status_code == 401
+    assert client.get(f"/api/v1/persons/{person['id']}/health-code",
+                      headers={"Authorization": "Bearer forged"}).json["error"]["code"] == "unauthorized"
+
+
+def test_update_phone_and_unlink(api, client):
+    me = api.login()
+    person = api.apply(me)
+    response = client.patch(f"/api/v1/persons/{person['id']}", json={"phone": "139 0000 1111"}, headers=me)
+    assert response.status_code == 200 and response.json["phone_masked"] == "139****1111"
+    response = client.patch(f"/api/v1/persons/{person['id']}", json={"phone": "12345"}, headers=me)
+    assert response.status_code == 422
+    assert client.delete(f"/api/v1/persons/{person['id']}", headers=me).status_code == 204
+    assert client.get("/api/v1/persons", headers=me).json["persons"] == []
+    assert client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).status_code == 404
+
+
+def test_erased_persons_codes_are_revoked_and_markers_survive(api, client):
+    me = api.login()
+    person = api.apply(me)
+    qr = client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json["qr"]
+    client.post("/api/v1/authority/markers", headers=api.staff("authority"),
+                json={"person_id": person["id"], "kind": "confirmed", "reason": "确诊"})
+    client.delete(f"/api/v1/persons/{person['id']}", headers=me)
+    gate = api.staff("checkpoint")
+    assert client.post("/api/v1/scans", json={"qr": qr}, headers=gate).json == {
+        "valid": False, "reason": "revoked", "checked_at": client.post(
+            "/api/v1/scans", json={"qr": qr}, headers=gate).json["checked_at"]}
+    again = api.apply(me)
+    assert client.get(f"/api/v1/persons/{again['id']}/health-code", headers=me).json["color"] == "red"
+
+
+def test_verification(api, client):
+    me = api.login()
+    person = api.apply(me)
+    url = f"/api/v1/persons/{person['id']}/verification"
+    assert client.post(url, json={"ticket": "fail"}, headers=me).status_code == 403
+    response = client.post(url, json={"ticket": "face-ok"}, headers=me)
+    assert response.status_code == 200 and response.json["verified"] is True
+    assert client.get("/api/v1/persons", headers=me).json["persons"][0]["verified"] is True
+
+
+def test_scan_failures(api, client):
+    me = api.login()
+    person = api.apply(me)
+    qr = client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json["qr"]
+    gate = api.staff("checkpoint")
+    scan = lambda text: client.post("/api/v1/scans", json={"qr": text}, headers=gate).json  # noqa: E731
+    assert scan("hello")["reason"] == "malformed"
+    assert scan("CNHC1:" + "A" * 40)["reason"] == "malformed"
+    tampered = qr[:-3] + ("AAA" if qr[-3:] != "AAA" else "BBB")
+    assert scan(tampered)["reason"] in ("bad_signature", "malformed")
+    assert client.post("/api/v1/scans", json={"qr": qr}, headers=me).status_code == 401
+    assert client.post("/api/v1/scans", json={"qr": qr}, headers=api.staff("authority")).status_code == 403
+    assert client.post("/api/v1/scans", json={"qr": qr, "x": 1}, headers=gate).status_code == 422
+
+
+def test_expired_code(api, client, monkeypatch):
+    me = api.login()
+    person = api.apply(me)
+    qr = client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json["qr"]
+    codes = api.app.extensions["healthcode"].codes
+    real_clock = codes._clock
+    monkeypatch.setattr(codes, "_clock", type("Later", (), {"now": lambda self: real_clock.now() + 61})())
+    scan = client.post("/api/v1/scans", json={"qr": qr}, headers=api.staff("checkpoint")).json
+    assert scan["valid"] is False and scan["reason"] == "expired"
+
+
+def test_key_rotation_and_retirement(api, client, app):
+    me = api.login()
+    person = api.apply(me)
+    qr = client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json["qr"]
+    keyring = app.extensions["healthcode"].keyring
+    old_kid = client.get("/.well-known/health-code-keys").json["keys"][0]["kid"]
+    new_kid = keyring.rotate()
+    jwks = client.get("/.well-known/health-code-keys").json["keys"]
+    assert {k["kid"] for k in jwks} == {old_kid, new_kid}
+    assert all(k["kty"] == "EC" and k["crv"] == "P-256" and k["alg"] == "ES256" and k["iss"] for k in jwks)
+    gate = api.staff("checkpoint")
+    assert client.post("/api/v1/scans", json={"qr": qr}, headers=gate).json["valid"] is True
+    keyring.retire(old_kid)
+    scan = client.post("/api/v1/scans", json={"qr": qr}, headers=gate).json
+    assert scan["reason"] == "unknown_key" and scan["detail"] == "key_retired"
+    fresh = client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json["qr"]
+    assert client.post("/api/v1/scans", json={"qr": fresh}, headers=gate).json["valid"] is True
+
+
+def test_qr_images(api, client):
+    me = api.login()
+    person = api.apply(me)
+    png = client.get(f"/api/v1/persons/{person['id']}/health-code.png", headers=me)
+    assert png.status_code == 200 and png.mimetype == "image/png" and png.data.startswith(b"\x89PNG")
+    svg = client.get(f"/api/v1/persons/{person['id']}/health-code.svg", headers=me)
+    assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
+    body = client.get(f"/api/v1/persons/{person['id']}/health-code?image=svg", headers=me).json
+    assert base64.b64decode(body["qr_image"].split(",", 1)[1]).startswith(b"<svg")
+
+
+def test_openapi_and_docs(client):
+    spec = client.get("/openapi.json").json
+    assert "/api/v1/persons/{person_id}/health-code" in spec["paths"]
+    assert "ApplicationSchema" in str(spec["components"]["schemas"]) or "Application" in str(spec["components"])
+    assert client.get("/docs").status_code == 200
+    assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+
+
+def test_errors_are_json_under_api(client):
+    for response in (client.get("/api/v1/nowhere"), client.put("/api/v1/sessions"),
+                     client.post("/api/v1/sessions", data="{not json", content_type="application/json")):
+        assert response.is_json and "code" in response.json["error"], response.data
+
+
+def test_ops_endpoints(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+    assert client.get("/readyz").json == {"status": "ready"}
