@@ -255,7 +255,10 @@ def _register_cli(app: Flask) -> None:
     @click.argument("kid")
     def retire(kid: str) -> None:
         """Retire a verify-only key: codes signed with it stop verifying."""
-        app.extensions["healthcode"].keyring.retire(kid)
+        try:
+            app.extensions["healthcode"].keyring.retire(kid)
+        except (ValueError, KeyError) as exc:
+            raise click.ClickException(str(exc)) from None
         click.echo(f"retired {kid}")
 
     @keys.command("list")

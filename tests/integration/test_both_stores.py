@@ -1,0 +1,61 @@
+"""The whole flow on both stores: the Redis server and the embedded default."""
+import pytest
+import redis
+
+from adapters.store.embedded import EmbeddedRedis
+from tests.conftest import SERVER_URL, Api
+
+SECRET = "test-secret-key-0123456789abcdef0123"
+
+
+@pytest.fixture(params=["server", "embedded"])
+def store_app(request, tmp_path):
+    from app import create_app
+
+    if request.param == "server":
+        redis.Redis.from_url(SERVER_URL).flushdb()
+        app = create_app({"HEALTHCODE_REDIS_URL": SERVER_URL, "HEALTHCODE_SECRET_KEY": SECRET})
+        yield app
+        redis.Redis.from_url(SERVER_URL).flushdb()
+    else:
+        app = create_app({"HEALTHCODE_DATA_DIR": str(tmp_path / "redis"), "HEALTHCODE_SECRET_KEY": SECRET})
+        yield app
+        EmbeddedRedis(tmp_path / "redis").stop()
+
+
+def test_apply_mark_show_scan(store_app):
+    api = Api(store_app, store_app.test_client())
+    me = api.login()
+    person = api.apply(me)
+    client = api.client
+    qr = client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json["qr"]
+    client.post("/api/v1/authority/markers", headers=api.staff("authority"),
+                json={"person_id": person["id"], "kind": "secondary_contact", "reason": "x"})
+    scan = client.post("/api/v1/scans", json={"qr": qr}, headers=api.staff("checkpoint")).json
+    assert scan == {**scan, "valid": True, "color": "yellow", "changed": True}
+    history = client.get(f"/api/v1/persons/{person['id']}/history", headers=me).json
+    assert [c["to"] for c in history["changes"]] == ["yellow", "green"]
+    assert len(history["scans"]) == 1
+
+
+def test_embedded_store_is_the_default(tmp_path):
+    from app import create_app
+
+    app = create_app({"HEALTHCODE_DATA_DIR": str(tmp_path / "redis"), "HEALTHCODE_SECRET_KEY": SECRET})
+    try:
+        services = app.extensions["healthcode"]
+        assert services.embedded is not None
+        assert services.redis.config_get("appendfsync") == {"appendfsync": "always"}
+        assert services.redis.config_get("appendonly") == {"appendonly": "yes"}
+    finally:
+        EmbeddedRedis(tmp_path / "redis").stop()
+
+
+def test_secret_key_persists_in_instance_folder_for_development(tmp_path):
+    from app import _secret
+
+    first = _secret({"HEALTHCODE_SECRET_KEY": "", "HEALTHCODE_ENV": "development"}, tmp_path)
+    assert first == _secret({"HEALTHCODE_SECRET_KEY": "", "HEALTHCODE_ENV": "development"}, tmp_path)
+    assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
+    with pytest.raises(RuntimeError, match="required"):
+        _secret({"HEALTHCODE_SECRET_KEY": "", "HEALTHCODE_ENV": "production"}, tmp_path / "other")

@@ -1,0 +1,33 @@
+"""The operator commands: credentials and the signing key ring."""
+
+
+def test_credentials_create_prints_a_token_once_that_works(app, client):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["credentials", "create", "--role", "checkpoint", "--name", "东门"])
+    assert result.exit_code == 0
+    token = result.stdout.strip().splitlines()[-1]
+    assert token.startswith("hcc_")
+    response = client.post("/api/v1/scans", json={"qr": "x"}, headers={"Authorization": "Bearer " + token})
+    assert response.status_code == 200 and response.json["reason"] == "malformed"
+    listed = runner.invoke(args=["credentials", "list"]).stdout
+    assert "checkpoint" in listed and token not in listed
+    credential_id = listed.split()[0]
+    assert runner.invoke(args=["credentials", "revoke", credential_id]).exit_code == 0
+    response = client.post("/api/v1/scans", json={"qr": "x"}, headers={"Authorization": "Bearer " + token})
+    assert response.status_code == 401
+
+
+def test_credentials_reject_unknown_roles(app):
+    result = app.test_cli_runner().invoke(args=["credentials", "create", "--role", "god", "--name", "x"])
+    assert result.exit_code != 0
+
+
+def test_keys_rotate_and_retire(app, client):
+    runner = app.test_cli_runner()
+    old = client.get("/.well-known/health-code-keys").json["keys"][0]["kid"]
+    new = runner.invoke(args=["keys", "rotate"]).stdout.strip()
+    assert new and new != old
+    assert {k["kid"] for k in client.get("/.well-known/health-code-keys").json["keys"]} == {old, new}
+    assert runner.invoke(args=["keys", "retire", new]).exit_code != 0  # the active key signs
+    assert runner.invoke(args=["keys", "retire", old]).exit_code == 0
+    assert [k["kid"] for k in client.get("/.well-known/health-code-keys").json["keys"]] == [new]

@@ -1,0 +1,154 @@
+"""Crash safety and recovery: nothing acknowledged is lost, and the service heals itself.
+
+The embedded store runs redis-server with `appendonly yes` + `appendfsync always`: every write
+is in the AOF (written and fsynced) before Redis replies, so before the app answers 201.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from adapters.store.embedded import EmbeddedRedis
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "durability-secret-0123456789abcdef0123"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+class Service:
+    """The app as its own process (`flask run`), on the embedded store in `data_dir`."""
+
+    def __init__(self, tmp_path: Path, extra_env: dict | None = None) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "HEALTHCODE_SECRET_KEY": SECRET, "HEALTHCODE_LOG_LEVEL": "WARNING",
+                    "HEALTHCODE_DATA_DIR": str(tmp_path / "redis"), **(extra_env or {})}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(self.port)],
+            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_until(lambda: requests.get(self.base + "/healthz", timeout=1).ok)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=self.env,
+                              capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+
+@pytest.fixture
+def service(tmp_path):
+    svc = Service(tmp_path)
+    yield svc
+    if svc.proc and svc.proc.poll() is None:
+        svc.kill()
+    EmbeddedRedis(tmp_path / "redis").stop()
+
+
+APPLICATION = {"name": "张三", "id_number": "11010519491231002X", "phone": "13800138000", "relation": "self"}
+
+
+def login(base: str) -> dict:
+    token = requests.post(base + "/api/v1/sessions", json={"platform": "dev", "code": "alice"}).json()["token"]
+    return {"Authorization": "Bearer " + token}
+
+
+def test_sigkill_of_the_app_after_201_loses_nothing(service):
+    service.start()
+    me = login(service.base)
+    response = requests.post(service.base + "/api/v1/persons", json=APPLICATION, headers=me)
+    assert response.status_code == 201
+    person = response.json()
+    authority = {"Authorization": "Bearer " + service.cli("credentials", "create", "--role", "authority",
+                                                            "--name", "CDC")}
+    marker = requests.post(service.base + "/api/v1/authority/markers", headers=authority,
+                           json={"person_id": person["id"], "kind": "confirmed", "reason": "确诊"})
+    assert marker.status_code == 201
+    service.kill()
+
+    service.start()
+    assert requests.get(service.base + "/api/v1/persons", headers=me).json()["persons"] == [person]
+    code = requests.get(service.base + f"/api/v1/persons/{person['id']}/health-code", headers=me).json()
+    assert code["color"] == "red"
+
+
+def test_sigkill_of_embedded_redis_after_201_loses_nothing_and_recovers(service, tmp_path):
+    service.start()
+    me = login(service.base)
+    response = requests.post(service.base + "/api/v1/persons", json=APPLICATION, headers=me)
+    assert response.status_code == 201
+    os.kill(EmbeddedRedis(tmp_path / "redis").pid(), signal.SIGKILL)
+
+    # The first calls may see the store down (503, never 500); the app restarts it by itself.
+    def persons():
+        reply = requests.get(service.base + "/api/v1/persons", headers=me, timeout=5)
+        assert reply.status_code in (200, 503), reply.text
+        if reply.status_code == 503:
+            assert reply.json()["error"]["code"] == "store_unavailable"
+            return None
+        return reply.json()["persons"]
+
+    assert wait_until(persons) == [response.json()]
+
+
+def test_store_down_answers_503_and_recovers_when_it_is_back(tmp_path):
+    port = free_port()
+    server_cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                  "--appendonly", "yes", "--appendfsync", "always", "--dir", str(tmp_path)]
+    redis_proc = subprocess.Popen(server_cmd, stdout=subprocess.DEVNULL)
+    svc = Service(tmp_path, {"HEALTHCODE_REDIS_URL": f"redis://127.0.0.1:{port}/0"})
+    try:
+        time.sleep(0.3)
+        svc.start()
+        me = login(svc.base)
+        assert requests.post(svc.base + "/api/v1/persons", json=APPLICATION, headers=me).status_code == 201
+        redis_proc.send_signal(signal.SIGKILL)
+        redis_proc.wait()
+
+        reply = requests.get(svc.base + "/api/v1/persons", headers=me, timeout=10)
+        assert reply.status_code == 503 and reply.json()["error"]["code"] == "store_unavailable"
+        assert reply.headers["Retry-After"]
+        assert requests.get(svc.base + "/readyz").status_code == 503
+        assert requests.get(svc.base + "/healthz").status_code == 200
+        assert requests.get(svc.base + "/m/apply").status_code == 200  # pages are static shells
+
+        redis_proc = subprocess.Popen(server_cmd, stdout=subprocess.DEVNULL)
+        assert wait_until(lambda: requests.get(svc.base + "/api/v1/persons", headers=me).ok)
+        assert len(requests.get(svc.base + "/api/v1/persons", headers=me).json()["persons"]) == 1
+    finally:
+        if svc.proc and svc.proc.poll() is None:
+            svc.kill()
+        redis_proc.kill()
+        redis_proc.wait()
