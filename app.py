@@ -12,9 +12,9 @@ from typing import Any
 
 import click
 import redis
+from flask import Flask, send_from_directory
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
-from flask import Flask, send_from_directory
 
 from adapters.pii import AesGcmVault, derive_key
 from adapters.platforms.dev import DevPlatform

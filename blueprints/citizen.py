@@ -10,9 +10,9 @@ from flask_smorest import Blueprint
 from blueprints.auth import BEARER, require, services
 from blueprints.schemas import (
     ApplicationSchema,
+    HealthCodeQuerySchema,
     HealthCodeSchema,
     HistorySchema,
-    HealthCodeQuerySchema,
     LoginResultSchema,
     LoginSchema,
     PersonListSchema,

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 
-class Color(str, Enum):
+class Color(StrEnum):
     """Health-code colours, in rising severity (DESIGN §1)."""
 
     GREEN = "green"
