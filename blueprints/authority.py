@@ -29,7 +29,7 @@ def marker_body(outcome: MarkingOutcome) -> dict:
 @blp.route("/markers", methods=["POST"])
 @blp.doc(security=BEARER)
 @require("authority")
-@blp.arguments(MarkerRequestSchema)
+@blp.arguments(MarkerRequestSchema())
 @blp.response(201, MarkerSchema)
 def add_marker(data):
     """Mark a person (by ID number or person id) with a kind from the policy."""
@@ -47,7 +47,7 @@ def add_marker(data):
 @blp.route("/markers/<string:marker_id>", methods=["DELETE"])
 @blp.doc(security=BEARER)
 @require("authority")
-@blp.arguments(MarkerRemovalSchema)
+@blp.arguments(MarkerRemovalSchema())
 @blp.response(200, MarkerSchema)
 def remove_marker(data, marker_id):
     """Clear a marker, with the reason."""

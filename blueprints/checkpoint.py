@@ -13,7 +13,7 @@ blp = Blueprint("checkpoint", __name__, description="Checkpoints: scan codes, pu
 @blp.route("/api/v1/scans", methods=["POST"])
 @blp.doc(security=BEARER)
 @require("checkpoint")
-@blp.arguments(ScanRequestSchema)
+@blp.arguments(ScanRequestSchema())
 @blp.response(200, ScanResultSchema)
 def scan(data):
     """Verify a shown code: signature, expiry, and whether the status changed since it was issued."""

@@ -29,7 +29,7 @@ PERSON = "/persons/<string(length=24):person_id>"
 
 
 @blp.route("/sessions", methods=["POST"])
-@blp.arguments(LoginSchema)
+@blp.arguments(LoginSchema())
 @blp.response(201, LoginResultSchema)
 def login(data):
     """Log in with a platform's login code; returns a bearer token."""
@@ -54,7 +54,7 @@ class Persons(MethodView):
 
     @blp.doc(security=BEARER)
     @require("citizen")
-    @blp.arguments(ApplicationSchema)
+    @blp.arguments(ApplicationSchema())
     @blp.response(201, PersonViewSchema)
     def post(self, data):
         """Apply for a health code, for self or a family member."""
@@ -65,7 +65,7 @@ class Persons(MethodView):
 class Person(MethodView):
     @blp.doc(security=BEARER)
     @require("citizen")
-    @blp.arguments(PhoneUpdateSchema)
+    @blp.arguments(PhoneUpdateSchema())
     @blp.response(200, PersonViewSchema)
     def patch(self, data, person_id):
         """Change the phone number."""
@@ -82,7 +82,7 @@ class Person(MethodView):
 @blp.route(PERSON + "/verification", methods=["POST"])
 @blp.doc(security=BEARER)
 @require("citizen")
-@blp.arguments(VerificationSchema)
+@blp.arguments(VerificationSchema())
 @blp.response(200, PersonViewSchema)
 def verify(data, person_id):
     """Identity check (face verification) through the account's platform."""
@@ -111,7 +111,7 @@ def health_code_body(view: HealthCodeView, lang: str) -> dict:
 @blp.route(PERSON + "/health-code", methods=["GET"])
 @blp.doc(security=BEARER)
 @require("citizen")
-@blp.arguments(HealthCodeQuerySchema, location="query")
+@blp.arguments(HealthCodeQuerySchema(), location="query")
 @blp.response(200, HealthCodeSchema)
 def health_code(query, person_id):
     """Show the health code: colour, why, how to clear, and a fresh signed QR text."""
