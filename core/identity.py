@@ -54,7 +54,8 @@ def normalize_id_number(raw: str, today: dt.date) -> str:
         born = ric.get_birth_date(number)
     except stdnum_errors.InvalidChecksum:
         raise InvalidInput("invalid ID number", {"id_number": ["check digit does not match"]}) from None
-    except stdnum_errors.InvalidComponent:
+    except (stdnum_errors.InvalidComponent, KeyError):
+        # KeyError: python-stdnum's region table knows the province but not the county.
         raise InvalidInput(
             "invalid ID number", {"id_number": ["birth date or region code is not valid"]}
         ) from None
@@ -69,6 +70,9 @@ def normalize_id_number(raw: str, today: dt.date) -> str:
 
 def normalize_phone(raw: str) -> str:
     """A mainland-China mobile number in E.164 (+8613800138000); +86, spaces, dashes accepted."""
+    if re.search(r"[A-Za-z]", raw or ""):
+        # libphonenumber reads letters as keypad digits (138OO… → 13866…): refuse, don't guess.
+        raise InvalidInput("invalid phone", {"phone": ["must be a mainland China mobile number"]})
     try:
         parsed = phonenumbers.parse(raw or "", "CN")
     except phonenumbers.NumberParseException:

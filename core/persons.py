@@ -70,14 +70,15 @@ class PersonService:
         views = []
         for pid, link in sorted(self._store.links(session.account_id).items(), key=lambda kv: kv[1].linked_at):
             record = self._store.get(pid)
-            if record is not None and record.name_ct is not None:
+            if _live(link, record):
+                assert record is not None
                 views.append(self.view(record, link))
         return views
 
     def linked(self, session: Session, person_id: str) -> tuple[Link, PersonRecord]:
         """The account's link to a person and the person, or NotFound (same for not yours)."""
         link, record, _ = self._store.load(person_id, session.account_id)
-        if link is None or record is None or record.name_ct is None:
+        if link is None or record is None or not _live(link, record):
             raise NotFound("no such person on this account")
         return link, record
 
@@ -119,7 +120,7 @@ class PersonService:
         if stored_name is not None and stored_name != values["name"]:
             raise InvalidInput("name does not match", {"name": ["does not match the ID number's record"]})
 
-        links = self._store.links(session.account_id)
+        links = self._prune_stale_links(session.account_id)
         if person_id in links:
             raise Conflict("this person is already on this account")
         if application.relation == "self":
@@ -129,20 +130,33 @@ class PersonService:
         link = Link(person_id=person_id, relation=application.relation, verified=False, linked_at=now)
         outcome = self._store.link(session.account_id, link, self._max_family)
         if outcome != "ok":
-            if application.relation == "self":
+            existing = self._store.links(session.account_id).get(person_id)
+            # A double-submitted self application finds its own link: the claim stays ours.
+            if application.relation == "self" and not (existing and existing.relation == "self"):
                 self._store.release_self(person_id, session.account_id)
             if outcome == "self_taken":
                 raise Conflict("this account already has its own code")
             if outcome == "family_full":
                 raise Conflict(f"at most {self._max_family} family members per account")
             raise Conflict("this person is already on this account")
+        # A relative applying as family does not overwrite the person's own phone.
+        keep_phone = application.relation == "family" and record.phone_ct is not None
         self._store.set_pii(
             person_id,
             name_ct=None if stored_name else self._vault.seal(values["name"], f"{person_id}:name"),
-            phone_ct=self._vault.seal(values["phone"], f"{person_id}:phone"),
+            phone_ct=None if keep_phone else self._vault.seal(values["phone"], f"{person_id}:phone"),
         )
         record = self._store.get(person_id) or record
         return self.view(record, link)
+
+    def _prune_stale_links(self, account_id: str) -> dict[str, Link]:
+        """Drop links to persons erased since they were linked, so they neither block nor count."""
+        links = self._store.links(account_id)
+        for pid, link in list(links.items()):
+            if not _live(link, self._store.get(pid)):
+                self._store.unlink(account_id, pid)
+                del links[pid]
+        return links
 
     def update_phone(self, session: Session, person_id: str, phone: str) -> PersonView:
         link, record = self.linked(session, person_id)
@@ -174,3 +188,8 @@ class PersonService:
     def _open(self, record: PersonRecord, field: str) -> str | None:
         blob = record.name_ct if field == "name" else record.phone_ct
         return None if blob is None else self._vault.open(blob, f"{record.id}:{field}")
+
+
+def _live(link: Link, record: PersonRecord | None) -> bool:
+    """A link still stands: the person exists, has applied, and was not erased after linking."""
+    return record is not None and record.name_ct is not None and link.linked_at >= record.revoked_before

@@ -56,9 +56,16 @@ def _text(doc: Any, where: str) -> Text:
     return Text(zh=doc["zh"], en=doc["en"])
 
 
+_RULE_KEYS = {"color", "duration_days", "negative_tests", "text", "how_to_clear"}
+
+
 def _rule(code: str, doc: Any) -> Rule:
     if not isinstance(doc, dict):
         raise PolicyError(f"{code}: must be an object")
+    unknown = set(doc) - _RULE_KEYS
+    if unknown:
+        # A misspelt "duration_day" must not silently turn a 14-day rule into "until removed".
+        raise PolicyError(f"{code}: unknown keys {', '.join(sorted(unknown))}")
     try:
         color = Color(doc["color"])
     except (KeyError, ValueError):
@@ -66,13 +73,15 @@ def _rule(code: str, doc: Any) -> Rule:
     if color is Color.GREEN:
         raise PolicyError(f"{code}: a rule must colour yellow or red")
     duration = doc.get("duration_days")
-    if duration is not None and (not isinstance(duration, int) or duration <= 0):
+    if duration is not None and (type(duration) is not int or duration <= 0):
         raise PolicyError(f"{code}: duration_days must be a positive integer")
     tests = doc.get("negative_tests")
     negative_tests = None
     if tests is not None:
+        if not isinstance(tests, dict):
+            raise PolicyError(f"{code}: negative_tests must be an object")
         count, gap = tests.get("count"), tests.get("min_gap_hours", 0)
-        if not isinstance(count, int) or count < 1 or not isinstance(gap, int) or gap < 0:
+        if type(count) is not int or count < 1 or type(gap) is not int or gap < 0:
             raise PolicyError(f"{code}: negative_tests needs count ≥ 1 and min_gap_hours ≥ 0")
         negative_tests = NegativeTests(count=count, min_gap_hours=gap)
     return Rule(
@@ -85,15 +94,22 @@ def _rule(code: str, doc: Any) -> Rule:
     )
 
 
+def _section(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    section = doc.get(name, {})
+    if not isinstance(section, dict):
+        raise PolicyError(f"policy needs '{name}' as an object")
+    return section
+
+
 def load_policy(doc: Any) -> Policy:
     """Build a Policy from its JSON document; PolicyError says what is wrong."""
     if not isinstance(doc, dict) or not isinstance(doc.get("version"), str):
         raise PolicyError("policy needs a string 'version'")
-    meanings_doc = doc.get("meanings") or {}
+    meanings_doc = _section(doc, "meanings")
     meanings = {color: _text(meanings_doc.get(color.value), f"meanings.{color.value}") for color in Color}
     markers_doc = doc.get("markers")
     if not isinstance(markers_doc, dict) or not markers_doc:
         raise PolicyError("policy needs 'markers'")
     markers = {kind: _rule(kind, rule) for kind, rule in markers_doc.items()}
-    positive = _rule("positive_test", (doc.get("lab_results") or {}).get("positive"))
+    positive = _rule("positive_test", _section(doc, "lab_results").get("positive"))
     return Policy(version=doc["version"], meanings=meanings, markers=markers, positive_test=positive)

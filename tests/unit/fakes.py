@@ -1,0 +1,424 @@
+"""In-memory fakes of the ports in core/ports.py and core/codes.py, and a wired set of services.
+
+FakePersonStore mirrors the semantics of the Redis store (adapters/store/persons.py): the
+first claim of an ID-number hash wins, `create` never overwrites, `link` answers
+ok/exists/self_taken/family_full, `erase` keeps or drops the facts, `record_change` only
+writes when the expected last colour still holds, and history is newest first.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass, replace
+
+from core.accounts import CredentialService, SessionService
+from core.clock import Clock, FixedClock
+from core.codes import CodeClaims, Color, InvalidCode
+from core.errors import InvalidInput
+from core.facts import Facts, LabResult, Marker
+from core.health_codes import HealthCodeService
+from core.identity import PlatformIdentity
+from core.marking import MarkingService
+from core.persons import PersonService
+from core.policy import Policy
+from core.ports import ColorChange, Credential, Link, PersonRecord, ScanRecord, Session
+
+MAX_LAB_RESULTS = 50  # as the Redis store keeps
+
+
+# -- persons -------------------------------------------------------------------------------
+
+
+class FakePersonStore:
+    """PersonStore over dicts."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, str] = {}
+        self.persons: dict[str, PersonRecord] = {}
+        self.accounts: dict[str, dict[str, Link]] = {}
+        self.markers: dict[str, dict[str, Marker]] = {}
+        self.labs: dict[str, list[LabResult]] = {}
+        self.changes: dict[str, list[ColorChange]] = {}
+        self.scans: dict[str, list[ScanRecord]] = {}
+
+    # -- persons ---------------------------------------------------------------------------
+
+    def claim_index(self, id_hash: str, person_id: str) -> str:
+        return self.index.setdefault(id_hash, person_id)
+
+    def create(self, record: PersonRecord) -> None:
+        if record.id in self.persons:
+            return
+        # Only what the Redis store writes on create: hash, ID-number ciphertext, time.
+        self.persons[record.id] = PersonRecord(
+            id=record.id,
+            id_hash=record.id_hash,
+            id_number_ct=record.id_number_ct,
+            created_at=record.created_at,
+        )
+
+    def get(self, person_id: str) -> PersonRecord | None:
+        return self.persons.get(person_id)
+
+    def set_pii(self, person_id: str, name_ct: bytes | None = None, phone_ct: bytes | None = None) -> None:
+        record = self.persons.get(person_id)
+        if record is None:
+            return
+        if name_ct is not None:
+            record = replace(record, name_ct=name_ct)
+        if phone_ct is not None:
+            record = replace(record, phone_ct=phone_ct)
+        self.persons[person_id] = record
+
+    def claim_self(self, person_id: str, account_id: str) -> str:
+        record = self.persons.get(person_id)
+        if record is None:
+            return account_id
+        if record.self_account is not None:
+            return record.self_account
+        self.persons[person_id] = replace(record, self_account=account_id)
+        return account_id
+
+    def release_self(self, person_id: str, account_id: str) -> None:
+        record = self.persons.get(person_id)
+        if record is not None and record.self_account == account_id:
+            self.persons[person_id] = replace(record, self_account=None)
+
+    def erase(self, record: PersonRecord, keep_facts: bool, now: int) -> None:
+        self.changes.pop(record.id, None)
+        self.scans.pop(record.id, None)
+        if keep_facts:
+            stored = self.persons.get(record.id)
+            if stored is not None:
+                self.persons[record.id] = replace(
+                    stored,
+                    name_ct=None,
+                    phone_ct=None,
+                    self_account=None,
+                    last_color=None,
+                    revoked_before=now,
+                )
+        else:
+            self.persons.pop(record.id, None)
+            self.markers.pop(record.id, None)
+            self.labs.pop(record.id, None)
+            self.index.pop(record.id_hash, None)
+
+    # -- account links ---------------------------------------------------------------------
+
+    def links(self, account_id: str) -> dict[str, Link]:
+        return dict(self.accounts.get(account_id, {}))
+
+    def link(self, account_id: str, link: Link, max_family: int) -> str:
+        links = self.accounts.setdefault(account_id, {})
+        if link.person_id in links:
+            return "exists"
+        if link.relation == "self" and any(other.relation == "self" for other in links.values()):
+            return "self_taken"
+        family = sum(other.relation == "family" for other in links.values())
+        if link.relation == "family" and family >= max_family:
+            return "family_full"
+        links[link.person_id] = link
+        return "ok"
+
+    def unlink(self, account_id: str, person_id: str) -> None:
+        self.accounts.get(account_id, {}).pop(person_id, None)
+
+    def set_verified(self, account_id: str, person_id: str) -> None:
+        links = self.accounts.get(account_id, {})
+        if person_id in links:
+            links[person_id] = replace(links[person_id], verified=True)
+
+    # -- facts -----------------------------------------------------------------------------
+
+    def load(
+        self, person_id: str, account_id: str | None = None
+    ) -> tuple[Link | None, PersonRecord | None, Facts]:
+        link = self.accounts.get(account_id, {}).get(person_id) if account_id is not None else None
+        facts = Facts(
+            markers=tuple(self.markers.get(person_id, {}).values()),
+            lab_results=tuple(self.labs.get(person_id, [])),
+        )
+        return link, self.persons.get(person_id), facts
+
+    def add_marker(self, marker: Marker) -> None:
+        self.markers.setdefault(marker.person_id, {})[marker.id] = marker
+
+    def remove_marker(self, person_id: str, marker_id: str) -> Marker | None:
+        return self.markers.get(person_id, {}).pop(marker_id, None)
+
+    def add_lab_result(self, person_id: str, result: LabResult) -> None:
+        labs = self.labs.setdefault(person_id, [])
+        labs.append(result)
+        labs.sort(key=lambda r: r.sampled_at)
+        del labs[:-MAX_LAB_RESULTS]
+
+    # -- history ---------------------------------------------------------------------------
+
+    def record_change(
+        self, person_id: str, expected_last: str | None, change: ColorChange, retention: int
+    ) -> bool:
+        record = self.persons.get(person_id)
+        if record is None or (record.last_color or "") != (expected_last or ""):
+            return False
+        self.persons[person_id] = replace(record, last_color=change.to_color)
+        self.changes[person_id] = _trimmed(self.changes.get(person_id, []) + [change], change.at - retention)
+        return True
+
+    def record_scan(self, person_id: str, scan: ScanRecord, retention: int) -> None:
+        self.scans[person_id] = _trimmed(self.scans.get(person_id, []) + [scan], scan.at - retention)
+
+    def history(self, person_id: str, since: int) -> tuple[list[ColorChange], list[ScanRecord]]:
+        def newest_first(items):
+            return sorted(
+                (item for item in items if item.at >= since), key=lambda item: item.at, reverse=True
+            )
+
+        return newest_first(self.changes.get(person_id, [])), newest_first(self.scans.get(person_id, []))
+
+
+def _trimmed(items: list, older_than_or_at: int) -> list:
+    # ZREMRANGEBYSCORE -inf <at - retention>: the bound itself goes too.
+    return [item for item in items if item.at > older_than_or_at]
+
+
+# -- tokens --------------------------------------------------------------------------------
+
+
+class FakeTokenStore:
+    """TokenStore over dicts; sessions expire on the given clock, as Redis keys with a TTL do."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock = clock
+        self.sessions: dict[str, tuple[Session, int | None]] = {}
+        self.credentials_by_hash: dict[str, Credential] = {}
+
+    def save_session(self, token_hash: str, session: Session, ttl: int) -> None:
+        expires = self._clock.now() + ttl if self._clock is not None else None
+        self.sessions[token_hash] = (session, expires)
+
+    def session(self, token_hash: str) -> Session | None:
+        found = self.sessions.get(token_hash)
+        if found is None:
+            return None
+        session, expires = found
+        if expires is not None and self._clock is not None and self._clock.now() >= expires:
+            del self.sessions[token_hash]
+            return None
+        return session
+
+    def delete_session(self, token_hash: str) -> None:
+        self.sessions.pop(token_hash, None)
+
+    def save_credential(self, token_hash: str, credential: Credential) -> None:
+        self.credentials_by_hash[token_hash] = credential
+
+    def credential(self, token_hash: str) -> Credential | None:
+        return self.credentials_by_hash.get(token_hash)
+
+    def credentials(self) -> list[Credential]:
+        return sorted(self.credentials_by_hash.values(), key=lambda c: c.created_at)
+
+    def revoke_credential(self, credential_id: str) -> bool:
+        for token_hash, credential in list(self.credentials_by_hash.items()):
+            if credential.id == credential_id:
+                del self.credentials_by_hash[token_hash]
+                return True
+        return False
+
+
+# -- personal data ---------------------------------------------------------------------------
+
+
+class WrongContext(ValueError):
+    """A ciphertext opened under another person or field, as AES-GCM's associated data would refuse."""
+
+
+class FakeVault:
+    """PiiVault: a keyed digest for look-ups; 'encryption' is a prefix, the context and reversed bytes."""
+
+    PREFIX = b"sealed\x00"
+
+    def __init__(self, key: bytes = b"fake-lookup-key") -> None:
+        self._key = key
+
+    def lookup_hash(self, value: str) -> str:
+        return hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def seal(self, value: str, context: str) -> bytes:
+        return self.PREFIX + context.encode() + b"\x00" + value.encode()[::-1]
+
+    def open(self, blob: bytes, context: str) -> str:
+        head = self.PREFIX + context.encode() + b"\x00"
+        if not blob.startswith(head):
+            raise WrongContext(f"not sealed for {context}")
+        return blob[len(head) :][::-1].decode()
+
+
+# -- signing -----------------------------------------------------------------------------------
+
+
+class FakeCodec:
+    """CodeSigner and CodeVerifier: JSON claims and an HMAC tag, `FAKE1:<payload>.<tag>`.
+
+    `kid` signs; `known_kids` verify (default: just `kid`), so rotation can be played out.
+    """
+
+    PREFIX = "FAKE1:"
+
+    def __init__(
+        self, kid: str = "k1", known_kids: set[str] | None = None, secret: bytes = b"fake-signing"
+    ) -> None:
+        self.kid = kid
+        self.known_kids = {kid} if known_kids is None else known_kids
+        self._secret = secret
+
+    def sign(self, claims: CodeClaims) -> str:
+        doc = {
+            "iss": claims.issuer,
+            "cti": claims.code_id.hex(),
+            "col": claims.color.value,
+            "iat": claims.issued_at,
+            "exp": claims.expires_at,
+            "name": claims.name_masked,
+            "kid": self.kid,
+        }
+        payload = base64.urlsafe_b64encode(json.dumps(doc, ensure_ascii=False).encode()).decode()
+        return f"{self.PREFIX}{payload}.{self._tag(self.kid, payload)}"
+
+    def verify(self, qr: str) -> CodeClaims:
+        if not isinstance(qr, str) or not qr.startswith(self.PREFIX) or qr.count(".") != 1:
+            raise InvalidCode("malformed", "not a fake code")
+        payload, tag = qr[len(self.PREFIX) :].split(".")
+        try:
+            doc = json.loads(base64.urlsafe_b64decode(payload.encode()))
+            kid = doc["kid"]
+            claims = CodeClaims(
+                issuer=doc["iss"],
+                code_id=bytes.fromhex(doc["cti"]),
+                color=Color(doc["col"]),
+                issued_at=doc["iat"],
+                expires_at=doc["exp"],
+                name_masked=doc["name"],
+                kid=kid,
+            )
+        except (ValueError, KeyError, TypeError):
+            raise InvalidCode("malformed", "bad claims") from None
+        if kid not in self.known_kids:
+            raise InvalidCode("unknown_key")
+        if not hmac.compare_digest(tag, self._tag(kid, payload)):
+            raise InvalidCode("bad_signature")
+        return claims
+
+    def _tag(self, kid: str, payload: str) -> str:
+        return hmac.new(self._secret, f"{kid}.{payload}".encode(), hashlib.sha256).hexdigest()[:16]
+
+    @classmethod
+    def claims_of(cls, qr: str) -> dict:
+        """The claims in a fake code, unverified: for tests that tamper with them."""
+        return json.loads(base64.urlsafe_b64decode(qr[len(cls.PREFIX) :].split(".")[0].encode()))
+
+    @classmethod
+    def with_claims(cls, qr: str, **changes: object) -> str:
+        """The same code with some claims changed and the old tag kept: a forgery."""
+        doc = cls.claims_of(qr) | changes
+        tag = qr.split(".")[1]
+        payload = base64.urlsafe_b64encode(json.dumps(doc, ensure_ascii=False).encode()).decode()
+        return f"{cls.PREFIX}{payload}.{tag}"
+
+
+_PERSON_ID = re.compile(r"[0-9a-f]{24}")
+
+
+class FakeCodeIdCipher:
+    """CodeIdCipher: person id (12 bytes) || issued_at (4 bytes), XORed with a fixed mask."""
+
+    MASK = bytes(range(0x5A, 0x5A + 16))
+
+    def seal(self, person_id: str, issued_at: int) -> bytes:
+        if not _PERSON_ID.fullmatch(person_id) or not 0 <= issued_at < 2**32:
+            raise ValueError("person id must be 24 lowercase hex, issued_at 4 bytes")
+        block = bytes.fromhex(person_id) + issued_at.to_bytes(4, "big")
+        return bytes(a ^ b for a, b in zip(block, self.MASK, strict=True))
+
+    def open(self, code_id: bytes) -> tuple[str, int]:
+        if not isinstance(code_id, bytes) or len(code_id) != 16:
+            raise InvalidCode("malformed", "code id must be 16 bytes")
+        block = bytes(a ^ b for a, b in zip(code_id, self.MASK, strict=True))
+        return block[:12].hex(), int.from_bytes(block[12:], "big")
+
+
+# -- platforms -------------------------------------------------------------------------------
+
+
+class FakePlatform:
+    """A superapp: any non-empty code logs in as the user it names; the face check passes for 'ok'."""
+
+    def __init__(self, name: str = "fake") -> None:
+        self.name = name
+
+    def login(self, code: str) -> PlatformIdentity:
+        if not code:
+            raise InvalidInput("invalid login code", {"code": ["required"]})
+        return PlatformIdentity(platform=self.name, app_id="app", user_id=code)
+
+    def verify_identity(self, account_id: str, ticket: str) -> bool:
+        return ticket == "ok"
+
+
+# -- everything wired ------------------------------------------------------------------------
+
+# 2026-12-01 08:00 in Beijing.
+NOW = int(dt.datetime(2026, 12, 1, 0, 0, tzinfo=dt.UTC).timestamp())
+ISSUER = "CN-TEST"
+
+
+@dataclass
+class World:
+    """The core services on fakes, sharing one clock and one store."""
+
+    policy: Policy
+    clock: FixedClock = dataclasses.field(default_factory=lambda: FixedClock(NOW))
+    store: FakePersonStore = dataclasses.field(default_factory=FakePersonStore)
+    vault: FakeVault = dataclasses.field(default_factory=FakeVault)
+    codec: FakeCodec = dataclasses.field(default_factory=FakeCodec)
+    code_ids: FakeCodeIdCipher = dataclasses.field(default_factory=FakeCodeIdCipher)
+    platform: FakePlatform = dataclasses.field(default_factory=FakePlatform)
+    code_ttl: int = 60
+
+    def __post_init__(self) -> None:
+        self.tokens = FakeTokenStore(self.clock)
+        self.sessions = SessionService({self.platform.name: self.platform}, self.tokens, ttl=7200)
+        self.credentials = CredentialService(self.tokens, self.clock)
+        self.persons = PersonService(self.store, self.vault, self.clock)
+        self.codes = HealthCodeService(
+            self.store,
+            self.persons,
+            self.policy,
+            self.codec,
+            self.codec,
+            self.code_ids,
+            self.clock,
+            issuer=ISSUER,
+            code_ttl=self.code_ttl,
+        )
+        self.marking = MarkingService(self.store, self.vault, self.codes, self.clock)
+
+    def login(self, user: str = "alice") -> Session:
+        return self.sessions.authenticate(self.sessions.login(self.platform.name, user).token)
+
+    def staff(self, role: str = "authority") -> Credential:
+        return self.credentials.create(role, f"{role} desk")[1]
+
+
+def id_number(born: str = "19491231", sequence: str = "002", region: str = "110105") -> str:
+    """A 居民身份证 number with the right GB 11643 check digit."""
+    body = region + born + sequence
+    total = sum(int(digit) * (2 ** (17 - i) % 11) for i, digit in enumerate(body))
+    return body + "10X98765432"[total % 11]

@@ -1,0 +1,332 @@
+"""Applying for self (申领) and family (代领), one person per ID number, and leaving again."""
+
+import datetime as dt
+
+import pytest
+
+from core.clock import FixedClock
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.marking import MarkerRequest
+from core.persons import Application, PersonView
+from tests.unit.fakes import FakePersonStore, World, id_number
+
+ZHANG = "11010519491231002X"
+
+
+def application(relation: str = "self", **overrides: str) -> Application:
+    fields = {"name": "张三", "id_number": ZHANG, "phone": "13800138000", "relation": relation}
+    fields.update(overrides)
+    return Application(**fields)
+
+
+def family_member(n: int) -> Application:
+    return application("family", name="李四", id_number=id_number(born="20100101", sequence=f"{n:03d}"))
+
+
+def apply(world: World, session, relation: str = "self", **overrides: str) -> PersonView:
+    return world.persons.apply(session, application(relation, **overrides))
+
+
+# -- applying -------------------------------------------------------------------------------------
+
+
+def test_applying_for_self_shows_only_masked_details(world):
+    view = apply(world, world.login("alice"), phone="+86 138-0013-8000")
+    assert (view.name_masked, view.id_number_masked, view.phone_masked) == (
+        "张*",
+        "1101**********002X",
+        "138****8000",
+    )
+    assert (view.relation, view.verified) == ("self", False)
+    assert len(view.id) == 24
+
+
+def test_applied_person_is_listed_on_the_account(world):
+    alice = world.login("alice")
+    view = apply(world, alice)
+    assert world.persons.list(alice) == [view]
+    assert world.persons.list(world.login("bob")) == []
+
+
+def test_personal_data_is_stored_only_sealed_and_looked_up_by_hash(world):
+    view = apply(world, world.login("alice"), name="张小三")
+    record = world.store.get(view.id)
+    stored = repr(world.store.__dict__).encode() + record.id_number_ct + record.name_ct + record.phone_ct
+    for plain in (ZHANG, "张小三", "13800138000"):
+        assert plain.encode() not in stored
+    assert world.store.index == {world.vault.lookup_hash(ZHANG): view.id}
+    assert world.vault.open(record.name_ct, f"{view.id}:name") == "张小三"
+    assert world.vault.open(record.phone_ct, f"{view.id}:phone") == "+8613800138000"
+
+
+def test_second_self_on_the_same_account_is_a_conflict(world):
+    alice = world.login("alice")
+    apply(world, alice)
+    with pytest.raises(Conflict, match="already has its own code"):
+        apply(world, alice, name="李四", id_number=id_number(sequence="001"))
+    assert len(world.persons.list(alice)) == 1
+
+
+def test_refused_second_self_leaves_that_id_free_for_its_owner(world):
+    alice = world.login("alice")
+    apply(world, alice)
+    with pytest.raises(Conflict):
+        apply(world, alice, name="李四", id_number=id_number(sequence="001"))
+    view = apply(world, world.login("bob"), name="李四", id_number=id_number(sequence="001"))
+    assert view.relation == "self"
+
+
+def test_id_number_that_is_another_accounts_self_is_a_conflict(world):
+    apply(world, world.login("alice"))
+    bob = world.login("bob")
+    with pytest.raises(Conflict, match="another account's own code"):
+        apply(world, bob)
+    assert world.persons.list(bob) == []
+
+
+def test_same_person_twice_on_one_account_is_a_conflict(world):
+    alice = world.login("alice")
+    apply(world, alice, "family")
+    with pytest.raises(Conflict, match="already on this account"):
+        apply(world, alice, "family")
+    with pytest.raises(Conflict, match="already on this account"):
+        apply(world, alice, "self")
+
+
+def test_same_id_from_two_accounts_as_family_is_one_person(world):
+    from_son = apply(world, world.login("son"), "family")
+    from_daughter = apply(world, world.login("daughter"), "family")
+    assert from_son.id == from_daughter.id
+    assert len(world.store.persons) == 1
+
+
+def test_family_member_can_later_apply_as_self_and_stays_one_person(world):
+    from_son = apply(world, world.login("son"), "family")
+    own = apply(world, world.login("grandpa"), "self")
+    assert own.id == from_son.id
+
+
+def test_own_code_can_also_be_held_as_family_by_another_account(world):
+    own = apply(world, world.login("alice"), "self")
+    assert apply(world, world.login("mother"), "family").id == own.id
+
+
+def test_five_family_members_are_allowed_and_a_sixth_is_a_conflict(world):
+    alice = world.login("alice")
+    apply(world, alice)
+    for n in range(1, 6):
+        world.persons.apply(alice, family_member(n))
+    with pytest.raises(Conflict, match="at most 5 family members"):
+        world.persons.apply(alice, family_member(6))
+    assert [view.relation for view in world.persons.list(alice)] == ["self"] + ["family"] * 5
+
+
+def test_name_not_matching_an_existing_id_number_is_invalid(world):
+    apply(world, world.login("alice"), name="张三")
+    with pytest.raises(InvalidInput) as caught:
+        apply(world, world.login("bob"), "family", name="张四")
+    assert list(caught.value.fields) == ["name"]
+
+
+def test_name_matches_whichever_dot_was_typed(world):
+    uyghur = id_number(sequence="004")
+    own = apply(world, world.login("aygul"), name="阿依古丽·买买提", id_number=uyghur)
+    assert apply(world, world.login("son"), "family", name="阿依古丽・买买提", id_number=uyghur).id == own.id
+
+
+def test_all_field_errors_are_reported_together(world):
+    with pytest.raises(InvalidInput) as caught:
+        apply(world, world.login("alice"), name="张3", id_number="110105194912310020", phone="010-12345678")
+    assert set(caught.value.fields) == {"name", "id_number", "phone"}
+    assert caught.value.fields["id_number"] == ["check digit does not match"]
+
+
+def test_invalid_application_changes_nothing(world):
+    alice = world.login("alice")
+    with pytest.raises(InvalidInput):
+        apply(world, alice, phone="12345")
+    assert world.store.persons == {} and world.store.index == {}
+    assert world.persons.list(alice) == []
+
+
+@pytest.mark.parametrize("relation", ["", "spouse", "SELF"])
+def test_unknown_relation_is_invalid(world, relation):
+    with pytest.raises(InvalidInput) as caught:
+        apply(world, world.login("alice"), relation)
+    assert list(caught.value.fields) == ["relation"]
+
+
+def test_birth_date_is_judged_by_the_date_in_beijing(policy):
+    # 2026-11-30 16:30 UTC is already 2026-12-01 in Beijing: a baby born that day can be added.
+    world = World(
+        policy=policy, clock=FixedClock(int(dt.datetime(2026, 11, 30, 16, 30, tzinfo=dt.UTC).timestamp()))
+    )
+    newborn = id_number(born="20261201", sequence="003")
+    view = apply(world, world.login("mother"), "family", name="王小宝", id_number=newborn)
+    assert view.name_masked == "王*宝"
+
+
+# -- changing details -----------------------------------------------------------------------------
+
+
+def test_phone_can_be_updated(world):
+    alice = world.login("alice")
+    view = apply(world, alice)
+    updated = world.persons.update_phone(alice, view.id, "+86 139 1234 5678")
+    assert updated.phone_masked == "139****5678"
+    assert world.persons.list(alice)[0].phone_masked == "139****5678"
+
+
+def test_invalid_new_phone_is_refused_and_the_old_one_kept(world):
+    alice = world.login("alice")
+    view = apply(world, alice)
+    with pytest.raises(InvalidInput):
+        world.persons.update_phone(alice, view.id, "010-12345678")
+    assert world.persons.list(alice)[0].phone_masked == "138****8000"
+
+
+def test_someone_elses_person_is_not_found(world):
+    view = apply(world, world.login("alice"))
+    bob = world.login("bob")
+    with pytest.raises(NotFound):
+        world.persons.update_phone(bob, view.id, "13912345678")
+    with pytest.raises(NotFound):
+        world.persons.unlink(bob, view.id)
+    with pytest.raises(NotFound):
+        world.persons.linked(bob, "f" * 24)
+
+
+def test_passing_the_face_check_marks_the_link_verified(world):
+    alice = world.login("alice")
+    view = apply(world, alice)
+    assert world.persons.verify(alice, view.id, world.platform, "ok").verified is True
+    assert world.persons.list(alice)[0].verified is True
+
+
+def test_failing_the_face_check_is_forbidden_and_changes_nothing(world):
+    alice = world.login("alice")
+    view = apply(world, alice)
+    with pytest.raises(Forbidden):
+        world.persons.verify(alice, view.id, world.platform, "nope")
+    assert world.persons.list(alice)[0].verified is False
+
+
+def test_verification_belongs_to_the_account_not_the_person(world):
+    alice, mother = world.login("alice"), world.login("mother")
+    view = apply(world, alice)
+    apply(world, mother, "family")
+    world.persons.verify(alice, view.id, world.platform, "ok")
+    assert world.persons.list(mother)[0].verified is False
+
+
+# -- leaving -------------------------------------------------------------------------------------
+
+
+def test_unlinking_self_without_facts_erases_the_person(world):
+    alice = world.login("alice")
+    view = apply(world, alice)
+    world.persons.unlink(alice, view.id)
+    assert world.persons.list(alice) == []
+    assert world.store.persons == {} and world.store.index == {}
+
+
+def test_unlinking_self_erases_pii_but_keeps_authority_markers(world):
+    alice = world.login("alice")
+    view = apply(world, alice)
+    world.marking.add_marker(
+        MarkerRequest(kind="close_contact", reason="case 12", id_number=ZHANG), world.staff()
+    )
+    world.persons.unlink(alice, view.id)
+
+    record = world.store.get(view.id)
+    assert (record.name_ct, record.phone_ct, record.self_account) == (None, None, None)
+    assert world.store.markers[view.id]
+    assert world.persons.list(alice) == []
+
+
+def test_reapplying_after_erasure_gives_the_same_colour(world):
+    alice = world.login("alice")
+    view = apply(world, alice)
+    world.marking.add_marker(
+        MarkerRequest(kind="close_contact", reason="case 12", id_number=ZHANG), world.staff()
+    )
+    world.persons.unlink(alice, view.id)
+
+    again = apply(world, world.login("alice-new-phone"), name="张三")
+    assert again.id == view.id
+    assert world.codes.show(world.login("alice-new-phone"), again.id).evaluation.color.value == "red"
+
+
+def test_unlinking_family_keeps_the_person_for_others(world):
+    alice, mother = world.login("alice"), world.login("mother")
+    own = apply(world, alice)
+    apply(world, mother, "family")
+    world.persons.unlink(mother, own.id)
+    assert world.persons.list(mother) == []
+    assert world.persons.list(alice) == [own]
+
+
+def test_family_link_to_an_erased_person_disappears_from_the_list(world):
+    alice, mother = world.login("alice"), world.login("mother")
+    own = apply(world, alice)
+    apply(world, mother, "family")
+    world.persons.unlink(alice, own.id)
+    assert world.persons.list(mother) == []
+    with pytest.raises(NotFound):
+        world.codes.show(mother, own.id)
+
+
+def test_family_link_to_an_erased_person_with_markers_disappears_from_the_list(world):
+    alice, mother = world.login("alice"), world.login("mother")
+    own = apply(world, alice)
+    apply(world, mother, "family")
+    world.marking.add_marker(MarkerRequest(kind="symptoms", reason="fever", id_number=ZHANG), world.staff())
+    world.persons.unlink(alice, own.id)
+    assert world.persons.list(mother) == []
+    with pytest.raises(NotFound):
+        world.codes.show(mother, own.id)
+
+
+def test_family_member_who_erased_their_data_can_be_added_again(world):
+    alice, mother = world.login("alice"), world.login("mother")
+    own = apply(world, alice)
+    apply(world, mother, "family")
+    world.marking.add_marker(MarkerRequest(kind="symptoms", reason="fever", id_number=ZHANG), world.staff())
+    world.persons.unlink(alice, own.id)
+    assert world.persons.list(mother) == []
+    assert apply(world, mother, "family").id == own.id
+
+
+def test_erased_family_members_do_not_count_toward_the_family_limit(world):
+    mother = world.login("mother")
+    for n in range(1, 6):
+        world.persons.apply(mother, family_member(n))
+    first = world.persons.list(mother)[0]
+    child = world.login("child-1")
+    world.persons.apply(child, application(name="李四", id_number=id_number(born="20100101", sequence="001")))
+    world.persons.unlink(child, first.id)
+    assert len(world.persons.list(mother)) == 4
+    world.persons.apply(mother, family_member(6))
+
+
+class _RacingStore(FakePersonStore):
+    """The second of two identical requests read the account's links before the first linked."""
+
+    stale_links_once = False
+
+    def links(self, account_id):
+        if self.stale_links_once:
+            self.stale_links_once = False
+            return {}
+        return super().links(account_id)
+
+
+def test_double_submitted_self_application_keeps_the_self_claim(policy):
+    world = World(policy=policy, store=_RacingStore())
+    alice = world.login("alice")
+    apply(world, alice)
+    world.store.stale_links_once = True
+    with pytest.raises(Conflict):
+        apply(world, alice)
+    with pytest.raises(Conflict, match="another account's own code"):
+        apply(world, world.login("mallory"))
