@@ -10,6 +10,26 @@ const HC = (() => {
     hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
   });
 
+  // The API's messages are English; the pages speak Chinese (unknown messages are shown as they are).
+  const ZH = {
+    "check digit does not match": "身份证号校验位不正确，请核对最后一位",
+    "birth date or region code is not valid": "身份证号中的出生日期或地区码无效",
+    "must be 18 characters: 17 digits and a check digit": "身份证号应为18位：17位数字加1位校验码",
+    "birth date is in the future": "身份证号中的出生日期晚于今天",
+    "must be a mainland China mobile number": "请输入中国大陆手机号码",
+    "1–30 characters: Chinese, Latin letters, spaces, the middle dot ·": "姓名为1–30个汉字或字母，可含空格和间隔号·",
+    "does not match the ID number's record": "姓名与该身份证号登记的姓名不一致",
+    "Missing data for required field.": "此项必填",
+    "this account already has its own code": "本账号已申领本人健康码，可选择为家人代领",
+    "this ID number is already another account's own code": "该身份证号已被其他账号申领为本人健康码",
+    "this person is already on this account": "此人已在本账号中",
+  };
+  function zh(msg) {
+    if (ZH[msg]) return ZH[msg];
+    const m = /^at most (\d+) family members/.exec(msg);
+    return m ? `每个账号最多为 ${m[1]} 位家人代领` : msg;
+  }
+
   function toast(text) {
     const el = $("#toast");
     el.textContent = text;
@@ -77,17 +97,22 @@ const HC = (() => {
       form.addEventListener("submit", async (ev) => {
         ev.preventDefault();
         form.querySelectorAll(".err").forEach((p) => { p.textContent = ""; });
+        form.querySelectorAll("[aria-invalid]").forEach((input) => input.removeAttribute("aria-invalid"));
         const data = Object.fromEntries(new FormData(form).entries());
         $("#apply-submit").disabled = true;
         try {
           const person = await api("POST", "/api/v1/persons", data);
           location.href = "/m/code/" + person.id;
         } catch (e) {
+          let shown = false;
           for (const [field, msgs] of Object.entries(e.fields)) {
             const p = form.querySelector(`.err[data-for="${field}"]`);
-            if (p) p.textContent = msgs.join("；");
+            if (p) { p.textContent = msgs.map(zh).join("；"); shown = true; }
+            const input = form.querySelector(`[name="${field}"]`);
+            if (input) input.setAttribute("aria-invalid", "true");
           }
-          toast(e.status === 409 ? "无法申领：" + e.message : "请检查填写内容：" + e.message);
+          toast(e.status === 409 ? "无法申领：" + zh(e.message)
+            : shown ? "请检查标红的填写内容" : "提交失败：" + zh(e.message));
         } finally { $("#apply-submit").disabled = false; }
       });
     });
@@ -97,51 +122,83 @@ const HC = (() => {
     requireLogin(() => {
       const card = $("#code-card");
       const person = card.dataset.person;
-      let expiresAt = 0;
+      // All deadlines are on this device's clock, measured from when we asked for the code, so a
+      // phone whose clock is off still refreshes in time; issued_at/expires_at are whole seconds.
+      let validUntil = 0; // local ms: the shown code is certainly unexpired before this
+      let refreshAt = 0;  // local ms: when the next code is fetched
+      let skew = 0;       // server minus device clock, used only when the device is clearly off
       let timer = null;
+      let inFlight = false;
+
+      function showReasons(list) {
+        const reasons = $("#reasons");
+        reasons.innerHTML = "";
+        for (const r of list) {
+          const li = document.createElement("li");
+          li.innerHTML = "<b></b><span></span><small></small>";
+          li.querySelector("b").textContent = r.text;
+          li.querySelector("span").textContent = "如何转绿：" + r.how_to_clear;
+          li.querySelector("small").textContent = r.until ? `预计 ${fmt.format(new Date(r.until))} 解除` : "";
+          reasons.appendChild(li);
+        }
+        reasons.hidden = !list.length;
+      }
 
       async function refresh() {
         clearTimeout(timer);
+        if (inFlight) return;
+        inFlight = true;
+        const asked = Date.now();
         try {
           const code = await api("GET", `/api/v1/persons/${person}/health-code?image=svg`);
+          const issued = Date.parse(code.issued_at);
+          const lifetime = Date.parse(code.expires_at) - issued;
+          validUntil = asked + lifetime - 1000;
+          const lead = Math.min(10000, lifetime * 0.25);
+          refreshAt = Math.max(Date.now() + 1000, validUntil - lead);
+          const offset = issued + 500 - (asked + Date.now()) / 2;
+          skew = Math.abs(offset) > 30000 ? offset : 0;
           card.className = "code-card " + code.color;
+          card.dataset.color = code.color;
           card.dataset.issuedAt = code.issued_at;
+          card.dataset.expiresAt = code.expires_at;
           card.dataset.qr = code.qr;
           $("#person-name").textContent = code.person.name_masked;
           $("#person-id").textContent = code.person.id_number_masked;
+          $("#color-label").textContent = COLORS[code.color] || code.color;
           $("#qr").src = code.qr_image;
           $("#meaning").textContent = code.meaning;
-          expiresAt = Date.parse(code.expires_at);
-          const reasons = $("#reasons");
-          reasons.innerHTML = "";
-          for (const r of code.reasons) {
-            const li = document.createElement("li");
-            const until = r.until ? `（预计 ${fmt.format(new Date(r.until))} 解除）` : "";
-            li.innerHTML = "<b></b><span></span><small></small>";
-            li.querySelector("b").textContent = r.text;
-            li.querySelector("span").textContent = "如何转绿：" + r.how_to_clear;
-            li.querySelector("small").textContent = until;
-            reasons.appendChild(li);
-          }
+          showReasons(code.reasons);
           card.hidden = false;
+          tick();
           // Refresh a little before expiry, so a scanned code is never stale.
-          const lifetime = expiresAt - Date.parse(code.issued_at);
-          const lead = Math.min(10000, lifetime * 0.25);
-          timer = setTimeout(refresh, Math.max(1000, expiresAt - Date.now() - lead));
+          timer = setTimeout(refresh, refreshAt - Date.now());
         } catch (e) {
           if (e.status === 401) { location.reload(); return; }
-          toast("刷新失败，正在重试：" + e.message);
+          if (e.status === 404 || e.status === 403) {  // not this account's person: retrying won't help
+            validUntil = 0;
+            card.hidden = true;
+            $("#login-slot").innerHTML = '<p class="card">未找到该健康码。<a href="/m/">返回我的健康码</a></p>';
+            return;
+          }
+          toast("刷新失败，正在重试：" + zh(e.message));
+          refreshAt = Date.now() + 3000;
           timer = setTimeout(refresh, 3000);
-        }
+        } finally { inFlight = false; }
       }
 
       function tick() {
         const now = Date.now();
-        $("#clock").textContent = fmt.format(new Date(now));
-        const left = Math.max(0, Math.round((expiresAt - now) / 1000));
-        $("#validity").textContent = left > 0 ? `二维码 ${left} 秒后刷新` : "二维码已过期，正在刷新…";
-        card.classList.toggle("stale", left <= 0);
+        $("#clock").textContent = fmt.format(new Date(now + skew));
+        if (!validUntil) { $("#validity").textContent = "正在获取二维码…"; return; }
+        const stale = now >= validUntil;
+        $("#validity").textContent = stale ? "二维码已过期，正在刷新…"
+          : `${Math.max(1, Math.ceil((refreshAt - now) / 1000))} 秒后自动刷新`;
+        card.classList.toggle("stale", stale);
+        // Timers are held back while a phone sleeps or the web-view is in the background.
+        if (now >= refreshAt && !inFlight) refresh();
       }
+      document.addEventListener("visibilitychange", () => { if (!document.hidden) tick(); });
       refresh();
       tick();
       setInterval(tick, 1000);

@@ -1,0 +1,250 @@
+"""The H5 pages in headless Chromium against the real app: apply (申领), show the code (亮码).
+
+The app runs with a 6-second code lifetime (HEALTHCODE_CODE_TTL), so a test can watch the code page
+fetch a new code before the old one expires, and a colour change arrive without a reload.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import CODE_TTL, LiveServer, artifacts_dir, browser_missing
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(browser_missing() is not None, reason=browser_missing() or ""),
+]
+
+if browser_missing() is None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+CN_TZ = dt.timezone(dt.timedelta(hours=8))
+APPLICANT = {"name": "张三", "id_number": "11010519491231002X", "phone": "13800138000"}
+CODE_URL = re.compile(r"/m/code/([0-9a-f]{24})$")
+
+# Records every change of the code card (browser wall time, QR text, colour, staleness, image) in
+# window.__hcLog, from a MutationObserver: it sees each state the page shows, not a polled sample.
+WATCH_CARD = """
+const card = document.getElementById("code-card");
+const img = document.getElementById("qr");
+const hash = (s) => { let h = 5381; for (let i = 0; i < s.length; i++) h = (h * 33 + s.charCodeAt(i)) | 0; return h; };
+const log = window.__hcLog = [];
+const record = () => log.push({
+  t: Date.now(),
+  qr: card.dataset.qr || "",
+  issuedAt: card.dataset.issuedAt || "",
+  expiresAt: card.dataset.expiresAt ? Date.parse(card.dataset.expiresAt) : 0,
+  color: card.dataset.color || "",
+  classes: card.className,
+  hidden: card.hidden,
+  stale: card.classList.contains("stale"),
+  validity: document.getElementById("validity").textContent,
+  img: hash(img.getAttribute("src") || ""),
+  imgWidth: img.naturalWidth,
+});
+new MutationObserver(record).observe(card, {attributes: true, childList: true, subtree: true, characterData: true});
+window.__hcLoaded = true;  // gone if the page reloads
+record();
+"""
+
+
+def wait(driver, timeout: float = 10):
+    return WebDriverWait(driver, timeout, poll_frequency=0.05)
+
+
+def card_log(driver) -> list[dict]:
+    return driver.execute_script("return window.__hcLog || []")
+
+
+def qr_changes(log: list[dict]) -> list[tuple[dict, dict]]:
+    """(before, after) for each entry where a different QR text appeared."""
+    return [(a, b) for a, b in zip(log, log[1:], strict=False) if b["qr"] != a["qr"]]
+
+
+def assert_never_stale(log: list[dict]) -> None:
+    for entry in log:
+        if entry["hidden"] or not entry["qr"]:
+            continue
+        assert not entry["stale"], f"code shown as stale: {entry}"
+        assert "过期" not in entry["validity"], f"code shown as expired: {entry}"
+        assert entry["t"] < entry["expiresAt"], f"an expired code was on screen: {entry}"
+
+
+def js_errors(driver) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def save_screenshot(driver, name: str) -> Path:
+    driver.execute_script("window.scrollTo(0, 0)")
+    path = artifacts_dir() / name
+    driver.save_screenshot(str(path))
+    return path
+
+
+def api(server: LiveServer, method: str, path: str, body: dict | None = None, token: str | None = None):
+    request = urllib.request.Request(
+        server.url + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read() or b"null")
+
+
+def dev_login(driver, server: LiveServer, account: str) -> None:
+    """Open /m/apply without a token and log in with the dev form."""
+    driver.get(server.url + "/m/apply")
+    assert not driver.find_element(By.ID, "apply").is_displayed()
+    field = wait(driver).until(EC.visibility_of_element_located((By.ID, "dev-code")))
+    field.clear()
+    field.send_keys(account)
+    driver.find_element(By.CSS_SELECTOR, "#dev-login button[type=submit]").click()
+    wait(driver).until(EC.visibility_of_element_located((By.ID, "apply")))
+    assert driver.find_elements(By.ID, "dev-login") == []
+    assert driver.execute_script("return sessionStorage.getItem('hc.token')")
+
+
+def submit_application(driver, name: str, id_number: str, phone: str, relation: str = "self") -> None:
+    form = driver.find_element(By.ID, "apply")
+    for field, value in (("name", name), ("id_number", id_number), ("phone", phone)):
+        element = form.find_element(By.NAME, field)
+        element.clear()
+        element.send_keys(value)
+    form.find_element(By.CSS_SELECTOR, f"input[name=relation][value={relation}]").click()
+    driver.find_element(By.ID, "apply-submit").click()
+
+
+def apply_and_open_code(driver, server: LiveServer, account: str) -> str:
+    """Log in, apply for 张三 (本人), land on the code page; the person id."""
+    dev_login(driver, server, account)
+    submit_application(driver, **APPLICANT)
+    wait(driver).until(EC.url_matches(CODE_URL.pattern))
+    person_id = CODE_URL.search(driver.current_url).group(1)
+    wait(driver).until(lambda d: d.execute_script(
+        "const c = document.getElementById('code-card'); return !c.hidden && c.dataset.qr"))
+    driver.execute_script(WATCH_CARD)
+    return person_id
+
+
+def wait_for_new_code(driver, after_qr: str, timeout: float) -> tuple[dict, dict]:
+    """Wait until the page shows a QR other than after_qr; the log entries before and after it."""
+    wait(driver, timeout).until(lambda d: any(b["qr"] != after_qr for b in card_log(d) if b["qr"]))
+    log = card_log(driver)
+    first = next(i for i, e in enumerate(log) if e["qr"] and e["qr"] != after_qr)
+    return log[first - 1], log[first]
+
+
+def test_apply_then_code_page_shows_a_live_refreshing_green_code(browser, live_server):
+    person_id = apply_and_open_code(browser, live_server, "e2e-apply")
+
+    card = browser.find_element(By.ID, "code-card")
+    assert "green" in card.get_attribute("class").split()
+    assert browser.find_element(By.ID, "color-label").text == "绿码"
+    assert "绿码" in browser.find_element(By.ID, "meaning").text
+    assert browser.find_element(By.ID, "person-name").text == "张*"
+    assert browser.find_element(By.ID, "person-id").text == "1101**********002X"
+    assert browser.find_elements(By.CSS_SELECTOR, "#reasons li") == []
+    assert card.get_attribute("data-qr").startswith("CNHC1:")
+    assert browser.execute_script(
+        "const i = document.getElementById('qr'); return i.complete && i.naturalWidth > 0"
+        " && i.getBoundingClientRect().width >= 200")
+
+    # The clock ticks, and shows the time in China (UTC+8).
+    clock = browser.find_element(By.ID, "clock")
+    first_tick = clock.text
+    wait(browser, 3).until(lambda d: clock.text != first_tick)
+    shown = dt.datetime.strptime(clock.text, "%Y/%m/%d %H:%M:%S").replace(tzinfo=CN_TZ)
+    assert abs((shown - dt.datetime.now(CN_TZ)).total_seconds()) < 3, clock.text
+
+    save_screenshot(browser, "hc-code.png")
+
+    # A new code arrives while the old one is still valid, and the page never shows a stale one.
+    old = card_log(browser)[0]
+    before, after = wait_for_new_code(browser, old["qr"], timeout=CODE_TTL + 1)
+    assert after["t"] < old["expiresAt"], (
+        f"new code arrived {after['t'] - old['expiresAt']} ms after the old one expired")
+    assert after["qr"].startswith("CNHC1:")
+    assert dt.datetime.fromisoformat(after["issuedAt"]) > dt.datetime.fromisoformat(old["issuedAt"])
+    assert after["expiresAt"] > old["expiresAt"]
+    assert after["img"] != before["img"], "the QR image did not change with the QR text"
+    assert after["color"] == "green"
+    assert browser.execute_script("return document.getElementById('qr').naturalWidth") > 0
+    # Watch on until after the first code's expiry: the page never showed an expired code.
+    time.sleep(max(0.0, (old["expiresAt"] + 300) / 1000 - time.time()))
+    assert_never_stale(card_log(browser))
+    assert browser.current_url.endswith(f"/m/code/{person_id}")
+    assert js_errors(browser) == []
+
+
+def test_wrong_id_check_digit_shows_the_error_under_the_id_field(browser, live_server):
+    dev_login(browser, live_server, "e2e-validation")
+    submit_application(browser, name="张三", id_number="110105194912310021", phone="13800138000")
+
+    error = browser.find_element(By.CSS_SELECTOR, '#apply .err[data-for="id_number"]')
+    wait(browser).until(lambda d: error.text.strip())
+    assert "校验" in error.text or "check digit" in error.text, error.text
+    # It is the line right under the ID field, and the only field with an error.
+    assert browser.execute_script(
+        "const input = document.querySelector('#apply input[name=id_number]');"
+        "return input.closest('label').nextElementSibling === arguments[0];", error)
+    assert error.is_displayed()
+    others = browser.find_elements(By.CSS_SELECTOR, '#apply .err:not([data-for="id_number"])')
+    assert [e.text for e in others if e.text.strip()] == []
+    assert browser.find_element(By.ID, "toast").is_displayed()
+    assert browser.find_element(By.ID, "apply-submit").is_enabled()
+    assert browser.current_url == live_server.url + "/m/apply"
+    assert browser.find_element(By.NAME, "id_number").get_attribute("value") == "110105194912310021"
+    time.sleep(0.3)  # nothing navigates away late
+    assert browser.current_url == live_server.url + "/m/apply"
+
+
+def test_page_turns_red_at_next_refresh_when_the_authority_marks_the_person(browser, live_server):
+    person_id = apply_and_open_code(browser, live_server, "e2e-marker")
+    assert "green" in browser.find_element(By.ID, "code-card").get_attribute("class").split()
+    green_qr = card_log(browser)[0]["qr"]
+
+    credentials = live_server.app.extensions["healthcode"].credentials
+    token, _ = credentials.create("authority", "test")
+    status, marker = api(live_server, "POST", "/api/v1/authority/markers", token=token, body={
+        "person_id": person_id, "kind": "close_contact", "reason": "e2e: 与确诊病例同乘航班"})
+    assert status == 201, marker
+    if marker.get("status") == "pending":  # a manual red marker waits for a second authority (API.md)
+        second, _ = credentials.create("authority", "second")
+        status, marker = api(live_server, "POST", f"/api/v1/authority/markers/{marker['id']}/approve",
+                             token=second, body={})
+        assert status in (200, 201), marker
+    marked_at = time.time()
+
+    # One refresh is at most TTL seconds away; the page turns red without a reload.
+    card = browser.find_element(By.ID, "code-card")
+    wait(browser, CODE_TTL + 2).until(lambda d: "red" in card.get_attribute("class").split())
+    assert time.time() - marked_at <= CODE_TTL + 1
+    assert browser.execute_script("return window.__hcLoaded === true"), "the page reloaded"
+
+    reasons = browser.find_elements(By.CSS_SELECTOR, "#reasons li")
+    assert len(reasons) == 1 and reasons[0].is_displayed()
+    policy = json.loads(Path(live_server.app.config["HEALTHCODE_POLICY_FILE"]).read_text(encoding="utf-8"))
+    how_to_clear = policy["markers"]["close_contact"]["how_to_clear"]["zh"]
+    assert "密切接触者" in reasons[0].text
+    assert how_to_clear in reasons[0].text
+    assert browser.find_element(By.ID, "color-label").text == "红码"
+    assert "红码" in browser.find_element(By.ID, "meaning").text
+
+    log = card_log(browser)
+    red = next(e for e in log if e["color"] == "red")
+    assert red["qr"] != green_qr
+    assert browser.execute_script("return document.getElementById('qr').naturalWidth") > 0
+    # Green codes before, red after: no flapping back once the marker is in.
+    assert all(e["color"] == "red" for e in log[log.index(red):])
+    assert_never_stale(log)
+    save_screenshot(browser, "hc-code-red.png")
+    assert js_errors(browser) == []
