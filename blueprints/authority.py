@@ -19,7 +19,7 @@ def marker_body(outcome: MarkingOutcome) -> dict:
         "kind": m.kind,
         "reason": m.reason,
         "since": iso(m.since),
-        "until": iso(m.until),
+        "until": iso(outcome.until),
         "status": m.status,
         "color_before": outcome.color_before,
         "color_after": outcome.color_after,

@@ -9,7 +9,7 @@ from core.clock import Clock
 from core.color import derive_color
 from core.errors import InvalidInput, NotFound
 from core.facts import LAB_RESULTS, LabResult, Marker
-from core.health_codes import HealthCodeService
+from core.health_codes import DAY, HealthCodeService
 from core.identity import normalize_id_number
 from core.persons import CN_TZ
 from core.ports import Credential, PersonRecord, PersonStore, PiiVault
@@ -30,6 +30,7 @@ class MarkingOutcome:
     marker: Marker
     color_before: str
     color_after: str
+    until: int | None = None  # the effective end: explicit, or since + the policy's duration
 
 
 def marker_person(marker_id: str) -> str:
@@ -93,7 +94,13 @@ class MarkingService:
         before = self._color(person_id, now)
         self._store.add_marker(marker)
         after = self._color(person_id, now, record_change=True)
-        return MarkingOutcome(marker, before, after)
+        return MarkingOutcome(marker, before, after, self._effective_until(marker))
+
+    def _effective_until(self, marker: Marker) -> int | None:
+        if marker.until is not None:
+            return marker.until
+        rule = self._codes.policy.markers.get(marker.kind)
+        return marker.since + rule.duration_days * DAY if rule and rule.duration_days else None
 
     def remove_marker(self, marker_id: str, reason: str, actor: Credential) -> MarkingOutcome:
         person_id = marker_person(marker_id)
@@ -103,7 +110,7 @@ class MarkingService:
         if marker is None:
             raise NotFound("no such marker")
         after = self._color(person_id, now, record_change=True)
-        return MarkingOutcome(marker, before, after)
+        return MarkingOutcome(marker, before, after, self._effective_until(marker))
 
     def add_lab_result(self, id_number: str, sampled_at: int, result: str, lab: str) -> str:
         if result not in LAB_RESULTS:

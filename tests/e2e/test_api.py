@@ -81,6 +81,7 @@ def test_marker_turns_code_red_everywhere(api, client):
     assert response.status_code == 201
     marker = response.json
     assert marker["color_before"] == "green" and marker["color_after"] == "red"
+    assert marker["until"] and marker["until"] > marker["since"]  # the policy's 14 days
 
     code = client.get(f"/api/v1/persons/{person['id']}/health-code?lang=en", headers=me).json
     assert code["color"] == "red"
