@@ -172,12 +172,15 @@ class FakePersonStore:
         return True
 
     def record_scan(self, person_id: str, scan: ScanRecord, retention: int) -> None:
+        if person_id not in self.persons:
+            return
         self.scans[person_id] = _trimmed(self.scans.get(person_id, []) + [scan], scan.at - retention)
 
     def history(self, person_id: str, since: int) -> tuple[list[ColorChange], list[ScanRecord]]:
         def newest_first(items):
+            # Same-second entries: the later one first, as the Redis store's sequence keeps them.
             return sorted(
-                (item for item in items if item.at >= since), key=lambda item: item.at, reverse=True
+                (item for item in reversed(items) if item.at >= since), key=lambda item: item.at, reverse=True
             )
 
         return newest_first(self.changes.get(person_id, [])), newest_first(self.scans.get(person_id, []))

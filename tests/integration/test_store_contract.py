@@ -1,0 +1,127 @@
+"""One contract, two PersonStores: the Redis store and the unit tests' in-memory fake agree."""
+import pytest
+
+from adapters.store.persons import RedisPersonStore
+from core.facts import LabResult, Marker
+from core.ports import ColorChange, Link, PersonRecord, ScanRecord
+from tests.unit.fakes import FakePersonStore
+
+PID, OTHER = "a" * 24, "b" * 24
+DAY = 86400
+
+
+@pytest.fixture(params=["redis", "fake"])
+def store(request, redis_server):
+    return RedisPersonStore(redis_server) if request.param == "redis" else FakePersonStore()
+
+
+def record(pid=PID, **kw) -> PersonRecord:
+    return PersonRecord(id=pid, id_hash="h-" + pid, id_number_ct=b"\x00id", created_at=100, **kw)
+
+
+def test_first_index_claim_wins(store):
+    assert store.claim_index("h", PID) == PID
+    assert store.claim_index("h", OTHER) == PID
+
+
+def test_create_never_overwrites_and_pii_is_set_separately(store):
+    store.create(record())
+    store.set_pii(PID, name_ct=b"name", phone_ct=b"phone")
+    store.create(PersonRecord(id=PID, id_hash="other", id_number_ct=b"x"))
+    got = store.get(PID)
+    assert (got.id_hash, got.id_number_ct, got.name_ct, got.phone_ct) == ("h-" + PID, b"\x00id", b"name", b"phone")
+    assert store.get(OTHER) is None
+
+
+def test_self_claim_and_release(store):
+    store.create(record())
+    assert store.claim_self(PID, "acct1") == "acct1"
+    assert store.claim_self(PID, "acct2") == "acct1"
+    store.release_self(PID, "acct2")
+    assert store.get(PID).self_account == "acct1"
+    store.release_self(PID, "acct1")
+    assert store.claim_self(PID, "acct2") == "acct2"
+
+
+def test_link_outcomes(store):
+    assert store.link("acct", Link(PID, "self", False, 1), 1) == "ok"
+    assert store.link("acct", Link(PID, "family", False, 2), 1) == "exists"
+    assert store.link("acct", Link(OTHER, "self", False, 3), 1) == "self_taken"
+    assert store.link("acct", Link(OTHER, "family", False, 4), 1) == "ok"
+    assert store.link("acct", Link("c" * 24, "family", False, 5), 1) == "family_full"
+    store.set_verified("acct", PID)
+    assert store.links("acct")[PID] == Link(PID, "self", True, 1)
+    store.unlink("acct", OTHER)
+    assert set(store.links("acct")) == {PID}
+
+
+def test_facts_round_trip(store):
+    store.create(record())
+    marker = Marker(f"{PID}.01", PID, "close_contact", "流调", 1000, None, "cred1")
+    store.add_marker(marker)
+    store.add_lab_result(PID, LabResult(2000, "negative", "某检测机构"))
+    store.link("acct", Link(PID, "self", False, 1), 5)
+    link, got, facts = store.load(PID, "acct")
+    assert link.relation == "self" and got.id == PID
+    assert facts.markers == (marker,)
+    assert facts.lab_results == (LabResult(2000, "negative", "某检测机构"),)
+    assert store.load(PID, "stranger")[0] is None
+    assert store.remove_marker(PID, marker.id) == marker
+    assert store.remove_marker(PID, marker.id) is None
+
+
+def test_lab_results_keep_the_latest_fifty(store):
+    store.create(record())
+    for at in range(60):
+        store.add_lab_result(PID, LabResult(at, "negative", "lab"))
+    _, _, facts = store.load(PID)
+    assert sorted(r.sampled_at for r in facts.lab_results) == list(range(10, 60))
+
+
+def test_change_is_recorded_only_when_the_last_colour_still_holds(store):
+    store.create(record())
+    first = ColorChange(1000, None, "green", ())
+    assert store.record_change(PID, None, first, 30 * DAY) is True
+    assert store.record_change(PID, None, ColorChange(1000, None, "green", ()), 30 * DAY) is False
+    second = ColorChange(1000, "green", "red", ("close_contact",))
+    assert store.record_change(PID, "green", second, 30 * DAY) is True
+    assert store.get(PID).last_color == "red"
+    changes, _ = store.history(PID, 0)
+    assert changes == [second, first]  # newest first, same-second order kept
+
+
+def test_history_is_trimmed_by_retention(store):
+    store.create(record())
+    store.record_scan(PID, ScanRecord(1000, "gate", "green"), 10 * DAY)
+    store.record_scan(PID, ScanRecord(1000 + 11 * DAY, "gate", "red"), 10 * DAY)
+    _, scans = store.history(PID, 0)
+    assert scans == [ScanRecord(1000 + 11 * DAY, "gate", "red")]
+    assert store.history(PID, 1000 + 12 * DAY) == ([], [])
+
+
+def test_erase_keeping_facts_drops_pii_and_history(store):
+    store.claim_index("h-" + PID, PID)
+    store.create(record())
+    store.set_pii(PID, name_ct=b"n", phone_ct=b"p")
+    store.claim_self(PID, "acct")
+    store.add_marker(Marker(f"{PID}.01", PID, "confirmed", "x", 1, None, "c"))
+    store.record_scan(PID, ScanRecord(5, "gate", "red"), DAY)
+    store.erase(store.get(PID), keep_facts=True, now=777)
+    got = store.get(PID)
+    assert (got.name_ct, got.phone_ct, got.self_account, got.revoked_before) == (None, None, None, 777)
+    assert len(store.load(PID)[2].markers) == 1
+    assert store.history(PID, 0) == ([], [])
+    assert store.claim_index("h-" + PID, OTHER) == PID
+
+
+def test_erase_without_facts_drops_everything(store):
+    store.claim_index("h-" + PID, PID)
+    store.create(record())
+    store.erase(store.get(PID), keep_facts=False, now=777)
+    assert store.get(PID) is None
+    assert store.claim_index("h-" + PID, OTHER) == OTHER
+
+
+def test_scans_of_unknown_persons_are_not_recorded(store):
+    store.record_scan(OTHER, ScanRecord(5, "gate", "green"), DAY)
+    assert store.history(OTHER, 0) == ([], [])
