@@ -1,0 +1,15 @@
+-- (a) The bare endpoint: GET /healthz (no store, no auth). Same Lua hooks as the other targets.
+dofile((os.getenv("BENCH_LUA_DIR") or "bench") .. "/common.lua")
+
+function init(args)
+  seed()
+  req = wrk.format("GET", "/healthz")
+end
+
+function request()
+  return req
+end
+
+function check(body)
+  return body:find('"ok"', 1, true) ~= nil
+end
