@@ -51,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "HEALTHCODE_MAX_FAMILY": 5,
     "HEALTHCODE_DEV_LOGIN": None,
     "HEALTHCODE_KEY_REFRESH_SECONDS": 1.0,
+    "HEALTHCODE_CREDENTIAL_CACHE_SECONDS": 5,
     "HEALTHCODE_LOG_LEVEL": "INFO",
 }
 
@@ -155,7 +156,7 @@ def build_services(config: Mapping[str, Any], instance: Path) -> Services:
         embedded=embedded,
         keyring=keyring,
         sessions=SessionService(platforms, tokens, config["HEALTHCODE_SESSION_TTL"]),
-        credentials=CredentialService(tokens, clock),
+        credentials=CredentialService(tokens, clock, config["HEALTHCODE_CREDENTIAL_CACHE_SECONDS"]),
         persons=persons,
         codes=codes,
         marking=MarkingService(store, vault, codes, clock),

@@ -23,7 +23,8 @@ def services():
 
 
 def require(audience: str) -> Callable:
-    """Decorator: `citizen` (mini-program session) or a staff role (`authority`, `checkpoint`)."""
+    """Decorator: `citizen` (mini-program session), a staff role (`authority`, `checkpoint`), or
+    `bearer` (a token must be present; the view's service checks it, fused with its read)."""
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -31,7 +32,9 @@ def require(audience: str) -> Callable:
             token = bearer_token()
             if token is None:
                 raise Unauthorized("missing bearer token")
-            if audience == "citizen":
+            if audience == "bearer":
+                pass
+            elif audience == "citizen":
                 g.session = services().sessions.authenticate(token)
             else:
                 g.credential = services().credentials.authenticate(token, audience)

@@ -1,7 +1,7 @@
 """Checkpoints (数字哨兵): scanning a shown code, and the published verification keys."""
 from __future__ import annotations
 
-from flask import g
+from flask import g, jsonify
 from flask_smorest import Blueprint
 
 from blueprints.auth import BEARER, require, services
@@ -23,15 +23,16 @@ def scan(data):
         body = {"valid": False, "reason": result.reason, "checked_at": iso(result.checked_at)}
         if result.detail:
             body["detail"] = result.detail
-        return body
-    return {
+        return jsonify(body)
+    # Plain JSON types already; ScanResultSchema documents the body.
+    return jsonify({
         "valid": True,
         "color": result.color.value,
         "changed": result.changed,
         "person": {"name_masked": result.name_masked},
         "issued_at": iso(result.issued_at),
         "checked_at": iso(result.checked_at),
-    }
+    })
 
 
 @blp.route("/.well-known/health-code-keys", methods=["GET"])

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.accounts import account_hint, check_session, token_hash
 from core.clock import Clock
 from core.codes import CodeClaims, CodeIdCipher, CodeSigner, CodeVerifier, Color, InvalidCode
 from core.color import Evaluation, derive_color
 from core.errors import NotFound
 from core.facts import Facts
-from core.persons import PersonService, PersonView
+from core.persons import PersonService, PersonView, live_link
 from core.policy import Policy
-from core.ports import ColorChange, PersonRecord, PersonStore, ScanRecord, Session
+from core.ports import ColorChange, Link, PersonRecord, PersonStore, ScanRecord, Session
 
 DAY = 86400
 
@@ -79,11 +80,21 @@ class HealthCodeService:
 
     def show(self, session: Session, person_id: str, lang: str = "zh") -> HealthCodeView:
         """The current colour, why, and a freshly signed short-lived code."""
-        now = self._clock.now()
         link, record, facts = self._store.load(person_id, session.account_id)
-        if link is None or record is None or record.name_ct is None:
+        return self._show(link, record, facts, lang)
+
+    def show_for_token(self, token: str | None, person_id: str, lang: str = "zh") -> HealthCodeView:
+        """As show(), authenticating the session token in the same round trip as the read."""
+        account = account_hint(token)
+        session, link, record, facts = self._store.load_for_session(token_hash(token or ""), account, person_id)
+        check_session(account, session)
+        return self._show(link, record, facts, lang)
+
+    def _show(self, link: Link | None, record: PersonRecord | None, facts: Facts, lang: str) -> HealthCodeView:
+        if link is None or record is None or not live_link(link, record):
             raise NotFound("no such person on this account")
-        evaluation = self.evaluate(person_id, facts, record.last_color, now)
+        now = self._clock.now()
+        evaluation = self.evaluate(record.id, facts, record.last_color, now)
         person = self._persons.view(record, link)
         qr = self.sign(record, evaluation.color, now, now + self._ttl, person.name_masked)
         return HealthCodeView(
@@ -107,7 +118,11 @@ class HealthCodeService:
         return self._signer.sign(claims)
 
     def scan(self, qr: str, place: str) -> ScanResult:
-        """Check signature, expiry and the person's status now; record it in their history."""
+        """Check signature, expiry and the person's status now; record it in their history.
+
+        One round trip: the scan is written together with the read of the person's facts
+        (as the colour the code showed), and amended in the rare case the status changed.
+        """
         now = self._clock.now()
         try:
             claims = self._verifier.verify(qr)
@@ -116,17 +131,19 @@ class HealthCodeService:
                 raise InvalidCode("malformed", "code id does not match its claims")
         except InvalidCode as exc:
             return ScanResult(valid=False, reason=exc.reason, detail=exc.detail or None, checked_at=now)
-        _, record, facts = self._store.load(person_id)
-        retention = self.retention_days * DAY
+        expired = now >= claims.expires_at
+        shown = ScanRecord(now, place, "expired" if expired else claims.color.value)
+        record, facts, ref = self._store.load_and_record_scan(
+            person_id, shown, claims.issued_at, self.retention_days * DAY
+        )
         if record is None or record.name_ct is None or claims.issued_at < record.revoked_before:
             return ScanResult(valid=False, reason="revoked", checked_at=now)
-        if now >= claims.expires_at:
-            self._store.record_scan(person_id, ScanRecord(now, place, "expired"), retention)
+        if expired:
             return ScanResult(valid=False, reason="expired", checked_at=now)
         evaluation = self.evaluate(person_id, facts, record.last_color, now)
         changed = evaluation.color != claims.color
-        result = f"{evaluation.color.value}{' changed' if changed else ''}"
-        self._store.record_scan(person_id, ScanRecord(now, place, result), retention)
+        if changed and ref is not None:
+            self._store.replace_scan(person_id, ref, ScanRecord(now, place, f"{evaluation.color.value} changed"))
         return ScanResult(
             valid=True,
             color=evaluation.color,

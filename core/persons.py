@@ -70,7 +70,7 @@ class PersonService:
         views = []
         for pid, link in sorted(self._store.links(session.account_id).items(), key=lambda kv: kv[1].linked_at):
             record = self._store.get(pid)
-            if _live(link, record):
+            if live_link(link, record):
                 assert record is not None
                 views.append(self.view(record, link))
         return views
@@ -78,7 +78,7 @@ class PersonService:
     def linked(self, session: Session, person_id: str) -> tuple[Link, PersonRecord]:
         """The account's link to a person and the person, or NotFound (same for not yours)."""
         link, record, _ = self._store.load(person_id, session.account_id)
-        if link is None or record is None or not _live(link, record):
+        if link is None or record is None or not live_link(link, record):
             raise NotFound("no such person on this account")
         return link, record
 
@@ -153,7 +153,7 @@ class PersonService:
         """Drop links to persons erased since they were linked, so they neither block nor count."""
         links = self._store.links(account_id)
         for pid, link in list(links.items()):
-            if not _live(link, self._store.get(pid)):
+            if not live_link(link, self._store.get(pid)):
                 self._store.unlink(account_id, pid)
                 del links[pid]
         return links
@@ -190,6 +190,6 @@ class PersonService:
         return None if blob is None else self._vault.open(blob, f"{record.id}:{field}")
 
 
-def _live(link: Link, record: PersonRecord | None) -> bool:
+def live_link(link: Link, record: PersonRecord | None) -> bool:
     """A link still stands: the person exists, has applied, and was not erased after linking."""
     return record is not None and record.name_ct is not None and link.linked_at >= record.revoked_before

@@ -16,8 +16,9 @@ import secrets
 
 import redis
 
+from adapters.store.tokens import parse_session, session_key
 from core.facts import Facts, LabResult, Marker
-from core.ports import ColorChange, Link, PersonRecord, ScanRecord
+from core.ports import ColorChange, Link, PersonRecord, ScanRecord, Session
 
 MAX_LAB_RESULTS = 50
 
@@ -79,13 +80,23 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[3]) - tonumber(ARG
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 return 1
 """
-# KEYS: person, scans; ARGV: at, member, retention. Only for a person that exists.
+# KEYS: person, scans; ARGV: at, member, retention, issued_at of the scanned code.
+# Only for a person who has applied and whose data was not erased after the code was issued.
+# Returns the stored member (to amend it), or false.
 _RECORD_SCAN = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local p = redis.call('HMGET', KEYS[1], 'n', 'r')
+if not p[1] then return false end
+if p[2] and tonumber(ARGV[4]) < tonumber(p[2]) then return false end
 local seq = redis.call('HINCRBY', KEYS[1], 'q', 1)
-redis.call('ZADD', KEYS[2], ARGV[1], string.format('%012d|', seq) .. ARGV[2])
+local member = string.format('%012d|', seq) .. ARGV[2]
+redis.call('ZADD', KEYS[2], ARGV[1], member)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[3]))
 redis.call('EXPIRE', KEYS[2], ARGV[3])
+return member
+"""
+# KEYS: scans; ARGV: old member, new member, at. Replaces an entry only if it is still there.
+_REPLACE_SCAN = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2]) end
 return 1
 """
 # History members are "<sequence>|<json>": same-second entries keep their order.
@@ -169,6 +180,7 @@ class RedisPersonStore:
         self._remove_marker = client.register_script(_REMOVE_MARKER)
         self._record_change = client.register_script(_RECORD_CHANGE)
         self._record_scan = client.register_script(_RECORD_SCAN)
+        self._replace_scan = client.register_script(_REPLACE_SCAN)
 
     # -- persons ---------------------------------------------------------------------------
 
@@ -225,20 +237,57 @@ class RedisPersonStore:
     # -- facts -----------------------------------------------------------------------------
 
     def load(self, person_id: str, account_id: str | None = None) -> tuple[Link | None, PersonRecord | None, Facts]:
-        key = person_key(person_id)
         pipe = self._r.pipeline(transaction=False)
         if account_id is not None:
             pipe.hget(account_key(account_id), person_id)
+        self._queue_facts(pipe, person_id)
+        replies = pipe.execute()
+        raw_link = replies.pop(0) if account_id is not None else None
+        link = _parse_link(person_id, raw_link) if raw_link else None
+        return (link, *self._parse_facts(person_id, replies))
+
+    def load_for_session(
+        self, token_hash: str, account_id: str, person_id: str
+    ) -> tuple[Session | None, Link | None, PersonRecord | None, Facts]:
+        """The session, the account's link and the person's facts, in one round trip."""
+        pipe = self._r.pipeline(transaction=False)
+        pipe.get(session_key(token_hash))
+        pipe.hget(account_key(account_id), person_id)
+        self._queue_facts(pipe, person_id)
+        raw_session, raw_link, *replies = pipe.execute()
+        link = _parse_link(person_id, raw_link) if raw_link else None
+        return (parse_session(raw_session), link, *self._parse_facts(person_id, replies))
+
+    def load_and_record_scan(
+        self, person_id: str, scan: ScanRecord, issued_at: int, retention: int
+    ) -> tuple[PersonRecord | None, Facts, str | None]:
+        """The person's facts, and the scan written to their history, in one round trip."""
+        key = person_key(person_id)
+        pipe = self._r.pipeline(transaction=False)
+        self._queue_facts(pipe, person_id)
+        self._record_scan(keys=[key, f"{key}:scan"], args=[scan.at, _scan_json(scan), retention, issued_at],
+                          client=pipe)
+        *replies, ref = pipe.execute()
+        record, facts = self._parse_facts(person_id, replies)
+        return record, facts, ref.decode() if ref else None
+
+    def replace_scan(self, person_id: str, ref: str, scan: ScanRecord) -> None:
+        seq = ref.split("|", 1)[0]
+        self._replace_scan(keys=[f"{person_key(person_id)}:scan"], args=[ref, f"{seq}|{_scan_json(scan)}", scan.at])
+
+    @staticmethod
+    def _queue_facts(pipe: redis.client.Pipeline, person_id: str) -> None:
+        key = person_key(person_id)
         pipe.hgetall(key)
         pipe.hgetall(f"{key}:m")
         pipe.zrange(f"{key}:lab", 0, -1)
-        replies = pipe.execute()
-        raw_link = replies.pop(0) if account_id is not None else None
+
+    @staticmethod
+    def _parse_facts(person_id: str, replies: list) -> tuple[PersonRecord | None, Facts]:
         raw_person, raw_markers, raw_labs = replies
-        link = _parse_link(person_id, raw_link) if raw_link else None
         markers = tuple(_parse_marker(person_id, mid.decode(), v) for mid, v in raw_markers.items())
         labs = tuple(_parse_lab(v) for v in raw_labs)
-        return link, _parse_record(person_id, raw_person), Facts(markers=markers, lab_results=labs)
+        return _parse_record(person_id, raw_person), Facts(markers=markers, lab_results=labs)
 
     def add_marker(self, marker: Marker) -> None:
         self._r.hset(f"{person_key(marker.person_id)}:m", marker.id, _marker_json(marker))
@@ -272,10 +321,7 @@ class RedisPersonStore:
 
     def record_scan(self, person_id: str, scan: ScanRecord, retention: int) -> None:
         key = person_key(person_id)
-        member = json.dumps(
-            {"at": scan.at, "place": scan.place, "result": scan.result}, ensure_ascii=False, separators=(",", ":")
-        )
-        self._record_scan(keys=[key, f"{key}:scan"], args=[scan.at, member, retention])
+        self._record_scan(keys=[key, f"{key}:scan"], args=[scan.at, _scan_json(scan), retention, scan.at])
 
     def history(self, person_id: str, since: int) -> tuple[list[ColorChange], list[ScanRecord]]:
         key = person_key(person_id)
@@ -292,6 +338,11 @@ class RedisPersonStore:
             doc = _history_doc(raw)
             scans.append(ScanRecord(doc["at"], doc["place"], doc["result"]))
         return changes, scans
+
+
+def _scan_json(scan: ScanRecord) -> str:
+    return json.dumps({"at": scan.at, "place": scan.place, "result": scan.result},
+                      ensure_ascii=False, separators=(",", ":"))
 
 
 def _parse_lab(raw: bytes) -> LabResult:

@@ -10,22 +10,29 @@ from core.ports import Credential, Session
 CREDENTIAL_INDEX = "hc:creds"
 
 
+def session_key(token_hash: str) -> str:
+    return f"hc:s:{token_hash}"
+
+
+def parse_session(raw: bytes | None) -> Session | None:
+    if raw is None:
+        return None
+    account_id, platform = raw.decode().split("|")
+    return Session(account_id=account_id, platform=platform)
+
+
 class RedisTokenStore:
     def __init__(self, client: redis.Redis) -> None:
         self._r = client
 
     def save_session(self, token_hash: str, session: Session, ttl: int) -> None:
-        self._r.set(f"hc:s:{token_hash}", f"{session.account_id}|{session.platform}", ex=ttl)
+        self._r.set(session_key(token_hash), f"{session.account_id}|{session.platform}", ex=ttl)
 
     def session(self, token_hash: str) -> Session | None:
-        raw = self._r.get(f"hc:s:{token_hash}")
-        if raw is None:
-            return None
-        account_id, platform = raw.decode().split("|")
-        return Session(account_id=account_id, platform=platform)
+        return parse_session(self._r.get(session_key(token_hash)))
 
     def delete_session(self, token_hash: str) -> None:
-        self._r.delete(f"hc:s:{token_hash}")
+        self._r.delete(session_key(token_hash))
 
     def save_credential(self, token_hash: str, credential: Credential) -> None:
         doc = {"id": credential.id, "role": credential.role, "name": credential.name, "at": credential.created_at}

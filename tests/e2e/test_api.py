@@ -277,3 +277,18 @@ def test_errors_are_json_under_api(client):
 def test_ops_endpoints(client):
     assert client.get("/healthz").json == {"status": "ok"}
     assert client.get("/readyz").json == {"status": "ready"}
+
+
+def test_a_token_only_works_for_its_own_account(api, client):
+    me = api.login("alice")
+    person = api.apply(me)
+    token = me["Authorization"].removeprefix("Bearer ")
+    _, secret = token.split(".", 1)
+    mallory = api.login("mallory")["Authorization"].removeprefix("Bearer ")
+    forged = {"Authorization": "Bearer " + mallory.split(".", 1)[0] + "." + secret}
+    for path in ("/health-code", "/history"):
+        response = client.get(f"/api/v1/persons/{person['id']}{path}", headers=forged)
+        assert response.status_code == 401, path
+    no_dot = {"Authorization": "Bearer " + secret}
+    assert client.get(f"/api/v1/persons/{person['id']}/health-code", headers=no_dot).status_code == 401
+    assert client.get("/api/v1/persons", headers=no_dot).status_code == 401

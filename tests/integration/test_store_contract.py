@@ -92,6 +92,7 @@ def test_change_is_recorded_only_when_the_last_colour_still_holds(store):
 
 def test_history_is_trimmed_by_retention(store):
     store.create(record())
+    store.set_pii(PID, name_ct=b"n")
     store.record_scan(PID, ScanRecord(1000, "gate", "green"), 10 * DAY)
     store.record_scan(PID, ScanRecord(1000 + 11 * DAY, "gate", "red"), 10 * DAY)
     _, scans = store.history(PID, 0)
@@ -106,6 +107,7 @@ def test_erase_keeping_facts_drops_pii_and_history(store):
     store.claim_self(PID, "acct")
     store.add_marker(Marker(f"{PID}.01", PID, "confirmed", "x", 1, None, "c"))
     store.record_scan(PID, ScanRecord(5, "gate", "red"), DAY)
+    assert store.history(PID, 0)[1] == [ScanRecord(5, "gate", "red")]
     store.erase(store.get(PID), keep_facts=True, now=777)
     got = store.get(PID)
     assert (got.name_ct, got.phone_ct, got.self_account, got.revoked_before) == (None, None, None, 777)
@@ -125,3 +127,39 @@ def test_erase_without_facts_drops_everything(store):
 def test_scans_of_unknown_persons_are_not_recorded(store):
     store.record_scan(OTHER, ScanRecord(5, "gate", "green"), DAY)
     assert store.history(OTHER, 0) == ([], [])
+
+
+def test_scan_is_recorded_with_the_read_and_can_be_amended(store):
+    store.create(record())
+    store.set_pii(PID, name_ct=b"n")
+    got, facts, ref = store.load_and_record_scan(PID, ScanRecord(50, "gate", "green"), 40, DAY)
+    assert got.id == PID and facts.markers == () and ref
+    store.replace_scan(PID, ref, ScanRecord(50, "gate", "red changed"))
+    assert store.history(PID, 0)[1] == [ScanRecord(50, "gate", "red changed")]
+
+
+def test_scan_of_a_code_issued_before_erasure_is_not_recorded(store):
+    store.create(record())
+    store.set_pii(PID, name_ct=b"n")
+    store.add_marker(Marker(f"{PID}.01", PID, "confirmed", "x", 1, None, "c"))
+    store.erase(store.get(PID), keep_facts=True, now=100)
+    store.set_pii(PID, name_ct=b"n")  # applied again
+    assert store.load_and_record_scan(PID, ScanRecord(150, "gate", "red"), 99, DAY)[2] is None
+    assert store.load_and_record_scan(PID, ScanRecord(150, "gate", "red"), 120, DAY)[2] is not None
+    assert len(store.history(PID, 0)[1]) == 1
+
+
+def test_session_is_read_with_the_person(store, redis_server):
+    from adapters.store.tokens import RedisTokenStore
+    from core.ports import Session
+    from tests.unit.fakes import FakeTokenStore
+
+    tokens = RedisTokenStore(redis_server) if isinstance(store, RedisPersonStore) else FakeTokenStore()
+    if not isinstance(store, RedisPersonStore):
+        store.tokens = tokens
+    tokens.save_session("digest", Session("acct", "dev"), 60)
+    store.create(record())
+    store.link("acct", Link(PID, "self", False, 1), 5)
+    session, link, got, _ = store.load_for_session("digest", "acct", PID)
+    assert session == Session("acct", "dev") and link.relation == "self" and got.id == PID
+    assert store.load_for_session("other", "acct", PID)[0] is None

@@ -46,6 +46,7 @@ class FakePersonStore:
         self.labs: dict[str, list[LabResult]] = {}
         self.changes: dict[str, list[ColorChange]] = {}
         self.scans: dict[str, list[ScanRecord]] = {}
+        self.tokens: FakeTokenStore | None = None
 
     # -- persons ---------------------------------------------------------------------------
 
@@ -147,6 +148,25 @@ class FakePersonStore:
         )
         return link, self.persons.get(person_id), facts
 
+    def load_for_session(
+        self, token_hash: str, account_id: str, person_id: str
+    ) -> tuple[Session | None, Link | None, PersonRecord | None, Facts]:
+        session = self.tokens.session(token_hash) if self.tokens is not None else None
+        return (session, *self.load(person_id, account_id))
+
+    def load_and_record_scan(
+        self, person_id: str, scan: ScanRecord, issued_at: int, retention: int
+    ) -> tuple[PersonRecord | None, Facts, str | None]:
+        _, record, facts = self.load(person_id)
+        ref = self._record(person_id, scan, issued_at, retention)
+        return record, facts, ref
+
+    def replace_scan(self, person_id: str, ref: str, scan: ScanRecord) -> None:
+        scans = self.scans.get(person_id, [])
+        index = int(ref)
+        if index < len(scans) and scans[index] is not None:
+            scans[index] = scan
+
     def add_marker(self, marker: Marker) -> None:
         self.markers.setdefault(marker.person_id, {})[marker.id] = marker
 
@@ -172,9 +192,16 @@ class FakePersonStore:
         return True
 
     def record_scan(self, person_id: str, scan: ScanRecord, retention: int) -> None:
-        if person_id not in self.persons:
-            return
-        self.scans[person_id] = _trimmed(self.scans.get(person_id, []) + [scan], scan.at - retention)
+        self._record(person_id, scan, scan.at, retention)
+
+    def _record(self, person_id: str, scan: ScanRecord, issued_at: int, retention: int) -> str | None:
+        # As the Redis script: only for a person who applied and was not erased after issue.
+        record = self.persons.get(person_id)
+        if record is None or record.name_ct is None or issued_at < record.revoked_before:
+            return None
+        scans = _trimmed(self.scans.get(person_id, []), scan.at - retention) + [scan]
+        self.scans[person_id] = scans
+        return str(len(scans) - 1)
 
     def history(self, person_id: str, since: int) -> tuple[list[ColorChange], list[ScanRecord]]:
         def newest_first(items):
@@ -397,6 +424,7 @@ class World:
 
     def __post_init__(self) -> None:
         self.tokens = FakeTokenStore(self.clock)
+        self.store.tokens = self.tokens
         self.sessions = SessionService({self.platform.name: self.platform}, self.tokens, ttl=7200)
         self.credentials = CredentialService(self.tokens, self.clock)
         self.persons = PersonService(self.store, self.vault, self.clock)

@@ -144,3 +144,13 @@ def test_revoked_credential_no_longer_authenticates(credentials, clock):
     assert credentials.authenticate(other_token, "checkpoint") == other
     assert credentials.list() == [other]
     assert credentials.revoke(credential.id) is False
+
+
+def test_staff_credentials_are_cached_briefly_and_revocation_clears_this_process(world):
+    token, credential = world.credentials.create("checkpoint", "东门")
+    assert world.credentials.authenticate(token, "checkpoint") == credential
+    world.tokens.credentials_by_hash.clear()  # revoked elsewhere: this process still trusts it…
+    assert world.credentials.authenticate(token, "checkpoint") == credential
+    world.clock.advance(5)  # …for at most the cache period
+    with pytest.raises(Unauthorized):
+        world.credentials.authenticate(token, "checkpoint")
