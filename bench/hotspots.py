@@ -119,8 +119,10 @@ def breakdown(app, rows, checkpoint: str, n: int) -> None:
     body = health_code_body(view, "zh")
     print("(b) GET health-code, step by step:")
     _time("redis PING (one round trip, for scale)", s.redis.ping, n)
-    _time("sessions.authenticate (GET hc:s:<sha256>)", lambda: s.sessions.authenticate(token), n)
-    _time("store.load (pipeline: link, person, markers, labs)", lambda: store.load(pid, session.account_id), n)
+    from core.accounts import token_hash
+
+    _time("store.load_for_session (one pipeline: session, link, facts script)",
+          lambda: store.load_for_session(token_hash(token), session.account_id, pid), n)
     _time("codes.evaluate (derive_color; no change recorded)",
           lambda: codes.evaluate(pid, facts, record.last_color, now), n)
     _time("persons.view (3 AES-GCM opens + masks)", lambda: s.persons.view(record, link), n)
@@ -134,7 +136,7 @@ def breakdown(app, rows, checkpoint: str, n: int) -> None:
     import base45
     raw = base45.b45decode(qr[len("CNHC1:"):])
     _time("  of which: base45 encode of the COSE message", lambda: base45.b45encode(raw), n)
-    _time("codes.show (service, all of the above)", lambda: codes.show(session, pid), n)
+    _time("codes.show_for_token (service, all of the above)", lambda: codes.show_for_token(token, pid), n)
     with app.test_request_context():
         schema = HealthCodeSchema()  # flask-smorest builds the response schema once, too
         _time("health_code_body + HealthCodeSchema.dump (schema reused)", lambda: schema.dump(
@@ -147,11 +149,10 @@ def breakdown(app, rows, checkpoint: str, n: int) -> None:
           lambda: s.credentials.authenticate(checkpoint, "checkpoint"), n)
     _time("verifier.verify (base45 decode, CBOR, ES256 verify)", lambda: codes._verifier.verify(qr), n)
     _time("  of which: base45 decode", lambda: base45.b45decode(qr[len("CNHC1:"):]), n)
-    _time("store.load (pipeline: person, markers, labs)", lambda: store.load(pid), n)
     from core.ports import ScanRecord
 
-    _time("store.record_scan (write, appendfsync always)",
-          lambda: store.record_scan(pid, ScanRecord(now, "gate-1", "green"), 30 * 86400), n)
+    _time("store.load_and_record_scan (one script; write fsynced)",
+          lambda: store.load_and_record_scan(pid, ScanRecord(now, "gate-1", "green"), now, 30 * 86400), n)
     _time("codes.scan (service, all of the above)", lambda: codes.scan(qr, "gate-1"), n)
     with app.test_request_context():
         scan_schema = ScanResultSchema()
@@ -179,7 +180,7 @@ def framework(app, rows, checkpoint: str, n: int) -> None:
 
     stub(s.sessions, "authenticate", lambda token: session)
     stub(s.credentials, "authenticate", lambda token, role: credential)
-    stub(s.codes, "show", lambda session, person_id, lang="zh": view)
+    stub(s.codes, "show_for_token", lambda token, person_id, lang="zh": view)
     stub(s.codes, "scan", lambda qr, place: result)
     try:
         print("framework only (services stubbed, same routes and schemas):")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 
 import redis
 
@@ -80,19 +81,32 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[3]) - tonumber(ARG
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 return 1
 """
+# Record a scan: only for a person who has applied and whose data was not erased after the
+# code was issued. Returns the stored member (to amend it), or false.
+_RECORD_SCAN_FN = """
+local function record_scan(person, scans, at, member_json, retention, issued_at)
+  local p = redis.call('HMGET', person, 'n', 'r')
+  if not p[1] then return false end
+  if p[2] and tonumber(issued_at) < tonumber(p[2]) then return false end
+  local seq = redis.call('HINCRBY', person, 'q', 1)
+  local member = string.format('%012d|', seq) .. member_json
+  redis.call('ZADD', scans, at, member)
+  redis.call('ZREMRANGEBYSCORE', scans, '-inf', tonumber(at) - tonumber(retention))
+  redis.call('EXPIRE', scans, retention)
+  return member
+end
+"""
 # KEYS: person, scans; ARGV: at, member, retention, issued_at of the scanned code.
-# Only for a person who has applied and whose data was not erased after the code was issued.
-# Returns the stored member (to amend it), or false.
-_RECORD_SCAN = """
-local p = redis.call('HMGET', KEYS[1], 'n', 'r')
-if not p[1] then return false end
-if p[2] and tonumber(ARGV[4]) < tonumber(p[2]) then return false end
-local seq = redis.call('HINCRBY', KEYS[1], 'q', 1)
-local member = string.format('%012d|', seq) .. ARGV[2]
-redis.call('ZADD', KEYS[2], ARGV[1], member)
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[3]))
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-return member
+_RECORD_SCAN = _RECORD_SCAN_FN + "return record_scan(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])"
+# KEYS: person, markers, labs. Everything a colour needs, as one command (one hash tag).
+_FACTS = """
+return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]), redis.call('ZRANGE', KEYS[3], 0, -1)}
+"""
+# KEYS: person, markers, labs, scans; ARGV as _RECORD_SCAN. The facts, and the scan recorded.
+_FACTS_AND_SCAN = _RECORD_SCAN_FN + """
+local facts = {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]), redis.call('ZRANGE', KEYS[3], 0, -1)}
+facts[4] = record_scan(KEYS[1], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+return facts
 """
 # KEYS: scans; ARGV: old member, new member, at. Replaces an entry only if it is still there.
 _REPLACE_SCAN = """
@@ -180,6 +194,8 @@ class RedisPersonStore:
         self._remove_marker = client.register_script(_REMOVE_MARKER)
         self._record_change = client.register_script(_RECORD_CHANGE)
         self._record_scan = client.register_script(_RECORD_SCAN)
+        self._facts = client.register_script(_FACTS)
+        self._facts_and_scan = client.register_script(_FACTS_AND_SCAN)
         self._replace_scan = client.register_script(_REPLACE_SCAN)
 
     # -- persons ---------------------------------------------------------------------------
@@ -237,54 +253,72 @@ class RedisPersonStore:
     # -- facts -----------------------------------------------------------------------------
 
     def load(self, person_id: str, account_id: str | None = None) -> tuple[Link | None, PersonRecord | None, Facts]:
-        pipe = self._r.pipeline(transaction=False)
-        if account_id is not None:
-            pipe.hget(account_key(account_id), person_id)
-        self._queue_facts(pipe, person_id)
-        replies = pipe.execute()
-        raw_link = replies.pop(0) if account_id is not None else None
+        def build(pipe: redis.client.Pipeline) -> None:
+            if account_id is not None:
+                pipe.hget(account_key(account_id), person_id)
+            self._queue_facts(pipe, person_id)
+
+        replies = self._execute(build)
+        raw_link = replies[0] if account_id is not None else None
         link = _parse_link(person_id, raw_link) if raw_link else None
-        return (link, *self._parse_facts(person_id, replies))
+        return (link, *self._parse_facts(person_id, replies[-1]))
 
     def load_for_session(
         self, token_hash: str, account_id: str, person_id: str
     ) -> tuple[Session | None, Link | None, PersonRecord | None, Facts]:
         """The session, the account's link and the person's facts, in one round trip."""
-        pipe = self._r.pipeline(transaction=False)
-        pipe.get(session_key(token_hash))
-        pipe.hget(account_key(account_id), person_id)
-        self._queue_facts(pipe, person_id)
-        raw_session, raw_link, *replies = pipe.execute()
+
+        def build(pipe: redis.client.Pipeline) -> None:
+            pipe.get(session_key(token_hash))
+            pipe.hget(account_key(account_id), person_id)
+            self._queue_facts(pipe, person_id)
+
+        raw_session, raw_link, raw_facts = self._execute(build)
         link = _parse_link(person_id, raw_link) if raw_link else None
-        return (parse_session(raw_session), link, *self._parse_facts(person_id, replies))
+        return (parse_session(raw_session), link, *self._parse_facts(person_id, raw_facts))
 
     def load_and_record_scan(
         self, person_id: str, scan: ScanRecord, issued_at: int, retention: int
     ) -> tuple[PersonRecord | None, Facts, str | None]:
-        """The person's facts, and the scan written to their history, in one round trip."""
+        """The person's facts, and the scan written to their history, in one command."""
         key = person_key(person_id)
-        pipe = self._r.pipeline(transaction=False)
-        self._queue_facts(pipe, person_id)
-        self._record_scan(keys=[key, f"{key}:scan"], args=[scan.at, _scan_json(scan), retention, issued_at],
-                          client=pipe)
-        *replies, ref = pipe.execute()
-        record, facts = self._parse_facts(person_id, replies)
+        keys = (key, f"{key}:m", f"{key}:lab", f"{key}:scan")
+        args = (scan.at, _scan_json(scan), retention, issued_at)
+        (reply,) = self._execute(lambda pipe: pipe.evalsha(self._facts_and_scan.sha, 4, *keys, *args))
+        record, facts = self._parse_facts(person_id, reply[:3])
+        ref = reply[3] if len(reply) > 3 else None
         return record, facts, ref.decode() if ref else None
+
+    def _execute(self, build: Callable[[redis.client.Pipeline], object]) -> list:
+        """Run a pipeline of EVALSHAs and plain commands; load the scripts if Redis lost them.
+
+        EVALSHA directly: Script objects in a pipeline make redis-py send SCRIPT EXISTS first,
+        a second round trip on every read.
+        """
+        for attempt in (1, 2):
+            pipe = self._r.pipeline(transaction=False)
+            build(pipe)
+            try:
+                return pipe.execute()
+            except redis.exceptions.NoScriptError:
+                if attempt == 2:
+                    raise
+                # Redis restarted or flushed its scripts: nothing ran; load them and go again.
+                for script in (self._facts, self._facts_and_scan):
+                    self._r.script_load(script.script)
+        raise AssertionError("unreachable")
 
     def replace_scan(self, person_id: str, ref: str, scan: ScanRecord) -> None:
         seq = ref.split("|", 1)[0]
         self._replace_scan(keys=[f"{person_key(person_id)}:scan"], args=[ref, f"{seq}|{_scan_json(scan)}", scan.at])
 
-    @staticmethod
-    def _queue_facts(pipe: redis.client.Pipeline, person_id: str) -> None:
+    def _queue_facts(self, pipe: redis.client.Pipeline, person_id: str) -> None:
         key = person_key(person_id)
-        pipe.hgetall(key)
-        pipe.hgetall(f"{key}:m")
-        pipe.zrange(f"{key}:lab", 0, -1)
+        pipe.evalsha(self._facts.sha, 3, key, f"{key}:m", f"{key}:lab")
 
     @staticmethod
-    def _parse_facts(person_id: str, replies: list) -> tuple[PersonRecord | None, Facts]:
-        raw_person, raw_markers, raw_labs = replies
+    def _parse_facts(person_id: str, reply: list) -> tuple[PersonRecord | None, Facts]:
+        raw_person, raw_markers, raw_labs = (_pairs(reply[0]), _pairs(reply[1]), reply[2])
         markers = tuple(_parse_marker(person_id, mid.decode(), v) for mid, v in raw_markers.items())
         labs = tuple(_parse_lab(v) for v in raw_labs)
         return _parse_record(person_id, raw_person), Facts(markers=markers, lab_results=labs)
@@ -338,6 +372,14 @@ class RedisPersonStore:
             doc = _history_doc(raw)
             scans.append(ScanRecord(doc["at"], doc["place"], doc["result"]))
         return changes, scans
+
+
+def _pairs(flat: list | dict) -> dict:
+    """A hash as Lua returns it (a flat list of fields and values) as a dict."""
+    if isinstance(flat, dict):
+        return flat
+    it = iter(flat)
+    return dict(zip(it, it, strict=True))
 
 
 def _scan_json(scan: ScanRecord) -> str:

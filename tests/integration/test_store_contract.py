@@ -163,3 +163,12 @@ def test_session_is_read_with_the_person(store, redis_server):
     session, link, got, _ = store.load_for_session("digest", "acct", PID)
     assert session == Session("acct", "dev") and link.relation == "self" and got.id == PID
     assert store.load_for_session("other", "acct", PID)[0] is None
+
+
+def test_scan_recording_survives_a_script_flush(redis_server):
+    store = RedisPersonStore(redis_server)
+    store.create(record())
+    store.set_pii(PID, name_ct=b"n")
+    redis_server.script_flush()
+    assert store.load_and_record_scan(PID, ScanRecord(50, "gate", "green"), 40, DAY)[2]
+    assert len(store.history(PID, 0)[1]) == 1
