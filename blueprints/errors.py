@@ -8,6 +8,7 @@ from flask import Flask, current_app, jsonify, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
+from blueprints.messages import localize, localize_fields
 from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthorized
 
 log = logging.getLogger("healthcode")
@@ -30,9 +31,9 @@ STORE_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingErro
 
 
 def error_response(status: int, code: str, message: str, fields: dict | None = None, headers=None):
-    body: dict = {"code": code, "message": message}
+    body: dict = {"code": code, "message": localize(message, code)}
     if fields:
-        body["fields"] = fields
+        body["fields"] = localize_fields(fields)
     response = jsonify({"error": body})
     response.status_code = status
     for name, value in (headers or {}).items():

@@ -10,26 +10,6 @@ const HC = (() => {
     hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
   });
 
-  // The API's messages are English; the pages speak Chinese (unknown messages are shown as they are).
-  const ZH = {
-    "check digit does not match": "身份证号校验位不正确，请核对最后一位",
-    "birth date or region code is not valid": "身份证号中的出生日期或地区码无效",
-    "must be 18 characters: 17 digits and a check digit": "身份证号应为18位：17位数字加1位校验码",
-    "birth date is in the future": "身份证号中的出生日期晚于今天",
-    "must be a mainland China mobile number": "请输入中国大陆手机号码",
-    "1–30 characters: Chinese, Latin letters, spaces, the middle dot ·": "姓名为1–30个汉字或字母，可含空格和间隔号·",
-    "does not match the ID number's record": "姓名与该身份证号登记的姓名不一致",
-    "Missing data for required field.": "此项必填",
-    "this account already has its own code": "本账号已申领本人健康码，可选择为家人代领",
-    "this ID number is already another account's own code": "该身份证号已被其他账号申领为本人健康码",
-    "this person is already on this account": "此人已在本账号中",
-  };
-  function zh(msg) {
-    if (ZH[msg]) return ZH[msg];
-    const m = /^at most (\d+) family members/.exec(msg);
-    return m ? `每个账号最多为 ${m[1]} 位家人代领` : msg;
-  }
-
   function toast(text) {
     const el = $("#toast");
     el.textContent = text;
@@ -107,12 +87,12 @@ const HC = (() => {
           let shown = false;
           for (const [field, msgs] of Object.entries(e.fields)) {
             const p = form.querySelector(`.err[data-for="${field}"]`);
-            if (p) { p.textContent = msgs.map(zh).join("；"); shown = true; }
+            if (p) { p.textContent = msgs.join("；"); shown = true; }
             const input = form.querySelector(`[name="${field}"]`);
             if (input) input.setAttribute("aria-invalid", "true");
           }
-          toast(e.status === 409 ? "无法申领：" + zh(e.message)
-            : shown ? "请检查标红的填写内容" : "提交失败：" + zh(e.message));
+          toast(e.status === 409 ? "无法申领：" + e.message
+            : shown ? "请检查标红的填写内容" : "提交失败：" + e.message);
         } finally { $("#apply-submit").disabled = false; }
       });
     });
@@ -181,7 +161,7 @@ const HC = (() => {
             $("#login-slot").innerHTML = '<p class="card">未找到该健康码。<a href="/m/">返回我的健康码</a></p>';
             return;
           }
-          toast("刷新失败，正在重试：" + zh(e.message));
+          toast("刷新失败，正在重试：" + e.message);
           refreshAt = Date.now() + 3000;
           timer = setTimeout(refresh, 3000);
         } finally { inFlight = false; }

@@ -19,7 +19,18 @@ def test_login_errors(client):
     response = client.post("/api/v1/sessions", json={"platform": "wechat", "code": "x"})
     assert response.status_code == 422 and "platform" in response.json["error"]["fields"]
     response = client.post("/api/v1/sessions", json={"platform": "dev", "code": "x", "extra": 1})
-    assert response.status_code == 422 and response.json["error"]["fields"]["extra"] == ["Unknown field."]
+    assert response.status_code == 422 and response.json["error"]["fields"]["extra"] == ["不允许的字段"]
+
+
+def test_errors_are_in_chinese_unless_english_is_asked_for(api, client):
+    me = api.login()
+    bad = {"name": "张三", "id_number": "110105194912310021", "phone": "13800138000", "relation": "self"}
+    zh = client.post("/api/v1/persons", json=bad, headers=me).json["error"]
+    assert zh["message"] == "申领信息有误" and zh["fields"] == {"id_number": ["校验码不正确"]}
+    en = client.post("/api/v1/persons", json=bad, headers={**me, "Accept-Language": "en-US,en;q=0.9"}).json["error"]
+    assert en["message"] == "invalid application" and en["fields"] == {"id_number": ["check digit does not match"]}
+    assert client.get("/api/v1/nowhere?lang=en").json["error"]["code"] == "not_found"
+    assert client.get("/api/v1/nowhere").json["error"]["message"] == "未找到"
 
 
 def test_production_has_no_dev_login(redis_server):
