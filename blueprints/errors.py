@@ -9,6 +9,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from blueprints.messages import localize, localize_fields
+from blueprints.schemas import ErrorSchema
 from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthorized
 
 log = logging.getLogger("healthcode")
@@ -57,6 +58,8 @@ def _flatten(messages: dict) -> dict[str, list[str]]:
 
 class HealthCodeApi(Api):
     """flask-smorest's Api with our error body instead of its own."""
+
+    ERROR_SCHEMA = ErrorSchema
 
     def handle_http_exception(self, error: HTTPException):
         if not _is_api_path():

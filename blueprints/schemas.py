@@ -23,6 +23,19 @@ class Strict(ma.Schema):
         ordered = True
 
 
+class ErrorDetailSchema(Strict):
+    code = fields.String(required=True, metadata={"example": "validation_error"})
+    message = fields.String(required=True)
+    fields_ = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), data_key="fields",
+                          metadata={"description": "per-field messages, for validation errors only"})
+
+
+class ErrorSchema(Strict):
+    """The one error body under /api and /webhooks (API.md)."""
+
+    error = fields.Nested(ErrorDetailSchema, required=True)
+
+
 # -- mini-program ---------------------------------------------------------------------------
 
 class LoginSchema(Strict):
