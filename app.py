@@ -24,7 +24,7 @@ from adapters.signing.keyring import RedisKeyRing
 from adapters.store.embedded import EmbeddedRedis
 from adapters.store.persons import RedisPersonStore
 from adapters.store.tokens import RedisTokenStore
-from blueprints import authority, checkpoint, citizen, ops, pages
+from blueprints import authority, checkpoint, citizen, metrics, ops, pages
 from blueprints.errors import HealthCodeApi, register_error_handlers
 from core.accounts import CredentialService, SessionService
 from core.clock import SystemClock
@@ -198,6 +198,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in (citizen.blp, checkpoint.blp, authority.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(ops.blp)
+    app.register_blueprint(metrics.blp)
+    metrics.instrument(app)
     app.register_blueprint(pages.blp)
     pages.register_root(app)
     register_error_handlers(app)

@@ -9,6 +9,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from blueprints.messages import localize, localize_fields
+from blueprints.metrics import STORE_ERRORS as STORE_UNAVAILABLE
 from blueprints.schemas import ErrorSchema
 from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthorized
 
@@ -84,6 +85,7 @@ def register_error_handlers(app: Flask) -> None:
 
     def store_unavailable(exc: Exception):
         log.warning("store unavailable: %s", type(exc).__name__)
+        STORE_UNAVAILABLE.inc()
         embedded = current_app.extensions["healthcode"].embedded
         if embedded is not None:
             embedded.ensure_running()

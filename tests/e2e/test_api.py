@@ -303,3 +303,13 @@ def test_a_token_only_works_for_its_own_account(api, client):
     no_dot = {"Authorization": "Bearer " + secret}
     assert client.get(f"/api/v1/persons/{person['id']}/health-code", headers=no_dot).status_code == 401
     assert client.get("/api/v1/persons", headers=no_dot).status_code == 401
+
+
+def test_metrics_count_requests_by_endpoint_without_person_ids(api, client):
+    me = api.login()
+    person = api.apply(me)
+    client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'healthcode_http_requests_total{endpoint="citizen.health_code",method="GET",status="200"}' in text
+    assert "healthcode_http_request_seconds_bucket" in text
+    assert person["id"] not in text and "张" not in text

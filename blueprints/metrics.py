@@ -1,0 +1,56 @@
+"""Prometheus metrics: requests by endpoint and status, latency, store outages.
+
+Labels are Flask endpoint names (never paths, which carry person ids). Under gunicorn, set
+PROMETHEUS_MULTIPROC_DIR to an empty directory so that /metrics adds up every worker
+(prometheus_client's multiprocess mode); without it, /metrics shows the answering process.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Blueprint, Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+blp = Blueprint("metrics", __name__)
+
+REQUESTS = Counter("healthcode_http_requests_total", "HTTP requests", ["endpoint", "method", "status"])
+LATENCY = Histogram(
+    "healthcode_http_request_seconds", "HTTP request latency", ["endpoint"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+STORE_ERRORS = Counter("healthcode_store_unavailable_total", "Requests answered 503 because Redis was unreachable")
+
+
+@blp.get("/metrics")
+def metrics():
+    """Prometheus text format."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        body = generate_latest(registry)
+    else:
+        body = generate_latest()
+    return Response(body, mimetype=CONTENT_TYPE_LATEST)
+
+
+def instrument(app: Flask) -> None:
+    @app.before_request
+    def start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def count(response: Response) -> Response:
+        endpoint = request.endpoint or "unmatched"
+        REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+        started = g.get("started")
+        if started is not None:
+            LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+        return response
