@@ -34,6 +34,7 @@ _EXACT = {
     "a valid staff credential is required": "需要有效的工作人员凭证",
     "login required: missing, expired or revoked token": "请先登录（登录凭证缺失、过期或已失效）",
     "missing bearer token": "请先登录",
+    "a family member's history needs their identity verification first": "查看家人的行程记录需先完成其身份核验",
     "1–30 characters: Chinese, Latin letters, spaces, the middle dot ·": "1–30 个字符：汉字、拉丁字母、空格或间隔号 ·",
     "1–64 characters": "1–64 个字符",
     "birth date is in the future": "出生日期晚于今天",

@@ -7,7 +7,7 @@ from core.accounts import account_hint, check_session, token_hash
 from core.clock import Clock
 from core.codes import CodeClaims, CodeIdCipher, CodeSigner, CodeVerifier, Color, InvalidCode
 from core.color import Evaluation, derive_color
-from core.errors import NotFound
+from core.errors import Forbidden, NotFound
 from core.facts import Facts
 from core.persons import PersonService, PersonView, live_link
 from core.policy import Policy
@@ -154,7 +154,14 @@ class HealthCodeService:
         )
 
     def history(self, session: Session, person_id: str) -> History:
-        self._persons.linked(session, person_id)
+        """Colour changes and scans within the retention period.
+
+        Where someone was scanned is more than a relative needs to show a code: a family link
+        reads the history only once the person's identity check passed on it.
+        """
+        link, _ = self._persons.linked(session, person_id)
+        if link.relation == "family" and not link.verified:
+            raise Forbidden("a family member's history needs their identity verification first")
         since = self._clock.now() - self.retention_days * DAY
         changes, scans = self._store.history(person_id, since)
         return History(retention_days=self.retention_days, changes=changes, scans=scans)

@@ -313,3 +313,15 @@ def test_metrics_count_requests_by_endpoint_without_person_ids(api, client):
     assert 'healthcode_http_requests_total{endpoint="citizen.health_code",method="GET",status="200"}' in text
     assert "healthcode_http_request_seconds_bucket" in text
     assert person["id"] not in text and "张" not in text
+
+
+def test_family_history_needs_the_family_members_identity_check(api, client):
+    api.apply(api.login("grandma"))
+    me = api.login("grandson")
+    family = api.apply(me, relation="family")
+    url = f"/api/v1/persons/{family['id']}/history"
+    response = client.get(url, headers=me)
+    assert response.status_code == 403 and response.json["error"]["code"] == "forbidden"
+    assert client.get(f"/api/v1/persons/{family['id']}/health-code", headers=me).status_code == 200
+    client.post(f"/api/v1/persons/{family['id']}/verification", json={"ticket": "face-ok"}, headers=me)
+    assert client.get(url, headers=me).status_code == 200
