@@ -1,7 +1,7 @@
 """The ES256 signing keys, kept in Redis, shared by every process (DESIGN §5).
 
-Layout: hash `{prefix}:keys` (field kid -> JSON record) and counter
-`{prefix}:keys:ver`, incremented on every change. Exactly one key is `active`
+Layout: hash `{prefix}:{keys}` (field kid -> JSON record) and counter
+`{prefix}:{keys}:ver`, incremented on every change. Exactly one key is `active`
 (it signs); older ones are `verify` (they still verify) until `retired`.
 A `verify` key whose `not_after` has passed counts as retired.
 
@@ -95,8 +95,9 @@ class RedisKeyRing:
         self._redis = redis_client
         self._aead = AESGCM(wrap_key)
         self.issuer = issuer
-        self._hash_key = f"{key_prefix}:keys"
-        self._ver_key = f"{key_prefix}:keys:ver"
+        # One hash tag for both: they are WATCHed and written in one transaction (Redis Cluster).
+        self._hash_key = f"{key_prefix}:{{keys}}"
+        self._ver_key = f"{key_prefix}:{{keys}}:ver"
         self._refresh = refresh_seconds
         self._clock = clock
         self._lock = threading.Lock()
@@ -109,7 +110,12 @@ class RedisKeyRing:
         """The active key's kid and private key; raises LookupError if there is none."""
         active = self._current().active
         if active is None:
-            raise LookupError("no active signing key: call ensure_active_key() first")
+            # The store lost the ring (a failover to an empty replica, a flush): make a new key
+            # rather than fail every read; scanners fetch it from /.well-known.
+            self.ensure_active_key()
+            active = self._current(force=True).active
+        if active is None:
+            raise LookupError("no active signing key")
         if active.private is None:
             active.private = self._unwrap(active)
         return active.kid, active.private

@@ -299,7 +299,7 @@ def test_concurrent_first_start_creates_exactly_one_key(redis_server):
     for t in threads:
         t.join()
     assert len(set(kids)) == 1
-    assert redis_server.hlen("hc:keys") == 1
+    assert redis_server.hlen("hc:{keys}") == 1
 
 
 def test_ensure_active_key_is_idempotent(ring):
@@ -351,7 +351,17 @@ def test_wrap_key_must_be_32_bytes(redis_server):
 
 def test_no_private_material_in_metadata_or_in_clear_in_redis(redis_server, ring):
     scalar = ring.signing_key()[1].private_numbers().private_value.to_bytes(32, "big")
-    stored = b"".join(redis_server.hvals("hc:keys"))
+    stored = b"".join(redis_server.hvals("hc:{keys}"))
     assert scalar not in stored
     assert base64.urlsafe_b64encode(scalar).rstrip(b"=") not in stored
     assert all(set(k) == {"kid", "x", "y", "status", "created_at", "not_after"} for k in ring.keys())
+
+
+def test_a_ring_lost_from_the_store_is_recreated_instead_of_failing_reads(redis_server):
+    from adapters.signing.keyring import RedisKeyRing
+
+    ring = RedisKeyRing(redis_server, b"k" * 32, "HC-T", refresh_seconds=0)
+    first = ring.ensure_active_key()
+    redis_server.flushdb()
+    kid, _ = ring.signing_key()
+    assert kid and ring.keys()[0]["kid"] != first
