@@ -173,9 +173,7 @@ class PersonService:
         link, record = self.linked(session, person_id)
         self._store.unlink(session.account_id, person_id)
         if link.relation == "self":
-            _, _, facts = self._store.load(person_id)
-            keep = bool(facts.markers or facts.lab_results)
-            self._store.erase(record, keep_facts=keep, now=self._clock.now())
+            self._store.erase(person_id, self._clock.now())
 
     def verify(self, session: Session, person_id: str, platform: PlatformAdapter, ticket: str) -> PersonView:
         """Face check through the platform the account logged in with."""

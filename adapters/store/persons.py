@@ -30,9 +30,27 @@ redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]
 """
 _CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'i') == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
+"""
+# KEYS: person, markers, labs, changes, scans; ARGV: now. Decides and erases in one step, so a
+# marker written meanwhile is either seen (and kept) or arrives after (on a fresh record).
+# The person's own data goes: name, phone, self owner, history. The authority's facts stay.
+# Without any, the ID-number ciphertext goes too. Only the time of erasure is kept, so codes
+# issued before it scan as revoked. The ID-number index keeps pointing here: an application
+# or marking later simply creates the record again under the same id. Returns 1 if facts stayed.
+_ERASE = """
+redis.call('DEL', KEYS[4], KEYS[5])
+local keep = redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1
+if keep then
+  redis.call('HDEL', KEYS[1], 'n', 'p', 'o', 'c', 'ns')
+else
+  redis.call('DEL', KEYS[1])
+end
+redis.call('HSET', KEYS[1], 'r', ARGV[1])
+if keep then return 1 end
+return 0
 """
 _CLAIM_SELF = """
 local o = redis.call('HGET', KEYS[1], 'o')
@@ -188,6 +206,7 @@ class RedisPersonStore:
         self._claim_index = client.register_script(_CLAIM_INDEX)
         self._create = client.register_script(_CREATE)
         self._claim_self = client.register_script(_CLAIM_SELF)
+        self._erase = client.register_script(_ERASE)
         self._release_self = client.register_script(_RELEASE_SELF)
         self._link = client.register_script(_LINK)
         self._set_verified = client.register_script(_SET_VERIFIED)
@@ -221,18 +240,10 @@ class RedisPersonStore:
     def release_self(self, person_id: str, account_id: str) -> None:
         self._release_self(keys=[person_key(person_id)], args=[account_id])
 
-    def erase(self, record: PersonRecord, keep_facts: bool, now: int) -> None:
-        key = person_key(record.id)
-        pipe = self._r.pipeline(transaction=True)
-        pipe.delete(f"{key}:chg", f"{key}:scan")
-        if keep_facts:
-            pipe.hdel(key, "n", "p", "o", "c")
-            pipe.hset(key, "r", now)
-        else:
-            pipe.delete(key, f"{key}:m", f"{key}:lab")
-        pipe.execute()
-        if not keep_facts:
-            self._r.delete(index_key(record.id_hash))
+    def erase(self, person_id: str, now: int) -> bool:
+        key = person_key(person_id)
+        keys = [key, f"{key}:m", f"{key}:lab", f"{key}:chg", f"{key}:scan"]
+        return bool(self._erase(keys=keys, args=[now]))
 
     # -- account links ---------------------------------------------------------------------
 

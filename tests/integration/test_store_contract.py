@@ -108,7 +108,7 @@ def test_erase_keeping_facts_drops_pii_and_history(store):
     store.add_marker(Marker(f"{PID}.01", PID, "confirmed", "x", 1, None, "c"))
     store.record_scan(PID, ScanRecord(5, "gate", "red"), DAY)
     assert store.history(PID, 0)[1] == [ScanRecord(5, "gate", "red")]
-    store.erase(store.get(PID), keep_facts=True, now=777)
+    assert store.erase(PID, now=777) is True
     got = store.get(PID)
     assert (got.name_ct, got.phone_ct, got.self_account, got.revoked_before) == (None, None, None, 777)
     assert len(store.load(PID)[2].markers) == 1
@@ -116,12 +116,24 @@ def test_erase_keeping_facts_drops_pii_and_history(store):
     assert store.claim_index("h-" + PID, OTHER) == PID
 
 
-def test_erase_without_facts_drops_everything(store):
+def test_erase_without_facts_drops_the_record_but_remembers_when(store):
     store.claim_index("h-" + PID, PID)
     store.create(record())
-    store.erase(store.get(PID), keep_facts=False, now=777)
+    store.set_pii(PID, name_ct=b"n")
+    assert store.erase(PID, now=777) is False
     assert store.get(PID) is None
-    assert store.claim_index("h-" + PID, OTHER) == OTHER
+    assert store.claim_index("h-" + PID, OTHER) == PID  # the index still leads here
+    store.create(record())  # applied again: a fresh record under the same id
+    got = store.get(PID)
+    assert got.name_ct is None and got.revoked_before == 777
+
+
+def test_a_marker_written_after_an_erasure_is_kept(store):
+    store.create(record())
+    store.erase(PID, now=777)
+    store.add_marker(Marker(f"{PID}.01", PID, "confirmed", "x", 800, None, "c"))
+    assert store.erase(PID, now=900) is True
+    assert len(store.load(PID)[2].markers) == 1
 
 
 def test_scans_of_unknown_persons_are_not_recorded(store):
@@ -142,7 +154,7 @@ def test_scan_of_a_code_issued_before_erasure_is_not_recorded(store):
     store.create(record())
     store.set_pii(PID, name_ct=b"n")
     store.add_marker(Marker(f"{PID}.01", PID, "confirmed", "x", 1, None, "c"))
-    store.erase(store.get(PID), keep_facts=True, now=100)
+    store.erase(PID, now=100)
     store.set_pii(PID, name_ct=b"n")  # applied again
     assert store.load_and_record_scan(PID, ScanRecord(150, "gate", "red"), 99, DAY)[2] is None
     assert store.load_and_record_scan(PID, ScanRecord(150, "gate", "red"), 120, DAY)[2] is not None

@@ -47,6 +47,7 @@ class FakePersonStore:
         self.changes: dict[str, list[ColorChange]] = {}
         self.scans: dict[str, list[ScanRecord]] = {}
         self.tokens: FakeTokenStore | None = None
+        self.erased_at: dict[str, int] = {}  # what is left of a person erased without facts
 
     # -- persons ---------------------------------------------------------------------------
 
@@ -62,6 +63,7 @@ class FakePersonStore:
             id_hash=record.id_hash,
             id_number_ct=record.id_number_ct,
             created_at=record.created_at,
+            revoked_before=self.erased_at.get(record.id, 0),
         )
 
     def get(self, person_id: str) -> PersonRecord | None:
@@ -91,25 +93,20 @@ class FakePersonStore:
         if record is not None and record.self_account == account_id:
             self.persons[person_id] = replace(record, self_account=None)
 
-    def erase(self, record: PersonRecord, keep_facts: bool, now: int) -> None:
-        self.changes.pop(record.id, None)
-        self.scans.pop(record.id, None)
-        if keep_facts:
-            stored = self.persons.get(record.id)
-            if stored is not None:
-                self.persons[record.id] = replace(
-                    stored,
-                    name_ct=None,
-                    phone_ct=None,
-                    self_account=None,
-                    last_color=None,
-                    revoked_before=now,
-                )
+    def erase(self, person_id: str, now: int) -> bool:
+        # As the Redis script: one step; the ID-number index keeps pointing at the person id.
+        self.changes.pop(person_id, None)
+        self.scans.pop(person_id, None)
+        keep = bool(self.markers.get(person_id) or self.labs.get(person_id))
+        stored = self.persons.get(person_id)
+        if keep and stored is not None:
+            self.persons[person_id] = replace(
+                stored, name_ct=None, phone_ct=None, self_account=None, last_color=None, revoked_before=now
+            )
         else:
-            self.persons.pop(record.id, None)
-            self.markers.pop(record.id, None)
-            self.labs.pop(record.id, None)
-            self.index.pop(record.id_hash, None)
+            self.persons.pop(person_id, None)
+            self.erased_at[person_id] = now
+        return keep
 
     # -- account links ---------------------------------------------------------------------
 
