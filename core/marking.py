@@ -14,6 +14,9 @@ from core.identity import normalize_id_number
 from core.persons import CN_TZ
 from core.ports import Credential, PersonRecord, PersonStore, PiiVault
 
+EARLIEST = 1575158400  # 2019-12-01T00:00Z: no marking can predate the epidemic
+MAX_AHEAD = 366 * DAY
+
 
 @dataclass(frozen=True)
 class MarkerRequest:
@@ -79,8 +82,13 @@ class MarkingService:
             raise InvalidInput("unknown marker kind", {"kind": [f"one of {', '.join(sorted(policy.markers))}"]})
         now = self._clock.now()
         since = request.since if request.since is not None else now
+        if not EARLIEST <= since <= now + DAY:
+            raise InvalidInput("since is out of range", {"since": ["must be between 2019-12-01 and tomorrow"]})
         if request.until is not None and request.until <= since:
             raise InvalidInput("until must be after since", {"until": ["must be after since"]})
+        if request.until is not None and request.until > now + MAX_AHEAD:
+            # A typo such as 9999-12-31 for "indefinitely": leave `until` out for that.
+            raise InvalidInput("until is out of range", {"until": ["at most one year ahead; omit it for no end"]})
         person_id = self._person_for(request)
         marker = Marker(
             id=f"{person_id}.{secrets.token_hex(4)}",

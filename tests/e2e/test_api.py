@@ -325,3 +325,16 @@ def test_family_history_needs_the_family_members_identity_check(api, client):
     assert client.get(f"/api/v1/persons/{family['id']}/health-code", headers=me).status_code == 200
     client.post(f"/api/v1/persons/{family['id']}/verification", json={"ticket": "face-ok"}, headers=me)
     assert client.get(url, headers=me).status_code == 200
+
+
+def test_marker_dates_out_of_range_are_refused_and_change_nothing(api, client, redis_server):
+    me = api.login()
+    person = api.apply(me)
+    authority = api.staff("authority")
+    for extra in ({"until": "9999-12-31T23:59:59+00:00"}, {"since": "0001-01-01T00:00:00+08:00"},
+                  {"since": "2030-01-01T00:00:00+08:00"}):
+        response = client.post("/api/v1/authority/markers", headers=authority,
+                               json={"person_id": person["id"], "kind": "confirmed", "reason": "x", **extra})
+        assert response.status_code == 422, (extra, response.json)
+    assert redis_server.keys("hc:p:*:m") == []
+    assert client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json["color"] == "green"
