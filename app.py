@@ -53,7 +53,9 @@ DEFAULTS: dict[str, Any] = {
     "HEALTHCODE_KEY_REFRESH_SECONDS": 1.0,
     "HEALTHCODE_CREDENTIAL_CACHE_SECONDS": 5,
     "HEALTHCODE_LOG_LEVEL": "INFO",
+    "HEALTHCODE_ALLOW_NON_DURABLE_STORE": False,
 }
+ENVIRONMENTS = ("development", "test", "production")
 
 
 def _from_env(name: str, default: Any) -> Any:
@@ -117,7 +119,23 @@ def _redis(config: Mapping[str, Any], instance: Path) -> tuple[redis.Redis, Embe
         health_check_interval=30,
         retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
     )
+    if config["HEALTHCODE_ENV"] == "production" and not config["HEALTHCODE_ALLOW_NON_DURABLE_STORE"]:
+        _check_durable(client)
     return client, embedded
+
+
+def _check_durable(client: redis.Redis) -> None:
+    """Refuse a production store that can lose acknowledged writes (DESIGN §7)."""
+    try:
+        settings = {**client.config_get("appendonly"), **client.config_get("appendfsync")}
+    except redis.ResponseError:  # managed Redis without CONFIG: the operator vouches for it
+        logging.getLogger("healthcode").warning("cannot read the store's persistence settings (CONFIG denied)")
+        return
+    if settings.get("appendonly") != "yes" or settings.get("appendfsync") != "always":
+        raise RuntimeError(
+            "the Redis server must run with appendonly yes and appendfsync always, or acknowledged "
+            f"writes can be lost (it has {settings}); set HEALTHCODE_ALLOW_NON_DURABLE_STORE=1 to override"
+        )
 
 
 def build_services(config: Mapping[str, Any], instance: Path) -> Services:
@@ -168,6 +186,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     settings = {name: _from_env(name, default) for name, default in DEFAULTS.items()}
     settings.update(config or {})
+    if settings["HEALTHCODE_ENV"] not in ENVIRONMENTS:
+        # A typo such as "prod" must not quietly run with development defaults (dev login on).
+        raise RuntimeError(f"HEALTHCODE_ENV must be one of {', '.join(ENVIRONMENTS)}")
     if settings["HEALTHCODE_DEV_LOGIN"] is None:
         settings["HEALTHCODE_DEV_LOGIN"] = settings["HEALTHCODE_ENV"] != "production"
     if settings["HEALTHCODE_ENV"] == "production" and settings["HEALTHCODE_DEV_LOGIN"]:

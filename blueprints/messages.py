@@ -15,6 +15,8 @@ _EXACT = {
     "this account already has its own code": "本账号已申领本人健康码",
     "this person is already on this account": "该人员已在本账号中",
     "identity verification failed": "身份核验未通过",
+    "only the person's own account can change their phone": "只有本人账号可以修改其手机号",
+    "the application changed concurrently; try again": "申领信息被同时修改，请重试",
     "give exactly one of id_number and person_id": "身份证号与人员编号须且只能填写一项",
     "invalid ID number": "身份证号无效",
     "invalid application": "申领信息有误",

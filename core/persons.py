@@ -104,50 +104,74 @@ class PersonService:
         if errors:
             raise InvalidInput("invalid application", errors)
 
-        id_hash = self._vault.lookup_hash(values["id_number"])
+        # Stale links first: an erased relative must not come back to life by their new name.
+        self._prune_stale_links(session.account_id)
+        record = self._find_or_create(values["id_number"], now)
+        written = self._settle_name(record, values["name"], application.relation)
+        try:
+            link = self._link(session, record.id, application.relation, now)
+        except Conflict:
+            if written is not None:  # a refused application leaves no name behind
+                self._store.set_name(record.id, None, None, expected=written)
+            raise
+        # A relative applying as family does not overwrite the person's own phone.
+        keep_phone = application.relation == "family" and record.phone_ct is not None
+        if not keep_phone:
+            self._store.set_pii(record.id, phone_ct=self._vault.seal(values["phone"], f"{record.id}:phone"))
+        return self.view(self._store.get(record.id) or record, link)
+
+    def _find_or_create(self, id_number: str, now: int) -> PersonRecord:
+        """The one person an ID number names (DESIGN §3), created on first use."""
+        id_hash = self._vault.lookup_hash(id_number)
         person_id = self._store.claim_index(id_hash, secrets.token_hex(12))
         record = self._store.get(person_id)
         if record is None:
-            record = PersonRecord(
-                id=person_id,
-                id_hash=id_hash,
-                id_number_ct=self._vault.seal(values["id_number"], f"{person_id}:id"),
+            self._store.create(PersonRecord(
+                id=person_id, id_hash=id_hash, id_number_ct=self._vault.seal(id_number, f"{person_id}:id"),
                 created_at=now,
-            )
-            self._store.create(record)
-            record = self._store.get(person_id) or record
-        stored_name = self._open(record, "name")
-        if stored_name is not None and stored_name != values["name"]:
-            raise InvalidInput("name does not match", {"name": ["does not match the ID number's record"]})
+            ))
+            record = self._store.get(person_id)
+            assert record is not None
+        return record
 
-        links = self._prune_stale_links(session.account_id)
-        if person_id in links:
+    def _settle_name(self, record: PersonRecord, name: str, relation: str) -> bytes | None:
+        """Check the name against the record, or record it; returns the ciphertext if written.
+
+        Until a real-name check exists, a name given by the person's own (`self`) application
+        outranks one given by a relative, so nobody can lock the owner out by applying first.
+        """
+        for _ in range(3):  # compare-and-set: a concurrent application may write in between
+            stored = self._open(record, "name")
+            if stored == name:
+                return None
+            if stored is not None and not (relation == "self" and record.name_source != "self"):
+                raise InvalidInput("name does not match", {"name": ["does not match the ID number's record"]})
+            sealed = self._vault.seal(name, f"{record.id}:name")
+            if self._store.set_name(record.id, sealed, relation, expected=record.name_ct):
+                return sealed
+            record = self._store.get(record.id) or record
+        raise Conflict("the application changed concurrently; try again")
+
+    def _link(self, session: Session, person_id: str, relation: str, now: int) -> Link:
+        if person_id in self._store.links(session.account_id):
             raise Conflict("this person is already on this account")
-        if application.relation == "self":
+        if relation == "self":
             owner = self._store.claim_self(person_id, session.account_id)
             if owner != session.account_id:
                 raise Conflict("this ID number is already another account's own code")
-        link = Link(person_id=person_id, relation=application.relation, verified=False, linked_at=now)
+        link = Link(person_id=person_id, relation=relation, verified=False, linked_at=now)
         outcome = self._store.link(session.account_id, link, self._max_family)
-        if outcome != "ok":
-            existing = self._store.links(session.account_id).get(person_id)
-            # A double-submitted self application finds its own link: the claim stays ours.
-            if application.relation == "self" and not (existing and existing.relation == "self"):
-                self._store.release_self(person_id, session.account_id)
-            if outcome == "self_taken":
-                raise Conflict("this account already has its own code")
-            if outcome == "family_full":
-                raise Conflict(f"at most {self._max_family} family members per account")
-            raise Conflict("this person is already on this account")
-        # A relative applying as family does not overwrite the person's own phone.
-        keep_phone = application.relation == "family" and record.phone_ct is not None
-        self._store.set_pii(
-            person_id,
-            name_ct=None if stored_name else self._vault.seal(values["name"], f"{person_id}:name"),
-            phone_ct=None if keep_phone else self._vault.seal(values["phone"], f"{person_id}:phone"),
-        )
-        record = self._store.get(person_id) or record
-        return self.view(record, link)
+        if outcome == "ok":
+            return link
+        existing = self._store.links(session.account_id).get(person_id)
+        # A double-submitted self application finds its own link: the claim stays ours.
+        if relation == "self" and not (existing and existing.relation == "self"):
+            self._store.release_self(person_id, session.account_id)
+        if outcome == "self_taken":
+            raise Conflict("this account already has its own code")
+        if outcome == "family_full":
+            raise Conflict(f"at most {self._max_family} family members per account")
+        raise Conflict("this person is already on this account")
 
     def _prune_stale_links(self, account_id: str) -> dict[str, Link]:
         """Drop links to persons erased since they were linked, so they neither block nor count."""
@@ -159,7 +183,10 @@ class PersonService:
         return links
 
     def update_phone(self, session: Session, person_id: str, phone: str) -> PersonView:
+        """Change the phone: the person's own account, or a relative's while the person has none."""
         link, record = self.linked(session, person_id)
+        if link.relation != "self" and record.self_account is not None:
+            raise Forbidden("only the person's own account can change their phone")
         normalized = normalize_phone(phone)
         self._store.set_pii(person_id, phone_ct=self._vault.seal(normalized, f"{person_id}:phone"))
         return self.view(self._store.get(person_id) or record, link)
@@ -178,7 +205,11 @@ class PersonService:
     def verify(self, session: Session, person_id: str, platform: PlatformAdapter, ticket: str) -> PersonView:
         """Face check through the platform the account logged in with."""
         link, record = self.linked(session, person_id)
-        if not platform.verify_identity(session.account_id, ticket):
+        # The platform checks the face against this person's name and ID number, not the
+        # account holder's: for a family link it is the relative who must be present.
+        name = self._open(record, "name") or ""
+        id_number = self._vault.open(record.id_number_ct, f"{record.id}:id")
+        if not platform.verify_identity(session.account_id, ticket, name, id_number):
             raise Forbidden("identity verification failed")
         self._store.set_verified(session.account_id, person_id)
         return self.view(record, Link(link.person_id, link.relation, True, link.linked_at))

@@ -21,6 +21,7 @@ class PersonRecord:
     last_color: str | None = None
     revoked_before: int = 0
     created_at: int = 0
+    name_source: str | None = None  # "self" or "family": whose application gave the name
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,9 @@ class PlatformAdapter(Protocol):
 
     def login(self, code: str) -> PlatformIdentity: ...
 
-    def verify_identity(self, account_id: str, ticket: str) -> bool: ...
+    def verify_identity(self, account_id: str, ticket: str, name: str, id_number: str) -> bool:
+        """The platform's face check (人脸核身) of the person with this name and ID number."""
+        ...
 
 
 class PiiVault(Protocol):
@@ -112,6 +115,10 @@ class PersonStore(Protocol):
     def get(self, person_id: str) -> PersonRecord | None: ...
 
     def set_pii(self, person_id: str, name_ct: bytes | None = None, phone_ct: bytes | None = None) -> None: ...
+
+    def set_name(self, person_id: str, name_ct: bytes | None, source: str | None, expected: bytes | None) -> bool:
+        """Compare-and-set the name ciphertext; None deletes it. False if it was not `expected`."""
+        ...
 
     def claim_self(self, person_id: str, account_id: str) -> str: ...
 

@@ -17,6 +17,6 @@ class DevPlatform:
             raise InvalidInput("invalid login code", {"code": ["1–64 characters"]})
         return PlatformIdentity(platform="dev", app_id="dev", user_id=code)
 
-    def verify_identity(self, account_id: str, ticket: str) -> bool:
+    def verify_identity(self, account_id: str, ticket: str, name: str, id_number: str) -> bool:
         # The dev face check passes for any ticket but "fail", so tests can take both paths.
         return bool(ticket) and ticket != "fail"

@@ -22,6 +22,7 @@ from core.facts import Facts, LabResult, Marker
 from core.ports import ColorChange, Link, PersonRecord, ScanRecord, Session
 
 MAX_LAB_RESULTS = 50
+MAX_SCANS = 500  # per person, newest kept: bounds what a replayed screenshot can cost
 
 _CLAIM_INDEX = """
 local v = redis.call('GET', KEYS[1])
@@ -51,6 +52,13 @@ end
 redis.call('HSET', KEYS[1], 'r', ARGV[1])
 if keep then return 1 end
 return 0
+"""
+# KEYS: person; ARGV: expected name ciphertext ('' for none), new ciphertext ('' deletes), source.
+_SET_NAME = """
+if (redis.call('HGET', KEYS[1], 'n') or '') ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('HDEL', KEYS[1], 'n', 'ns')
+else redis.call('HSET', KEYS[1], 'n', ARGV[2], 'ns', ARGV[3]) end
+return 1
 """
 _CLAIM_SELF = """
 local o = redis.call('HGET', KEYS[1], 'o')
@@ -102,6 +110,7 @@ return 1
 # Record a scan: only for a person who has applied and whose data was not erased after the
 # code was issued. Returns the stored member (to amend it), or false.
 _RECORD_SCAN_FN = """
+local MAX_SCANS = @MAX_SCANS@
 local function record_scan(person, scans, at, member_json, retention, issued_at)
   local p = redis.call('HMGET', person, 'n', 'r')
   if not p[1] then return false end
@@ -110,10 +119,11 @@ local function record_scan(person, scans, at, member_json, retention, issued_at)
   local member = string.format('%012d|', seq) .. member_json
   redis.call('ZADD', scans, at, member)
   redis.call('ZREMRANGEBYSCORE', scans, '-inf', tonumber(at) - tonumber(retention))
+  redis.call('ZREMRANGEBYRANK', scans, 0, -(MAX_SCANS + 1))
   redis.call('EXPIRE', scans, retention)
   return member
 end
-"""
+""".replace("@MAX_SCANS@", str(MAX_SCANS))
 # KEYS: person, scans; ARGV: at, member, retention, issued_at of the scanned code.
 _RECORD_SCAN = _RECORD_SCAN_FN + "return record_scan(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])"
 # KEYS: person, markers, labs. Everything a colour needs, as one command (one hash tag).
@@ -162,7 +172,7 @@ def _parse_link(person_id: str, raw: bytes) -> Link:
 def _parse_record(person_id: str, raw: dict[bytes, bytes]) -> PersonRecord | None:
     if not raw or b"i" not in raw:
         return None
-    text = {k: raw[k].decode() for k in (b"h", b"o", b"c", b"r", b"t") if k in raw}
+    text = {k: raw[k].decode() for k in (b"h", b"o", b"c", b"r", b"t", b"ns") if k in raw}
     return PersonRecord(
         id=person_id,
         id_hash=text.get(b"h", ""),
@@ -173,6 +183,7 @@ def _parse_record(person_id: str, raw: dict[bytes, bytes]) -> PersonRecord | Non
         last_color=text.get(b"c"),
         revoked_before=int(text.get(b"r", 0)),
         created_at=int(text.get(b"t", 0)),
+        name_source=text.get(b"ns"),
     )
 
 
@@ -207,6 +218,7 @@ class RedisPersonStore:
         self._create = client.register_script(_CREATE)
         self._claim_self = client.register_script(_CLAIM_SELF)
         self._erase = client.register_script(_ERASE)
+        self._set_name = client.register_script(_SET_NAME)
         self._release_self = client.register_script(_RELEASE_SELF)
         self._link = client.register_script(_LINK)
         self._set_verified = client.register_script(_SET_VERIFIED)
@@ -233,6 +245,10 @@ class RedisPersonStore:
         fields = {k: v for k, v in (("n", name_ct), ("p", phone_ct)) if v is not None}
         if fields:
             self._r.hset(person_key(person_id), mapping=fields)
+
+    def set_name(self, person_id: str, name_ct: bytes | None, source: str | None, expected: bytes | None) -> bool:
+        args = [expected or b"", name_ct or b"", source or ""]
+        return bool(self._set_name(keys=[person_key(person_id)], args=args))
 
     def claim_self(self, person_id: str, account_id: str) -> str:
         return self._claim_self(keys=[person_key(person_id)], args=[account_id]).decode()

@@ -2,6 +2,7 @@
 import base64
 
 import cbor2
+import pytest
 
 from tests.ids import id_number
 
@@ -38,9 +39,20 @@ def test_production_has_no_dev_login(redis_server):
     from tests.conftest import SERVER_URL
 
     app = create_app({"HEALTHCODE_REDIS_URL": SERVER_URL, "HEALTHCODE_ENV": "production",
-                      "HEALTHCODE_SECRET_KEY": "p" * 40})
+                      "HEALTHCODE_SECRET_KEY": "p" * 40, "HEALTHCODE_ALLOW_NON_DURABLE_STORE": True})
     response = app.test_client().post("/api/v1/sessions", json={"platform": "dev", "code": "x"})
     assert response.status_code == 422
+
+
+def test_production_refuses_a_store_that_can_lose_writes_and_unknown_environments(redis_server):
+    from app import create_app
+    from tests.conftest import SERVER_URL
+
+    with pytest.raises(RuntimeError, match="appendfsync always"):  # the test server keeps no AOF
+        create_app({"HEALTHCODE_REDIS_URL": SERVER_URL, "HEALTHCODE_ENV": "production",
+                    "HEALTHCODE_SECRET_KEY": "p" * 40})
+    with pytest.raises(RuntimeError, match="HEALTHCODE_ENV"):
+        create_app({"HEALTHCODE_REDIS_URL": SERVER_URL, "HEALTHCODE_ENV": "prod"})
 
 
 def test_apply_show_scan(api, client):
@@ -338,3 +350,36 @@ def test_marker_dates_out_of_range_are_refused_and_change_nothing(api, client, r
         assert response.status_code == 422, (extra, response.json)
     assert redis_server.keys("hc:p:*:m") == []
     assert client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json["color"] == "green"
+
+
+def test_a_relative_applying_first_cannot_lock_the_owner_out(api, client):
+    mallory = api.login("mallory")
+    squatted = api.apply(mallory, relation="family", name="王五")
+    owner = api.apply(api.login("zhangsan"), name="张三")  # the person's own application wins
+    assert owner["id"] == squatted["id"] and owner["name_masked"] == "张*"
+    assert client.get("/api/v1/persons", headers=mallory).json["persons"][0]["name_masked"] == "张*"
+    response = client.post("/api/v1/persons", headers=api.login("eve"), json={
+        "name": "王五", "id_number": "11010519491231002X", "phone": "13800138000", "relation": "family"})
+    assert response.status_code == 422  # now the owner's name stands
+
+
+def test_a_refused_application_leaves_no_name_behind(api, client):
+    bob = api.login("bob")
+    for seq in range(1, 6):
+        api.apply(bob, relation="family", name="王五", id_number=id_number(seq=seq))
+    response = client.post("/api/v1/persons", headers=bob, json={
+        "name": "假名", "id_number": id_number(seq=7), "phone": "13800138001", "relation": "family"})
+    assert response.status_code == 409
+    api.apply(api.login("carol"), name="李四", id_number=id_number(seq=7))
+
+
+def test_only_the_person_changes_their_own_phone(api, client):
+    owner = api.login("owner")
+    person = api.apply(owner)
+    relative = api.login("relative")
+    api.apply(relative, relation="family")
+    response = client.patch(f"/api/v1/persons/{person['id']}", json={"phone": "13700137000"}, headers=relative)
+    assert response.status_code == 403
+    assert client.get("/api/v1/persons", headers=owner).json["persons"][0]["phone_masked"] == "138****8000"
+    assert client.patch(f"/api/v1/persons/{person['id']}", json={"phone": "13700137000"},
+                        headers=owner).status_code == 200

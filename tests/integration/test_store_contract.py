@@ -184,3 +184,15 @@ def test_scan_recording_survives_a_script_flush(redis_server):
     redis_server.script_flush()
     assert store.load_and_record_scan(PID, ScanRecord(50, "gate", "green"), 40, DAY)[2]
     assert len(store.history(PID, 0)[1]) == 1
+
+
+def test_scan_history_is_capped(redis_server):
+    from adapters.store.persons import MAX_SCANS
+
+    store = RedisPersonStore(redis_server)
+    store.create(record())
+    store.set_pii(PID, name_ct=b"n")
+    for at in range(MAX_SCANS + 20):
+        store.record_scan(PID, ScanRecord(1000 + at, "gate", "expired"), DAY)
+    scans = store.history(PID, 0)[1]
+    assert len(scans) == MAX_SCANS and scans[0].at == 1000 + MAX_SCANS + 19

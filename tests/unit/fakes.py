@@ -79,6 +79,13 @@ class FakePersonStore:
             record = replace(record, phone_ct=phone_ct)
         self.persons[person_id] = record
 
+    def set_name(self, person_id: str, name_ct: bytes | None, source: str | None, expected: bytes | None) -> bool:
+        record = self.persons.get(person_id)
+        if record is None or record.name_ct != expected:
+            return False
+        self.persons[person_id] = replace(record, name_ct=name_ct, name_source=source if name_ct else None)
+        return True
+
     def claim_self(self, person_id: str, account_id: str) -> str:
         record = self.persons.get(person_id)
         if record is None:
@@ -395,7 +402,8 @@ class FakePlatform:
             raise InvalidInput("invalid login code", {"code": ["required"]})
         return PlatformIdentity(platform=self.name, app_id="app", user_id=code)
 
-    def verify_identity(self, account_id: str, ticket: str) -> bool:
+    def verify_identity(self, account_id: str, ticket: str, name: str, id_number: str) -> bool:
+        self.checked = (name, id_number)
         return ticket == "ok"
 
 

@@ -332,3 +332,10 @@ def test_double_submitted_self_application_keeps_the_self_claim(policy):
         apply(world, alice)
     with pytest.raises(Conflict, match="another account's own code"):
         apply(world, world.login("mallory"))
+
+
+def test_the_face_check_is_of_the_person_not_the_account_holder(world):
+    grandson = world.login("grandson")
+    grandma = world.persons.apply(grandson, application(relation="family"))
+    world.persons.verify(grandson, grandma.id, world.platform, "ok")
+    assert world.platform.checked == ("张三", ZHANG)
