@@ -11,8 +11,8 @@ from core.errors import InvalidInput, NotFound
 from core.facts import LAB_RESULTS, LabResult, Marker
 from core.health_codes import DAY, HealthCodeService
 from core.identity import normalize_id_number
-from core.persons import CN_TZ
-from core.ports import Credential, PersonRecord, PersonStore, PiiVault
+from core.persons import CN_TZ, find_or_create_person
+from core.ports import Credential, PersonStore, PiiVault
 
 EARLIEST = 1575158400  # 2019-12-01T00:00Z: no marking can predate the epidemic
 MAX_AHEAD = 366 * DAY
@@ -60,21 +60,9 @@ class MarkingService:
             if self._store.get(request.person_id) is None:
                 raise NotFound("no such person")
             return request.person_id
-        today = dt.datetime.fromtimestamp(self._clock.now(), CN_TZ).date()
-        number = normalize_id_number(request.id_number or "", today)
-        id_hash = self._vault.lookup_hash(number)
-        person_id = self._store.claim_index(id_hash, secrets.token_hex(12))
-        if self._store.get(person_id) is None:
-            # Marked before ever applying: the marker waits for the person's application.
-            self._store.create(
-                PersonRecord(
-                    id=person_id,
-                    id_hash=id_hash,
-                    id_number_ct=self._vault.seal(number, f"{person_id}:id"),
-                    created_at=self._clock.now(),
-                )
-            )
-        return person_id
+        now = self._clock.now()
+        number = normalize_id_number(request.id_number or "", dt.datetime.fromtimestamp(now, CN_TZ).date())
+        return find_or_create_person(self._store, self._vault, number, now).id
 
     def add_marker(self, request: MarkerRequest, actor: Credential) -> MarkingOutcome:
         policy = self._codes.policy

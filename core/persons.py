@@ -62,10 +62,6 @@ class PersonService:
             verified=link.verified,
         )
 
-    def masked_name(self, record: PersonRecord) -> str:
-        name = self._open(record, "name")
-        return mask_name(name) if name else "*"
-
     def list(self, session: Session) -> list[PersonView]:
         views = []
         for pid, link in sorted(self._store.links(session.account_id).items(), key=lambda kv: kv[1].linked_at):
@@ -106,33 +102,19 @@ class PersonService:
 
         # Stale links first: an erased relative must not come back to life by their new name.
         self._prune_stale_links(session.account_id)
-        record = self._find_or_create(values["id_number"], now)
+        record = find_or_create_person(self._store, self._vault, values["id_number"], now)
         written = self._settle_name(record, values["name"], application.relation)
         try:
             link = self._link(session, record.id, application.relation, now)
         except Conflict:
-            if written is not None:  # a refused application leaves no name behind
-                self._store.set_name(record.id, None, None, expected=written)
+            if written is not None:  # a refused application leaves the name as it found it
+                self._store.set_name(record.id, record.name_ct, record.name_source, expected=written)
             raise
         # A relative applying as family does not overwrite the person's own phone.
         keep_phone = application.relation == "family" and record.phone_ct is not None
         if not keep_phone:
             self._store.set_pii(record.id, phone_ct=self._vault.seal(values["phone"], f"{record.id}:phone"))
         return self.view(self._store.get(record.id) or record, link)
-
-    def _find_or_create(self, id_number: str, now: int) -> PersonRecord:
-        """The one person an ID number names (DESIGN §3), created on first use."""
-        id_hash = self._vault.lookup_hash(id_number)
-        person_id = self._store.claim_index(id_hash, secrets.token_hex(12))
-        record = self._store.get(person_id)
-        if record is None:
-            self._store.create(PersonRecord(
-                id=person_id, id_hash=id_hash, id_number_ct=self._vault.seal(id_number, f"{person_id}:id"),
-                created_at=now,
-            ))
-            record = self._store.get(person_id)
-            assert record is not None
-        return record
 
     def _settle_name(self, record: PersonRecord, name: str, relation: str) -> bytes | None:
         """Check the name against the record, or record it; returns the ciphertext if written.
@@ -217,6 +199,24 @@ class PersonService:
     def _open(self, record: PersonRecord, field: str) -> str | None:
         blob = record.name_ct if field == "name" else record.phone_ct
         return None if blob is None else self._vault.open(blob, f"{record.id}:{field}")
+
+
+def find_or_create_person(store: PersonStore, vault: PiiVault, id_number: str, now: int) -> PersonRecord:
+    """The one person a (normalized) ID number names (DESIGN §3), created on first use.
+
+    An authority may mark an ID number before anyone applies for it: the record then waits,
+    without a name, for the person's application.
+    """
+    id_hash = vault.lookup_hash(id_number)
+    person_id = store.claim_index(id_hash, secrets.token_hex(12))
+    record = store.get(person_id)
+    if record is None:
+        store.create(PersonRecord(
+            id=person_id, id_hash=id_hash, id_number_ct=vault.seal(id_number, f"{person_id}:id"), created_at=now,
+        ))
+        record = store.get(person_id)
+        assert record is not None
+    return record
 
 
 def live_link(link: Link, record: PersonRecord | None) -> bool:

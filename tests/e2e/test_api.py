@@ -383,3 +383,13 @@ def test_only_the_person_changes_their_own_phone(api, client):
     assert client.get("/api/v1/persons", headers=owner).json["persons"][0]["phone_masked"] == "138****8000"
     assert client.patch(f"/api/v1/persons/{person['id']}", json={"phone": "13700137000"},
                         headers=owner).status_code == 200
+
+
+def test_a_refused_self_application_restores_the_name_it_would_have_replaced(api, client):
+    api.apply(api.login("mallory"), relation="family", name="王五")
+    busy = api.login("busy")
+    api.apply(busy, name="李四", id_number=id_number(seq=3))  # this account has its own code already
+    response = client.post("/api/v1/persons", headers=busy, json={
+        "name": "张三", "id_number": "11010519491231002X", "phone": "13800138000", "relation": "self"})
+    assert response.status_code == 409
+    api.apply(api.login("eve"), relation="family", name="王五")  # the stored name is unchanged
