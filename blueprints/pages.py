@@ -31,6 +31,11 @@ def code(person_id: str):
     return _page("code.html", person_id=person_id)
 
 
+@blp.get("/history/<string(length=24):person_id>")
+def history(person_id: str):
+    return _page("history.html", person_id=person_id)
+
+
 def register_root(app) -> None:
     @app.get("/")
     def root():

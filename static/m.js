@@ -185,5 +185,41 @@ const HC = (() => {
     });
   }
 
-  return { home, applyPage, codePage, api };
+  const RESULTS = { green: "绿码", yellow: "黄码", red: "红码", expired: "二维码已过期" };
+
+  function historyPage() {
+    requireLogin(async () => {
+      const section = $("#history");
+      const person = section.dataset.person;
+      try {
+        const h = await api("GET", `/api/v1/persons/${person}/history`);
+        $("#retention").textContent = `保留最近 ${h.retention_days} 天的记录。`;
+        const fill = (list, items, render) => {
+          list.innerHTML = "";
+          for (const item of items) {
+            const li = document.createElement("li");
+            li.textContent = render(item);
+            list.appendChild(li);
+          }
+          if (!items.length) list.innerHTML = "<li>暂无记录</li>";
+        };
+        fill($("#changes"), h.changes, (c) =>
+          `${fmt.format(new Date(c.at))}　${c.from ? (COLORS[c.from] || c.from) + " → " : ""}${COLORS[c.to] || c.to}`);
+        fill($("#scans"), h.scans, (s) => {
+          const [color, changed] = s.result.split(" ");
+          const shown = (RESULTS[color] || color) + (changed ? "（状态已变更）" : "");
+          return `${fmt.format(new Date(s.at))}　${s.place}　${shown}`;
+        });
+        section.hidden = false;
+      } catch (e) {
+        $("#login-slot").innerHTML = "";
+        const p = document.createElement("p");
+        p.className = "card";
+        p.textContent = e.status === 403 ? e.message : "未找到记录：" + e.message;
+        $("#login-slot").appendChild(p);
+      }
+    });
+  }
+
+  return { home, applyPage, codePage, historyPage, api };
 })();

@@ -248,3 +248,22 @@ def test_page_turns_red_at_next_refresh_when_the_authority_marks_the_person(brow
     assert_never_stale(log)
     save_screenshot(browser, "hc-code-red.png")
     assert js_errors(browser) == []
+
+
+def test_history_page_lists_colour_changes_and_scans(browser, live_server):
+    person_id = apply_and_open_code(browser, live_server, "e2e-history")
+    qr = card_log(browser)[0]["qr"]
+    token, _ = live_server.app.extensions["healthcode"].credentials.create("checkpoint", "东门岗")
+    status, scan = api(live_server, "POST", "/api/v1/scans", token=token, body={"qr": qr, "place_id": "gate-east"})
+    assert status == 200 and scan["valid"], scan
+
+    browser.find_element(By.ID, "history-link").click()
+    wait(browser).until(EC.visibility_of_element_located((By.ID, "history")))
+    assert browser.current_url.endswith(f"/m/history/{person_id}")
+    changes = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#changes li")]
+    scans = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#scans li")]
+    assert len(changes) == 1 and "绿码" in changes[0], changes
+    assert len(scans) == 1 and "gate-east" in scans[0] and "绿码" in scans[0], scans
+    assert "30 天" in browser.find_element(By.ID, "retention").text
+    save_screenshot(browser, "hc-history.png")
+    assert js_errors(browser) == []
