@@ -74,6 +74,13 @@ TARGETS = (
     ("health_code", "GET /api/v1/persons/{id}/health-code", "health_code.lua", "/"),
     ("scan", "POST /api/v1/scans", "scan.lua", "/"),
 )
+# --floors: what a single Redis round trip, or a single code signature, costs on its own, served
+# by bench/reference_app.py (the app plus two bench-only routes). Each is a ceiling for any
+# endpoint that needs it: the health-code read needs both.
+FLOORS = (
+    ("floor_redis_get", "floor: GET /bench/floor/redis-get", "floor_redis_get.lua", "/"),
+    ("floor_sign", "floor: GET /bench/floor/sign", "floor_sign.lua", "/"),
+)
 GOALS = {"health_code": 0.7, "scan": 0.6}
 MEMORY_GOAL = 1024
 
@@ -249,7 +256,7 @@ class RedisServer:
 class Gunicorn:
     """`gunicorn 'app:create_app()' -w W -b 127.0.0.1:PORT`, sync workers, on the bench Redis."""
 
-    def __init__(self, workers: int, redis_url: str, log: Path) -> None:
+    def __init__(self, workers: int, redis_url: str, log: Path, app: str = "app:create_app()") -> None:
         self.workers = workers
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -260,7 +267,7 @@ class Gunicorn:
             HEALTHCODE_SECRET_KEY=SECRET,
             HEALTHCODE_CODE_TTL=str(CODE_TTL),
         )
-        self.command = [sys.executable, "-m", "gunicorn", "app:create_app()", "-w", str(workers),
+        self.command = [sys.executable, "-m", "gunicorn", app, "-w", str(workers),
                         "-k", "sync", "-b", f"127.0.0.1:{self.port}",
                         "--no-control-socket"]  # gunicorn 27's default socket is shared per user
         self.log = log
@@ -500,6 +507,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, help="measure (a), (b), (c) in turn this many times and report "
                                                    "medians; ratios are taken within a round (default 3; quick 1)")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--floors", action="store_true",
+                        help="also measure one Redis GET and one code signature alone (bench/reference_app.py)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: it shares the 2 cores)")
     parser.add_argument("--workers", type=int, help="gunicorn workers; default: chosen on (a), see --worker-choices")
     parser.add_argument("--worker-choices", default="2,3,4,6,8",
@@ -529,13 +538,17 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def app_spec(args) -> str:
+    return "bench.reference_app:create_app()" if args.floors else "app:create_app()"
+
+
 def choose_workers(server: RedisServer, args, env: dict, wrk_log) -> tuple[int, dict, bool]:
     """The worker count for all targets: best on the bare endpoint (smallest within tolerance)."""
     if args.workers:
         return args.workers, {}, False
     sweep, failed = {}, False
     for w in (int(x) for x in args.worker_choices.split(",")):
-        gun = Gunicorn(w, server.url, OUT / "gunicorn.log")
+        gun = Gunicorn(w, server.url, OUT / "gunicorn.log", app_spec(args))
         try:
             gun.wait_ready()
             r = measure(gun, server, TARGETS[0], args, env, args.sweep_duration, wrk_log)
@@ -552,6 +565,7 @@ def choose_workers(server: RedisServer, args, env: dict, wrk_log) -> tuple[int, 
 
 def http_benchmark(args, workdir: Path, report: dict, stack: ExitStack, wrk_log) -> bool:
     """Steps 1-5: own Redis, population, worker count, wrk on (a), (b), (c). True if anything failed."""
+    targets = TARGETS + (FLOORS if args.floors else ())
     server = RedisServer(workdir, "redis-http").start()
     stack.callback(server.stop)
     version = server.info("server")["redis_version"]
@@ -587,13 +601,13 @@ def http_benchmark(args, workdir: Path, report: dict, stack: ExitStack, wrk_log)
     print(f"gunicorn: {workers} sync workers; wrk: {args.threads} thread(s), {args.connections} connections, "
           f"{args.warmup:g} s warm-up + {args.duration:g} s per target, {args.rounds} round(s)", flush=True)
 
-    gun = Gunicorn(workers, server.url, OUT / "gunicorn.log")
+    gun = Gunicorn(workers, server.url, OUT / "gunicorn.log", app_spec(args))
     stack.callback(gun.stop)
     gun.wait_ready()
     rounds: list[dict] = []
     for k in range(args.rounds):
         results = {}
-        for target in TARGETS:
+        for target in targets:
             results[target[0]] = r = measure(gun, server, target, args, env, args.duration, wrk_log)
             failed |= r["bad"] > 0 or r["socket_errors"] > 0 or r["warmup_bad"] > 0
             if r["bad"] or r["socket_errors"] or r["warmup_bad"]:
@@ -602,13 +616,13 @@ def http_benchmark(args, workdir: Path, report: dict, stack: ExitStack, wrk_log)
                       f"first bad: {r['bad_sample']}")
         rounds.append(results)
         if args.rounds > 1:
-            print(f"  round {k + 1}: " + ", ".join(f"{n} {results[n]['rps']:.0f} req/s" for n, *_ in TARGETS),
+            print(f"  round {k + 1}: " + ", ".join(f"{n} {results[n]['rps']:.0f} req/s" for n, *_ in targets),
                   flush=True)
     gun.stop()
 
     # Medians over rounds (with one round: that round); each ratio is taken within its round.
     final = {}
-    for name, *_ in TARGETS:
+    for name, *_ in targets:
         runs = [r[name] for r in rounds]
         final[name] = {
             "rps": statistics.median(x["rps"] for x in runs),
@@ -631,13 +645,13 @@ def http_benchmark(args, workdir: Path, report: dict, stack: ExitStack, wrk_log)
 
     print()
     print(f"{'target':<40} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs (a)':>7}  {'good/bad':>11}")
-    for name, label, *_ in TARGETS:
+    for name, label, *_ in targets:
         r = final[name]
         print(fmt_row(label, r, None if name == "healthz" else r["ratio"], r["goal"]))
     print("\nCPU per request (us), from /proc during the measured runs:")
     components = ("workers", "redis", "wrk", "kernel", "foreign")
     print(f"{'target':<40} " + " ".join(f"{c:>8}" for c in components) + f" {'total':>8} {'other procs':>12}")
-    for name, label, *_ in TARGETS:
+    for name, label, *_ in targets:
         r = final[name]
         us = r["cpu_us_per_request"]
         print(f"{label:<40} " + " ".join(f"{us[c]:>8.0f}" for c in components)

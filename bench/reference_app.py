@@ -1,0 +1,29 @@
+"""The app plus two bench-only routes that do one thing each (`python bench/run.py --floors`).
+
+`/bench/floor/redis-get` makes one Redis round trip; `/bench/floor/sign` signs one code (CBOR,
+ES256, base45) with no store at all. Their throughput relative to `/healthz` is a ceiling for
+any endpoint that needs that work: a health-code read needs both. Never served outside bench/.
+"""
+from __future__ import annotations
+
+from flask import Flask, jsonify
+
+from app import create_app as create_healthcode_app
+from core.codes import CodeClaims, Color
+
+
+def create_app() -> Flask:
+    app = create_healthcode_app()
+    services = app.extensions["healthcode"]
+
+    @app.get("/bench/floor/redis-get")
+    def floor_redis_get():
+        services.redis.get("hc:bench:nothing")
+        return jsonify(status="ok")
+
+    @app.get("/bench/floor/sign")
+    def floor_sign():
+        claims = CodeClaims("HCDEV", bytes(16), Color.GREEN, 1_800_000_000, 1_800_000_060, "张*三")
+        return jsonify(status="ok", qr=services.codes._signer.sign(claims))
+
+    return app
