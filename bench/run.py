@@ -70,7 +70,7 @@ SECRET = "bench-secret-key-0123456789abcdefghijklmnopqrstuv"  # fixed, >= 32 cha
 CODE_TTL = 3600
 REDIS_CONFIG = ["appendonly yes", "appendfsync always", 'save ""']  # production persistence
 TARGETS = (
-    ("healthz", "GET /healthz", "healthz.lua", "/healthz"),
+    ("healthz", "GET /healthz", "plain_get.lua", "/healthz"),
     ("health_code", "GET /api/v1/persons/{id}/health-code", "health_code.lua", "/"),
     ("scan", "POST /api/v1/scans", "scan.lua", "/"),
 )
@@ -78,8 +78,8 @@ TARGETS = (
 # by bench/reference_app.py (the app plus two bench-only routes). Each is a ceiling for any
 # endpoint that needs it: the health-code read needs both.
 FLOORS = (
-    ("floor_redis_get", "floor: GET /bench/floor/redis-get", "floor_redis_get.lua", "/"),
-    ("floor_sign", "floor: GET /bench/floor/sign", "floor_sign.lua", "/"),
+    ("floor_redis_get", "floor: GET /bench/floor/redis-get", "plain_get.lua", "/bench/floor/redis-get"),
+    ("floor_sign", "floor: GET /bench/floor/sign", "plain_get.lua", "/bench/floor/sign"),
 )
 GOALS = {"health_code": 0.7, "scan": 0.6}
 MEMORY_GOAL = 1024
