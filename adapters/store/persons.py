@@ -124,13 +124,12 @@ local function record_scan(person, scans, at, member_json, retention, issued_at)
   return member
 end
 """.replace("@MAX_SCANS@", str(MAX_SCANS))
-# KEYS: person, scans; ARGV: at, member, retention, issued_at of the scanned code.
-_RECORD_SCAN = _RECORD_SCAN_FN + "return record_scan(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])"
 # KEYS: person, markers, labs. Everything a colour needs, as one command (one hash tag).
 _FACTS = """
 return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]), redis.call('ZRANGE', KEYS[3], 0, -1)}
 """
-# KEYS: person, markers, labs, scans; ARGV as _RECORD_SCAN. The facts, and the scan recorded.
+# KEYS: person, markers, labs, scans; ARGV: at, member, retention, issued_at of the scanned code.
+# The facts, and the scan recorded.
 _FACTS_AND_SCAN = _RECORD_SCAN_FN + """
 local facts = {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]), redis.call('ZRANGE', KEYS[3], 0, -1)}
 facts[4] = record_scan(KEYS[1], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
@@ -224,7 +223,6 @@ class RedisPersonStore:
         self._set_verified = client.register_script(_SET_VERIFIED)
         self._remove_marker = client.register_script(_REMOVE_MARKER)
         self._record_change = client.register_script(_RECORD_CHANGE)
-        self._record_scan = client.register_script(_RECORD_SCAN)
         self._facts = client.register_script(_FACTS)
         self._facts_and_scan = client.register_script(_FACTS_AND_SCAN)
         self._replace_scan = client.register_script(_REPLACE_SCAN)
@@ -379,10 +377,6 @@ class RedisPersonStore:
         )
         args = [expected_last or "", change.to_color, change.at, member, retention]
         return bool(self._record_change(keys=[key, f"{key}:chg"], args=args))
-
-    def record_scan(self, person_id: str, scan: ScanRecord, retention: int) -> None:
-        key = person_key(person_id)
-        self._record_scan(keys=[key, f"{key}:scan"], args=[scan.at, _scan_json(scan), retention, scan.at])
 
     def history(self, person_id: str, since: int) -> tuple[list[ColorChange], list[ScanRecord]]:
         key = person_key(person_id)

@@ -15,6 +15,11 @@ def store(request, redis_server):
     return RedisPersonStore(redis_server) if request.param == "redis" else FakePersonStore()
 
 
+def record_scan(store, person_id: str, scan: ScanRecord, retention: int) -> None:
+    """A scan of a code issued at the moment of scanning."""
+    store.load_and_record_scan(person_id, scan, scan.at, retention)
+
+
 def record(pid=PID, **kw) -> PersonRecord:
     return PersonRecord(id=pid, id_hash="h-" + pid, id_number_ct=b"\x00id", created_at=100, **kw)
 
@@ -93,8 +98,8 @@ def test_change_is_recorded_only_when_the_last_colour_still_holds(store):
 def test_history_is_trimmed_by_retention(store):
     store.create(record())
     store.set_pii(PID, name_ct=b"n")
-    store.record_scan(PID, ScanRecord(1000, "gate", "green"), 10 * DAY)
-    store.record_scan(PID, ScanRecord(1000 + 11 * DAY, "gate", "red"), 10 * DAY)
+    record_scan(store, PID, ScanRecord(1000, "gate", "green"), 10 * DAY)
+    record_scan(store, PID, ScanRecord(1000 + 11 * DAY, "gate", "red"), 10 * DAY)
     _, scans = store.history(PID, 0)
     assert scans == [ScanRecord(1000 + 11 * DAY, "gate", "red")]
     assert store.history(PID, 1000 + 12 * DAY) == ([], [])
@@ -106,7 +111,7 @@ def test_erase_keeping_facts_drops_pii_and_history(store):
     store.set_pii(PID, name_ct=b"n", phone_ct=b"p")
     store.claim_self(PID, "acct")
     store.add_marker(Marker(f"{PID}.01", PID, "confirmed", "x", 1, None, "c"))
-    store.record_scan(PID, ScanRecord(5, "gate", "red"), DAY)
+    record_scan(store, PID, ScanRecord(5, "gate", "red"), DAY)
     assert store.history(PID, 0)[1] == [ScanRecord(5, "gate", "red")]
     assert store.erase(PID, now=777) is True
     got = store.get(PID)
@@ -137,7 +142,7 @@ def test_a_marker_written_after_an_erasure_is_kept(store):
 
 
 def test_scans_of_unknown_persons_are_not_recorded(store):
-    store.record_scan(OTHER, ScanRecord(5, "gate", "green"), DAY)
+    record_scan(store, OTHER, ScanRecord(5, "gate", "green"), DAY)
     assert store.history(OTHER, 0) == ([], [])
 
 
@@ -193,6 +198,6 @@ def test_scan_history_is_capped(redis_server):
     store.create(record())
     store.set_pii(PID, name_ct=b"n")
     for at in range(MAX_SCANS + 20):
-        store.record_scan(PID, ScanRecord(1000 + at, "gate", "expired"), DAY)
+        record_scan(store, PID, ScanRecord(1000 + at, "gate", "expired"), DAY)
     scans = store.history(PID, 0)[1]
     assert len(scans) == MAX_SCANS and scans[0].at == 1000 + MAX_SCANS + 19

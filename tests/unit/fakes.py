@@ -195,9 +195,6 @@ class FakePersonStore:
         self.changes[person_id] = _trimmed(self.changes.get(person_id, []) + [change], change.at - retention)
         return True
 
-    def record_scan(self, person_id: str, scan: ScanRecord, retention: int) -> None:
-        self._record(person_id, scan, scan.at, retention)
-
     def _record(self, person_id: str, scan: ScanRecord, issued_at: int, retention: int) -> str | None:
         # As the Redis script: only for a person who applied and was not erased after issue.
         record = self.persons.get(person_id)
