@@ -34,8 +34,7 @@ PERSON = "/persons/<string(length=24):person_id>"
 def login(data):
     """Log in with a platform's login code; returns a bearer token."""
     result = services().sessions.login(data["platform"], data["code"])
-    session = services().sessions.authenticate(result.token)
-    persons = services().persons.list(session)
+    persons = services().persons.list(result.session)
     return {
         "token": result.token,
         "expires_in": result.expires_in,

@@ -38,6 +38,7 @@ class LoginResult:
     token: str
     expires_in: int
     identity: PlatformIdentity
+    session: Session
 
 
 class SessionService:
@@ -61,7 +62,7 @@ class SessionService:
         token = f"{identity.account_id}.{secrets.token_urlsafe(32)}"
         session = Session(account_id=identity.account_id, platform=identity.platform)
         self._tokens.save_session(token_hash(token), session, self._ttl)
-        return LoginResult(token=token, expires_in=self._ttl, identity=identity)
+        return LoginResult(token=token, expires_in=self._ttl, identity=identity, session=session)
 
     def authenticate(self, token: str | None) -> Session:
         hint = account_hint(token)

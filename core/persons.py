@@ -101,11 +101,11 @@ class PersonService:
             raise InvalidInput("invalid application", errors)
 
         # Stale links first: an erased relative must not come back to life by their new name.
-        self._prune_stale_links(session.account_id)
+        links = self._prune_stale_links(session.account_id)
         record = find_or_create_person(self._store, self._vault, values["id_number"], now)
         written = self._settle_name(record, values["name"], application.relation)
         try:
-            link = self._link(session, record.id, application.relation, now)
+            link = self._link(session, links, record.id, application.relation, now)
         except Conflict:
             if written is not None:  # a refused application leaves the name as it found it
                 self._store.set_name(record.id, record.name_ct, record.name_source, expected=written)
@@ -134,8 +134,8 @@ class PersonService:
             record = self._store.get(record.id) or record
         raise Conflict("the application changed concurrently; try again")
 
-    def _link(self, session: Session, person_id: str, relation: str, now: int) -> Link:
-        if person_id in self._store.links(session.account_id):
+    def _link(self, session: Session, links: dict[str, Link], person_id: str, relation: str, now: int) -> Link:
+        if person_id in links:
             raise Conflict("this person is already on this account")
         if relation == "self":
             owner = self._store.claim_self(person_id, session.account_id)
