@@ -9,7 +9,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from blueprints.messages import localize, localize_fields
-from blueprints.metrics import STORE_ERRORS as STORE_UNAVAILABLE
+from blueprints.metrics import STORE_UNAVAILABLE
 from blueprints.schemas import ErrorSchema
 from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthorized
 

@@ -26,7 +26,7 @@ LATENCY = Histogram(
     "healthcode_http_request_seconds", "HTTP request latency", ["endpoint"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
-STORE_ERRORS = Counter("healthcode_store_unavailable_total", "Requests answered 503 because Redis was unreachable")
+STORE_UNAVAILABLE = Counter("healthcode_store_unavailable_total", "Requests answered 503 because Redis was unreachable")
 
 
 @blp.get("/metrics")
