@@ -1,8 +1,11 @@
-"""The app plus two bench-only routes that do one thing each (`python bench/run.py --floors`).
+"""The app plus bench-only routes that do one thing each (`python bench/run.py --floors`).
 
 `/bench/floor/redis-get` makes one Redis round trip; `/bench/floor/sign` signs one code (CBOR,
-ES256, base45) with no store at all. Their throughput relative to `/healthz` is a ceiling for
-any endpoint that needs that work: a health-code read needs both. Never served outside bench/.
+ES256, base45) with no store at all; `/bench/floor/verify` verifies one code (base45, CBOR,
+ES256), no store; `/bench/floor/durable-write` makes one Redis write, which the production
+persistence (`appendfsync always`) fsyncs before it answers. Their throughput relative to
+`/healthz` is a ceiling for any endpoint that needs that work: a health-code read needs a round
+trip and a signature; a scan needs a verification and a durable write. Never served outside bench/.
 """
 from __future__ import annotations
 
@@ -25,5 +28,18 @@ def create_app() -> Flask:
     def floor_sign():
         claims = CodeClaims("HCDEV", bytes(16), Color.GREEN, 1_800_000_000, 1_800_000_060, "张*三")
         return jsonify(status="ok", qr=services.codes._signer.sign(claims))
+
+    sample = services.codes._signer.sign(
+        CodeClaims("HCDEV", bytes(16), Color.GREEN, 1_800_000_000, 1_800_000_060, "张*三"))
+
+    @app.get("/bench/floor/verify")
+    def floor_verify():
+        claims = services.codes._verifier.verify(sample)
+        return jsonify(status="ok", color=str(claims.color))
+
+    @app.get("/bench/floor/durable-write")
+    def floor_durable_write():
+        services.redis.set("hc:bench:written", "x")
+        return jsonify(status="ok")
 
     return app

@@ -74,12 +74,16 @@ TARGETS = (
     ("health_code", "GET /api/v1/persons/{id}/health-code", "health_code.lua", "/"),
     ("scan", "POST /api/v1/scans", "scan.lua", "/"),
 )
-# --floors: what a single Redis round trip, or a single code signature, costs on its own, served
-# by bench/reference_app.py (the app plus two bench-only routes). Each is a ceiling for any
-# endpoint that needs it: the health-code read needs both.
+# --floors: what a single Redis round trip, a single code signature, a single verification or a
+# single fsynced write costs on its own, served by bench/reference_app.py (the app plus bench-only
+# routes). Each is a ceiling for any endpoint that needs it: the health-code read needs a round
+# trip and a signature, a scan a verification and a durable write.
 FLOORS = (
     ("floor_redis_get", "floor: GET /bench/floor/redis-get", "plain_get.lua", "/bench/floor/redis-get"),
     ("floor_sign", "floor: GET /bench/floor/sign", "plain_get.lua", "/bench/floor/sign"),
+    ("floor_verify", "floor: GET /bench/floor/verify", "plain_get.lua", "/bench/floor/verify"),
+    ("floor_durable_write", "floor: GET /bench/floor/durable-write", "plain_get.lua",
+     "/bench/floor/durable-write"),
 )
 GOALS = {"health_code": 0.7, "scan": 0.6}
 MEMORY_GOAL = 1024
@@ -508,7 +512,8 @@ def parse_args() -> argparse.Namespace:
                                                    "medians; ratios are taken within a round (default 3; quick 1)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--floors", action="store_true",
-                        help="also measure one Redis GET and one code signature alone (bench/reference_app.py)")
+                        help="also measure one Redis GET, one code signature, one verification and one "
+                             "fsynced write, each alone (bench/reference_app.py)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: it shares the 2 cores)")
     parser.add_argument("--workers", type=int, help="gunicorn workers; default: chosen on (a), see --worker-choices")
     parser.add_argument("--worker-choices", default="2,3,4,6,8",
