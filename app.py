@@ -26,6 +26,7 @@ from adapters.store.persons import RedisPersonStore
 from adapters.store.tokens import RedisTokenStore
 from blueprints import authority, checkpoint, citizen, metrics, ops, pages
 from blueprints.errors import HealthCodeApi, register_error_handlers
+from blueprints.headers import secure_headers
 from core.accounts import CredentialService, SessionService
 from core.clock import SystemClock
 from core.health_codes import HealthCodeService
@@ -221,6 +222,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(ops.blp)
     app.register_blueprint(metrics.blp)
     metrics.instrument(app)
+    secure_headers(app)
     app.register_blueprint(pages.blp)
     pages.register_root(app)
     register_error_handlers(app)

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from flask import g
-from flask_smorest import Blueprint
 
 from blueprints.auth import BEARER, require, services
+from blueprints.errors import ApiBlueprint
 from blueprints.schemas import MarkerRemovalSchema, MarkerRequestSchema, MarkerSchema, iso
 from core.marking import MarkerRequest, MarkingOutcome
 
-blp = Blueprint("authority", __name__, url_prefix="/api/v1/authority", description="Health authority")
+blp = ApiBlueprint("authority", __name__, url_prefix="/api/v1/authority", description="Health authority")
 
 
 def marker_body(outcome: MarkingOutcome) -> dict:

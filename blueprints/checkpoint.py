@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from flask import g, jsonify
-from flask_smorest import Blueprint
 
 from blueprints.auth import BEARER, require, services
+from blueprints.errors import ApiBlueprint
 from blueprints.schemas import JwksSchema, ScanRequestSchema, ScanResultSchema, iso
 
-blp = Blueprint("checkpoint", __name__, description="Checkpoints: scan codes, published keys")
+blp = ApiBlueprint("checkpoint", __name__, description="Checkpoints: scan codes, published keys")
 
 
 @blp.route("/api/v1/scans", methods=["POST"])

@@ -5,9 +5,9 @@ import base64
 
 from flask import Response, g, jsonify
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from blueprints.auth import BEARER, bearer_token, require, services
+from blueprints.errors import ApiBlueprint
 from blueprints.schemas import (
     ApplicationSchema,
     HealthCodeQuerySchema,
@@ -24,7 +24,7 @@ from blueprints.schemas import (
 from core.health_codes import HealthCodeView
 from core.persons import Application
 
-blp = Blueprint("citizen", __name__, url_prefix="/api/v1", description="Mini-program: login, persons, health code")
+blp = ApiBlueprint("citizen", __name__, url_prefix="/api/v1", description="Mini-program: login, persons, health code")
 PERSON = "/persons/<string(length=24):person_id>"
 
 
@@ -40,6 +40,15 @@ def login(data):
         "expires_in": result.expires_in,
         "account": {"platform": result.identity.platform, "persons": persons},
     }
+
+
+@blp.route("/sessions/current", methods=["DELETE"])
+@blp.doc(security=BEARER)
+@require("citizen")
+@blp.response(204)
+def logout():
+    """Log out: the token stops working at once, on every server."""
+    services().sessions.logout(bearer_token())
 
 
 @blp.route("/persons")

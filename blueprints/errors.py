@@ -1,11 +1,13 @@
 """One JSON error format for everything under /api and /webhooks (API.md, DESIGN §8)."""
 from __future__ import annotations
 
+import json
 import logging
 
 import redis
 from flask import Flask, current_app, jsonify, request
-from flask_smorest import Api
+from flask_smorest import Api, Blueprint
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from blueprints.messages import localize, localize_fields
@@ -72,6 +74,28 @@ class HealthCodeApi(Api):
         code = HTTP_CODES.get(status, "error" if status < 500 else "internal_error")
         message = data.get("message") or error.description or error.name
         return error_response(status, code, message, headers=data.get("headers"))
+
+
+class JsonBodyParser(FlaskParser):
+    """webargs' parser, with every unparseable JSON body a 400, not only syntax errors.
+
+    The stdlib decoder raises RecursionError on deep nesting and ValueError on integers of more
+    than 4,300 digits; webargs catches neither, so such a body was a 500 and a logged traceback.
+    """
+
+    def _raw_load_json(self, req):
+        try:
+            return super()._raw_load_json(req)
+        except json.JSONDecodeError:
+            raise
+        except (RecursionError, ValueError) as exc:
+            return self._handle_invalid_json_error(json.JSONDecodeError(type(exc).__name__, "", 0), req)
+
+
+class ApiBlueprint(Blueprint):
+    """flask-smorest's Blueprint, parsing request bodies with JsonBodyParser."""
+
+    ARGUMENTS_PARSER = JsonBodyParser()
 
 
 def _is_api_path() -> bool:

@@ -26,6 +26,8 @@ LATENCY = Histogram(
     "healthcode_http_request_seconds", "HTTP request latency", ["endpoint"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+# Any token is a method to gunicorn: a label per invented method would grow without bound.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 STORE_UNAVAILABLE = Counter("healthcode_store_unavailable_total", "Requests answered 503 because Redis was unreachable")
 
 
@@ -49,7 +51,8 @@ def instrument(app: Flask) -> None:
     @app.after_request
     def count(response: Response) -> Response:
         endpoint = request.endpoint or "unmatched"
-        REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+        method = request.method if request.method in METHODS else "other"
+        REQUESTS.labels(endpoint, method, str(response.status_code)).inc()
         started = g.get("started")
         if started is not None:
             LATENCY.labels(endpoint).observe(time.perf_counter() - started)

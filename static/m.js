@@ -66,7 +66,11 @@ const HC = (() => {
       }
       if (!persons.length) list.innerHTML = "<li>尚未申领健康码</li>";
       $("#persons").hidden = false;
-      $("#logout").onclick = () => { sessionStorage.removeItem(TOKEN); location.reload(); };
+      $("#logout").onclick = async () => {
+        try { await api("DELETE", "/api/v1/sessions/current"); } catch (e) { /* expired already */ }
+        sessionStorage.removeItem(TOKEN);
+        location.reload();
+      };
     });
   }
 
@@ -223,3 +227,10 @@ const HC = (() => {
 
   return { home, applyPage, codePage, historyPage, api };
 })();
+
+// Each page names its entry point in <body data-page>: no inline script, so the pages' content
+// security policy can forbid inline script altogether.
+document.addEventListener("DOMContentLoaded", () => {
+  const page = HC[document.body.dataset.page];
+  if (typeof page === "function") page();
+});

@@ -1,0 +1,55 @@
+"""Hostile or careless HTTP input, and what every response carries (docs/SECURITY.md)."""
+import re
+
+import pytest
+
+
+@pytest.mark.parametrize("body", ["[" * 100_000, '{"platform": "dev", "code": ' + "9" * 5000 + "}"],
+                         ids=["deeply-nested", "5000-digit-integer"])
+def test_unparseable_json_is_a_400_not_a_500(client, body, caplog):
+    response = client.post("/api/v1/sessions", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "bad_request"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_invented_http_methods_do_not_grow_the_metrics(client):
+    series = re.compile(r'healthcode_http_requests_total\{endpoint="unmatched",method="other",status="405"\} ([\d.]+)')
+
+    def counted() -> float:
+        found = series.search(client.get("/metrics").get_data(as_text=True))
+        return float(found.group(1)) if found else 0.0
+
+    before = counted()
+    for i in range(5):
+        assert client.open("/healthz", method=f"M{i:05d}").status_code == 405
+    assert counted() == before + 5
+    assert 'method="M00001"' not in client.get("/metrics").get_data(as_text=True)
+
+
+def test_logout_ends_the_session_on_the_server(api, client):
+    me = api.login("alice")
+    assert client.get("/api/v1/persons", headers=me).status_code == 200
+    assert client.delete("/api/v1/sessions/current", headers=me).status_code == 204
+    response = client.get("/api/v1/persons", headers=me)
+    assert response.status_code == 401 and response.json["error"]["code"] == "unauthorized"
+    assert client.delete("/api/v1/sessions/current", headers=me).status_code == 401
+
+
+def test_api_responses_are_never_cached(api, client):
+    me = api.login("alice")
+    for response in (client.get("/api/v1/persons", headers=me), client.get("/api/v1/persons")):
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("path", ["/m/", "/m/apply", "/m/code/" + "a" * 24, "/m/history/" + "a" * 24])
+def test_pages_forbid_inline_script_and_framing(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+    html = response.get_data(as_text=True)
+    assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/m.js">']  # no inline script
+    assert re.search(r'<body data-page="\w+">', html)
