@@ -21,11 +21,12 @@ from adapters.platforms.dev import DevPlatform
 from adapters.signing.codeid import AesCodeIdCipher
 from adapters.signing.cose import CoseCodec
 from adapters.signing.keyring import RedisKeyRing
+from adapters.store.durability import NonDurableStore, refuse_non_durable
 from adapters.store.embedded import EmbeddedRedis
 from adapters.store.persons import RedisPersonStore
 from adapters.store.tokens import RedisTokenStore
 from blueprints import authority, checkpoint, citizen, metrics, ops, pages
-from blueprints.errors import HealthCodeApi, register_error_handlers
+from blueprints.errors import STORE_ERRORS, HealthCodeApi, register_error_handlers
 from blueprints.headers import secure_headers
 from core.accounts import CredentialService, SessionService
 from core.clock import SystemClock
@@ -52,24 +53,39 @@ DEFAULTS: dict[str, Any] = {
     "HEALTHCODE_MAX_FAMILY": 5,
     "HEALTHCODE_DEV_LOGIN": None,
     "HEALTHCODE_KEY_REFRESH_SECONDS": 1.0,
-    "HEALTHCODE_CREDENTIAL_CACHE_SECONDS": 5,
+    "HEALTHCODE_CREDENTIAL_CACHE_SECONDS": 5.0,
     "HEALTHCODE_LOG_LEVEL": "INFO",
     "HEALTHCODE_ALLOW_NON_DURABLE_STORE": False,
 }
 ENVIRONMENTS = ("development", "test", "production")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+log = logging.getLogger("healthcode")
 
 
 def _from_env(name: str, default: Any) -> Any:
+    """The variable read as the type of its default: bool, int (whole seconds, counts), float, str."""
     raw = os.environ.get(name)
     if raw is None:
         return default
     if isinstance(default, bool) or name == "HEALTHCODE_DEV_LOGIN":
         return raw.strip().lower() in ("1", "true", "yes", "on")
-    if isinstance(default, int):
-        return int(raw)
-    if isinstance(default, float):
-        return float(raw)
+    if isinstance(default, int | float):
+        kind = type(default)
+        try:
+            return kind(raw.strip())
+        except ValueError:
+            raise RuntimeError(f"{name} must be {'an integer' if kind is int else 'a number'}, not {raw!r}") from None
     return raw
+
+
+def _log_level(value: Any) -> int | str:
+    """HEALTHCODE_LOG_LEVEL in any case (debug, Info, WARNING), or a logging level number."""
+    if isinstance(value, int):
+        return value
+    level = str(value).strip().upper()
+    if level not in LOG_LEVELS:
+        raise RuntimeError(f"HEALTHCODE_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)} (any case)")
+    return level
 
 
 @dataclass
@@ -111,6 +127,10 @@ def _redis(config: Mapping[str, Any], instance: Path) -> tuple[redis.Redis, Embe
     if not url:
         embedded = EmbeddedRedis(config["HEALTHCODE_DATA_DIR"] or instance / "redis")
         url = embedded.start()
+    options: dict[str, Any] = {}
+    if config["HEALTHCODE_ENV"] == "production" and not config["HEALTHCODE_ALLOW_NON_DURABLE_STORE"]:
+        # Checked on every new connection, so also when Redis was down at start-up (DESIGN §7).
+        options["redis_connect_func"] = refuse_non_durable
     # Few, quick retries: when the store is down, callers get 503 store_unavailable at once
     # instead of waiting out redis-py's default ten retries.
     client = redis.Redis.from_url(
@@ -119,24 +139,25 @@ def _redis(config: Mapping[str, Any], instance: Path) -> tuple[redis.Redis, Embe
         socket_timeout=5,
         health_check_interval=30,
         retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
+        **options,
     )
-    if config["HEALTHCODE_ENV"] == "production" and not config["HEALTHCODE_ALLOW_NON_DURABLE_STORE"]:
-        _check_durable(client)
     return client, embedded
 
 
-def _check_durable(client: redis.Redis) -> None:
-    """Refuse a production store that can lose acknowledged writes (DESIGN §7)."""
+def _open_store(services: Services) -> None:
+    """Reach the store once at start-up: refuse a non-durable one, but start while it is down.
+
+    When Redis is unreachable the app starts anyway: API calls answer 503 store_unavailable
+    until it is back, the durability check runs on the first connection that succeeds, and the
+    key ring creates its first key on first use.
+    """
     try:
-        settings = {**client.config_get("appendonly"), **client.config_get("appendfsync")}
-    except redis.ResponseError:  # managed Redis without CONFIG: the operator vouches for it
-        logging.getLogger("healthcode").warning("cannot read the store's persistence settings (CONFIG denied)")
-        return
-    if settings.get("appendonly") != "yes" or settings.get("appendfsync") != "always":
-        raise RuntimeError(
-            "the Redis server must run with appendonly yes and appendfsync always, or acknowledged "
-            f"writes can be lost (it has {settings}); set HEALTHCODE_ALLOW_NON_DURABLE_STORE=1 to override"
-        )
+        services.keyring.ensure_active_key()
+    except NonDurableStore as exc:
+        raise RuntimeError(str(exc)) from None
+    except STORE_ERRORS as exc:
+        # The type only: the message can carry the store's address.
+        log.warning("store unavailable at start-up (%s); starting anyway", type(exc).__name__)
 
 
 def build_services(config: Mapping[str, Any], instance: Path) -> Services:
@@ -209,11 +230,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_URL="/docs/assets/",
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    logging.basicConfig(level=settings["HEALTHCODE_LOG_LEVEL"])
+    logging.basicConfig(level=_log_level(settings["HEALTHCODE_LOG_LEVEL"]))
 
     services = build_services(app.config, Path(app.instance_path))
     app.extensions["healthcode"] = services
-    services.keyring.ensure_active_key()
+    _open_store(services)
 
     api = HealthCodeApi(app, spec_kwargs={"info": {"description": "健康码 / 通信行程卡 backend. See API.md."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})

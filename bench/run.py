@@ -140,15 +140,18 @@ def account_session(code: str):
 
 def load_population(services, n: int, mark_every: int = 10) -> tuple[list[tuple[str, str, str]], dict]:
     """Log in and apply for n persons, mark every `mark_every`-th, pre-issue one QR each."""
+    from adapters.platforms.dev import DevPlatform
     from core.marking import MarkerRequest
     from core.persons import Application
 
+    face_check = DevPlatform()
     started = time.perf_counter()
     people = []
     for i in range(n):
         login = services.sessions.login("dev", f"bench-{i}")
         session = services.sessions.authenticate(login.token)
         view = services.persons.apply(session, Application(person_name(i), id_number(i), phone(i), "self"))
+        services.persons.verify(session, view.id, face_check, "bench")  # 申领 → face check → code
         people.append((view.id, login.token, session))
     applied = time.perf_counter()
 
@@ -179,13 +182,17 @@ def load_population(services, n: int, mark_every: int = 10) -> tuple[list[tuple[
 
 
 def _apply_range(args: tuple[str, int, int]) -> int:
-    """Pool worker for the memory test: PersonService.apply one by one, as the API would."""
+    """Pool worker for the memory test: PersonService.apply and .verify one by one, as the API would."""
+    from adapters.platforms.dev import DevPlatform
     from core.persons import Application
 
     redis_url, lo, hi = args
     services = make_app(redis_url).extensions["healthcode"]
+    face_check = DevPlatform()
     for i in range(lo, hi):
-        services.persons.apply(account_session(f"mem-{i}"), Application(person_name(i), id_number(i), phone(i), "self"))
+        session = account_session(f"mem-{i}")
+        view = services.persons.apply(session, Application(person_name(i), id_number(i), phone(i), "self"))
+        services.persons.verify(session, view.id, face_check, "bench")
     services.redis.close()
     return hi - lo
 
@@ -458,7 +465,7 @@ def memory_test(workdir: Path, n: int, procs: int, sample: int) -> dict:
         services.redis.close()
         return {
             "persons": n,
-            "loader": f"PersonService.apply one by one, {procs} processes in parallel (spawn)",
+            "loader": f"PersonService.apply and .verify one by one, {procs} processes in parallel (spawn)",
             "load_seconds": round(seconds, 1),
             "used_memory_before": before,
             "used_memory_after": after,

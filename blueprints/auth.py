@@ -7,9 +7,13 @@ from typing import Any
 
 from flask import current_app, g, request
 
+from blueprints.schemas import error_doc
 from core.errors import Unauthorized
 
 BEARER = [{"bearer": []}]
+# OpenAPI, for `blp.alt_response(status, **doc)`: what `require` answers.
+UNAUTHORIZED = error_doc("unauthorized: missing, expired or revoked token")
+WRONG_ROLE = error_doc("forbidden: the credential does not have this route's role")
 
 
 def bearer_token() -> str | None:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import g
 
-from blueprints.auth import BEARER, require, services
+from blueprints.auth import BEARER, UNAUTHORIZED, WRONG_ROLE, require, services
 from blueprints.errors import ApiBlueprint
-from blueprints.schemas import MarkerRemovalSchema, MarkerRequestSchema, MarkerSchema, iso
+from blueprints.schemas import MarkerRemovalSchema, MarkerRequestSchema, MarkerSchema, error_doc, iso
 from core.marking import MarkerRequest, MarkingOutcome
 
 blp = ApiBlueprint("authority", __name__, url_prefix="/api/v1/authority", description="Health authority")
@@ -21,6 +21,7 @@ def marker_body(outcome: MarkingOutcome) -> dict:
         "since": iso(m.since),
         "until": iso(outcome.until),
         "status": m.status,
+        "removed_at": iso(outcome.removed_at),
         "color_before": outcome.color_before,
         "color_after": outcome.color_after,
     }
@@ -31,6 +32,9 @@ def marker_body(outcome: MarkingOutcome) -> dict:
 @require("authority")
 @blp.arguments(MarkerRequestSchema())
 @blp.response(201, MarkerSchema)
+@blp.alt_response(401, **UNAUTHORIZED)
+@blp.alt_response(403, **WRONG_ROLE)
+@blp.alt_response(404, **error_doc("not_found: no person with this person_id"))
 def add_marker(data):
     """Mark a person (by ID number or person id) with a kind from the policy."""
     request = MarkerRequest(
@@ -49,6 +53,9 @@ def add_marker(data):
 @require("authority")
 @blp.arguments(MarkerRemovalSchema())
 @blp.response(200, MarkerSchema)
+@blp.alt_response(401, **UNAUTHORIZED)
+@blp.alt_response(403, **WRONG_ROLE)
+@blp.alt_response(404, **error_doc("not_found: no such marker (or it was already removed)"))
 def remove_marker(data, marker_id):
     """Clear a marker, with the reason."""
     return marker_body(services().marking.remove_marker(marker_id, data["reason"], g.credential))

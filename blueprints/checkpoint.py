@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import g, jsonify
 
-from blueprints.auth import BEARER, require, services
+from blueprints.auth import BEARER, UNAUTHORIZED, WRONG_ROLE, require, services
 from blueprints.errors import ApiBlueprint
 from blueprints.schemas import JwksSchema, ScanRequestSchema, ScanResultSchema, iso
 
@@ -15,6 +15,8 @@ blp = ApiBlueprint("checkpoint", __name__, description="Checkpoints: scan codes,
 @require("checkpoint")
 @blp.arguments(ScanRequestSchema())
 @blp.response(200, ScanResultSchema)
+@blp.alt_response(401, **UNAUTHORIZED)
+@blp.alt_response(403, **WRONG_ROLE)
 def scan(data):
     """Verify a shown code: signature, expiry, and whether the status changed since it was issued."""
     place = data.get("place_id") or g.credential.name

@@ -6,7 +6,7 @@ import base64
 from flask import Response, g, jsonify
 from flask.views import MethodView
 
-from blueprints.auth import BEARER, bearer_token, require, services
+from blueprints.auth import BEARER, UNAUTHORIZED, bearer_token, require, services
 from blueprints.errors import ApiBlueprint
 from blueprints.schemas import (
     ApplicationSchema,
@@ -19,6 +19,7 @@ from blueprints.schemas import (
     PersonViewSchema,
     PhoneUpdateSchema,
     VerificationSchema,
+    error_doc,
     iso,
 )
 from core.health_codes import HealthCodeView
@@ -26,6 +27,8 @@ from core.persons import Application
 
 blp = ApiBlueprint("citizen", __name__, url_prefix="/api/v1", description="Mini-program: login, persons, health code")
 PERSON = "/persons/<string(length=24):person_id>"
+NOT_LINKED = error_doc("not_found: no such person on this account")
+NOT_VERIFIED = error_doc("verification_required: the face check has not passed on this link")
 
 
 @blp.route("/sessions", methods=["POST"])
@@ -46,6 +49,7 @@ def login(data):
 @blp.doc(security=BEARER)
 @require("citizen")
 @blp.response(204)
+@blp.alt_response(401, **UNAUTHORIZED)
 def logout():
     """Log out: the token stops working at once, on every server."""
     services().sessions.logout(bearer_token())
@@ -56,6 +60,7 @@ class Persons(MethodView):
     @blp.doc(security=BEARER)
     @require("citizen")
     @blp.response(200, PersonListSchema)
+    @blp.alt_response(401, **UNAUTHORIZED)
     def get(self):
         """The persons on this account: self and family."""
         return {"persons": services().persons.list(g.session)}
@@ -64,6 +69,10 @@ class Persons(MethodView):
     @require("citizen")
     @blp.arguments(ApplicationSchema())
     @blp.response(201, PersonViewSchema)
+    @blp.alt_response(401, **UNAUTHORIZED)
+    @blp.alt_response(409, **error_doc(
+        "conflict: the account already has a self, the ID number is another account's self, "
+        "the person is already on the account, or the family limit is reached"))
     def post(self, data):
         """Apply for a health code, for self or a family member."""
         return services().persons.apply(g.session, Application(**data))
@@ -75,6 +84,9 @@ class Person(MethodView):
     @require("citizen")
     @blp.arguments(PhoneUpdateSchema())
     @blp.response(200, PersonViewSchema)
+    @blp.alt_response(401, **UNAUTHORIZED)
+    @blp.alt_response(403, **error_doc("forbidden: only the person's own account can change their phone"))
+    @blp.alt_response(404, **NOT_LINKED)
     def patch(self, data, person_id):
         """Change the phone number."""
         return services().persons.update_phone(g.session, person_id, data["phone"])
@@ -82,6 +94,8 @@ class Person(MethodView):
     @blp.doc(security=BEARER)
     @require("citizen")
     @blp.response(204)
+    @blp.alt_response(401, **UNAUTHORIZED)
+    @blp.alt_response(404, **NOT_LINKED)
     def delete(self, person_id):
         """Unlink a person; for `self` this also erases the person's own data."""
         services().persons.unlink(g.session, person_id)
@@ -92,6 +106,10 @@ class Person(MethodView):
 @require("citizen")
 @blp.arguments(VerificationSchema())
 @blp.response(200, PersonViewSchema)
+@blp.alt_response(401, **UNAUTHORIZED)
+@blp.alt_response(403, **error_doc("forbidden: the identity (face) check failed"))
+@blp.alt_response(404, **NOT_LINKED)
+@blp.alt_response(409, **error_doc("conflict: the ID number is another account's self"))
 def verify(data, person_id):
     """Identity check (face verification) through the account's platform."""
     platform = services().sessions.platform(g.session.platform)
@@ -121,6 +139,9 @@ def health_code_body(view: HealthCodeView, lang: str) -> dict:
 @require("bearer")
 @blp.arguments(HealthCodeQuerySchema(), location="query")
 @blp.response(200, HealthCodeSchema)
+@blp.alt_response(401, **UNAUTHORIZED)
+@blp.alt_response(403, **NOT_VERIFIED)
+@blp.alt_response(404, **NOT_LINKED)
 def health_code(query, person_id):
     """Show the health code: colour, why, how to clear, and a fresh signed QR text."""
     # The hottest read: the session is checked in the same Redis round trip as the data,
@@ -137,6 +158,9 @@ def health_code(query, person_id):
 @blp.route(PERSON + "/health-code.<any(png, svg):fmt>", methods=["GET"])
 @blp.doc(security=BEARER, responses={200: {"description": "QR image of a fresh code",
                                             "content": {"image/png": {}, "image/svg+xml": {}}}})
+@blp.alt_response(401, **UNAUTHORIZED)
+@blp.alt_response(403, **NOT_VERIFIED)
+@blp.alt_response(404, **NOT_LINKED)
 @require("bearer")
 def health_code_image(person_id, fmt):
     """The QR image (PNG or SVG) of a freshly issued code."""
@@ -154,6 +178,9 @@ def health_code_image(person_id, fmt):
 @blp.doc(security=BEARER)
 @require("citizen")
 @blp.response(200, HistorySchema)
+@blp.alt_response(401, **UNAUTHORIZED)
+@blp.alt_response(403, **NOT_VERIFIED)
+@blp.alt_response(404, **NOT_LINKED)
 def history(person_id):
     """Colour changes and scans within the retention period, newest first."""
     found = services().codes.history(g.session, person_id)

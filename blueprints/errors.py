@@ -1,4 +1,4 @@
-"""One JSON error format for everything under /api and /webhooks (API.md, DESIGN §8)."""
+"""One JSON error format for everything under /api, /webhooks and /.well-known (API.md, DESIGN §8)."""
 from __future__ import annotations
 
 import json
@@ -10,14 +10,15 @@ from flask_smorest import Api, Blueprint
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
+from adapters.store.durability import NonDurableStore
 from blueprints.messages import localize, localize_fields
 from blueprints.metrics import STORE_UNAVAILABLE
 from blueprints.schemas import ErrorSchema
-from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthorized
+from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthorized, VerificationRequired
 
 log = logging.getLogger("healthcode")
 
-STATUS = {InvalidInput: 422, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409}
+STATUS = {InvalidInput: 422, Unauthorized: 401, Forbidden: 403, VerificationRequired: 403, NotFound: 404, Conflict: 409}
 HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -31,7 +32,8 @@ HTTP_CODES = {
     429: "rate_limited",
     503: "store_unavailable",
 }
-STORE_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, redis.ReadOnlyError)
+STORE_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, redis.ReadOnlyError,
+                NonDurableStore)
 
 
 def error_response(status: int, code: str, message: str, fields: dict | None = None, headers=None):
@@ -71,6 +73,10 @@ class HealthCodeApi(Api):
         status = error.code or 500
         if status == 422 and "messages" in data:
             return error_response(422, "validation_error", "the request is not valid", _flatten(data["messages"]))
+        if status == 400 and "messages" in data:  # webargs: the body is not valid JSON
+            fields = _flatten(data["messages"])
+            message = next((m for messages in fields.values() for m in messages), error.description or error.name)
+            return error_response(400, "bad_request", message, fields)
         code = HTTP_CODES.get(status, "error" if status < 500 else "internal_error")
         message = data.get("message") or error.description or error.name
         return error_response(status, code, message, headers=data.get("headers"))
@@ -99,7 +105,7 @@ class ApiBlueprint(Blueprint):
 
 
 def _is_api_path() -> bool:
-    return request.path.startswith(("/api/", "/webhooks/"))
+    return request.path.startswith(("/api/", "/webhooks/", "/.well-known/"))
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -36,6 +36,11 @@ class ErrorSchema(Strict):
     error = fields.Nested(ErrorDetailSchema, required=True)
 
 
+def error_doc(description: str) -> dict:
+    """Keywords for `blp.alt_response(status, **error_doc(...))`: an error this route can answer."""
+    return {"schema": ErrorSchema, "description": description}
+
+
 # -- mini-program ---------------------------------------------------------------------------
 
 class LoginSchema(Strict):
@@ -175,7 +180,9 @@ class MarkerRequestSchema(Strict):
     kind = fields.String(required=True)
     reason = fields.String(required=True, validate=validate.Length(1, 500))
     since = fields.AwareDateTime(metadata={"description": "ISO 8601 with offset; default now"})
-    until = fields.AwareDateTime(metadata={"description": "ISO 8601 with offset; default from the policy"})
+    until = fields.AwareDateTime(metadata={
+        "description": "ISO 8601 with offset; only for kinds whose policy rule has until_allowed, "
+                       "otherwise 422 (the policy decides when the kind ends)"})
 
     @ma.validates_schema
     def one_person(self, data, **kwargs):
@@ -194,6 +201,7 @@ class MarkerSchema(Strict):
     reason = fields.String(required=True)
     since = fields.String(required=True)
     until = fields.String(allow_none=True)
-    status = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["active", "removed"]))
+    removed_at = fields.String(allow_none=True, metadata={"description": "when it was removed; null while active"})
     color_before = fields.String(required=True)
     color_after = fields.String(required=True)

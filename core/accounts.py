@@ -75,13 +75,13 @@ class SessionService:
 class CredentialService:
     """Staff credentials for the authority and checkpoint roles."""
 
-    def __init__(self, tokens: TokenStore, clock: Clock, cache_seconds: int = 5) -> None:
+    def __init__(self, tokens: TokenStore, clock: Clock, cache_seconds: float = 5.0) -> None:
         self._tokens = tokens
         self._clock = clock
         # Staff credentials are checked on every scan; a short per-process cache saves a round
         # trip, at the price that a revocation takes up to `cache_seconds` to reach every worker.
         self._cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[Credential, int]] = {}
+        self._cache: dict[str, tuple[Credential, float]] = {}
 
     def create(self, role: str, name: str) -> tuple[str, Credential]:
         if role not in ROLES:

@@ -25,6 +25,12 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
+class VerificationRequired(Forbidden):
+    """The account's link to the person has not passed the platform's identity (face) check."""
+
+    code = "verification_required"
+
+
 class NotFound(DomainError):
     code = "not_found"
 

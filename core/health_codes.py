@@ -7,9 +7,9 @@ from core.accounts import account_hint, check_session, token_hash
 from core.clock import Clock
 from core.codes import CodeClaims, CodeIdCipher, CodeSigner, CodeVerifier, Color, InvalidCode
 from core.color import Evaluation, derive_color
-from core.errors import Forbidden, NotFound
+from core.errors import NotFound
 from core.facts import Facts
-from core.persons import PersonService, PersonView, live_link
+from core.persons import PersonService, PersonView, live_link, require_verified
 from core.policy import Policy
 from core.ports import ColorChange, Link, PersonRecord, PersonStore, ScanRecord, Session
 
@@ -81,18 +81,21 @@ class HealthCodeService:
     def show(self, session: Session, person_id: str, lang: str = "zh") -> HealthCodeView:
         """The current colour, why, and a freshly signed short-lived code."""
         link, record, facts = self._store.load(person_id, session.account_id)
-        return self._show(link, record, facts, lang)
+        return self._show(session.account_id, link, record, facts, lang)
 
     def show_for_token(self, token: str | None, person_id: str, lang: str = "zh") -> HealthCodeView:
         """As show(), authenticating the session token in the same round trip as the read."""
         account = account_hint(token)
         session, link, record, facts = self._store.load_for_session(token_hash(token or ""), account, person_id)
-        check_session(account, session)
-        return self._show(link, record, facts, lang)
+        session = check_session(account, session)
+        return self._show(session.account_id, link, record, facts, lang)
 
-    def _show(self, link: Link | None, record: PersonRecord | None, facts: Facts, lang: str) -> HealthCodeView:
-        if link is None or record is None or not live_link(link, record):
+    def _show(
+        self, account_id: str, link: Link | None, record: PersonRecord | None, facts: Facts, lang: str,
+    ) -> HealthCodeView:
+        if link is None or record is None or not live_link(link, record, account_id):
             raise NotFound("no such person on this account")
+        require_verified(link)  # 申领 gives a code once the platform's face check has passed
         now = self._clock.now()
         evaluation = self.evaluate(record.id, facts, record.last_color, now)
         person = self._persons.view(record, link)
@@ -156,12 +159,10 @@ class HealthCodeService:
     def history(self, session: Session, person_id: str) -> History:
         """Colour changes and scans within the retention period.
 
-        Where someone was scanned is more than a relative needs to show a code: a family link
-        reads the history only once the person's identity check passed on it.
+        Where someone was scanned is personal: read only through a link on which the person's
+        identity (face) check passed.
         """
-        link, _ = self._persons.linked(session, person_id)
-        if link.relation == "family" and not link.verified:
-            raise Forbidden("a family member's history needs their identity verification first")
+        self._persons.verified(session, person_id)
         since = self._clock.now() - self.retention_days * DAY
         changes, scans = self._store.history(person_id, since)
         return History(retention_days=self.retention_days, changes=changes, scans=scans)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.clock import Clock
 from core.color import derive_color
@@ -34,6 +34,7 @@ class MarkingOutcome:
     color_before: str
     color_after: str
     until: int | None = None  # the effective end: explicit, or since + the policy's duration
+    removed_at: int | None = None
 
 
 def marker_person(marker_id: str) -> str:
@@ -68,6 +69,11 @@ class MarkingService:
         policy = self._codes.policy
         if request.kind not in policy.markers:
             raise InvalidInput("unknown marker kind", {"kind": [f"one of {', '.join(sorted(policy.markers))}"]})
+        if request.until is not None and not policy.markers[request.kind].until_allowed:
+            # The policy says when a kind ends (release, tests, its duration): a request's `until`
+            # must not turn a confirmed case green or change a close contact's 14 days.
+            raise InvalidInput("until is not allowed for this marker kind",
+                               {"until": ["the policy decides when this kind ends; omit until"]})
         now = self._clock.now()
         since = request.since if request.since is not None else now
         if not EARLIEST <= since <= now + DAY:
@@ -99,6 +105,8 @@ class MarkingService:
         return marker.since + rule.duration_days * DAY if rule and rule.duration_days else None
 
     def remove_marker(self, marker_id: str, reason: str, actor: Credential) -> MarkingOutcome:
+        """Clear a marker; the outcome shows it `removed`, as of now."""
+        # `reason` and `actor` are not stored until the audit trail exists (docs/SECURITY.md).
         person_id = marker_person(marker_id)
         now = self._clock.now()
         before = self._color(person_id, now)
@@ -106,7 +114,8 @@ class MarkingService:
         if marker is None:
             raise NotFound("no such marker")
         after = self._color(person_id, now, record_change=True)
-        return MarkingOutcome(marker, before, after, self._effective_until(marker))
+        removed = replace(marker, status="removed")
+        return MarkingOutcome(removed, before, after, self._effective_until(marker), removed_at=now)
 
     def add_lab_result(self, id_number: str, sampled_at: int, result: str, lab: str) -> str:
         if result not in LAB_RESULTS:

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 
 from core.clock import Clock
-from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound, VerificationRequired
 from core.identity import (
     mask_id_number,
     mask_name,
@@ -66,7 +66,7 @@ class PersonService:
         views = []
         for pid, link in sorted(self._store.links(session.account_id).items(), key=lambda kv: kv[1].linked_at):
             record = self._store.get(pid)
-            if live_link(link, record):
+            if live_link(link, record, session.account_id):
                 assert record is not None
                 views.append(self.view(record, link))
         return views
@@ -74,8 +74,14 @@ class PersonService:
     def linked(self, session: Session, person_id: str) -> tuple[Link, PersonRecord]:
         """The account's link to a person and the person, or NotFound (same for not yours)."""
         link, record, _ = self._store.load(person_id, session.account_id)
-        if link is None or record is None or not live_link(link, record):
+        if link is None or record is None or not live_link(link, record, session.account_id):
             raise NotFound("no such person on this account")
+        return link, record
+
+    def verified(self, session: Session, person_id: str) -> tuple[Link, PersonRecord]:
+        """As linked(), for what needs the person's face check on this link first."""
+        link, record = self.linked(session, person_id)
+        require_verified(link)
         return link, record
 
     # -- applying ------------------------------------------------------------------------
@@ -103,52 +109,52 @@ class PersonService:
         # Stale links first: an erased relative must not come back to life by their new name.
         links = self._prune_stale_links(session.account_id)
         record = find_or_create_person(self._store, self._vault, values["id_number"], now)
-        written = self._settle_name(record, values["name"], application.relation)
+        if application.relation == "self" and record.self_account not in (None, session.account_id):
+            raise Conflict("this ID number is already another account's own code")
+        written, claimed = self._settle_name(record, values["name"], application.relation)
         try:
-            link = self._link(session, links, record.id, application.relation, now)
+            link = self._link(session, links, record.id, application.relation, now, claimed)
         except Conflict:
             if written is not None:  # a refused application leaves the name as it found it
                 self._store.set_name(record.id, record.name_ct, record.name_source, expected=written)
             raise
-        # A relative applying as family does not overwrite the person's own phone.
-        keep_phone = application.relation == "family" and record.phone_ct is not None
-        if not keep_phone:
+        # The first application gives the phone; after that only a verified link changes it
+        # (update_phone), so nobody who merely knows an ID number can redirect a person's phone.
+        if record.phone_ct is None:
             self._store.set_pii(record.id, phone_ct=self._vault.seal(values["phone"], f"{record.id}:phone"))
         return self.view(self._store.get(record.id) or record, link)
 
-    def _settle_name(self, record: PersonRecord, name: str, relation: str) -> bytes | None:
-        """Check the name against the record, or record it; returns the ciphertext if written.
+    def _settle_name(self, record: PersonRecord, name: str, relation: str) -> tuple[bytes | None, bytes | None]:
+        """Check the name against the record, or record it: (ciphertext written, name claimed).
 
-        Until a real-name check exists, a name given by the person's own (`self`) application
-        outranks one given by a relative, so nobody can lock the owner out by applying first.
+        A relative's name must match the record. The person's own (`self`) application may
+        differ, since whoever applied first may have mistyped or made up the name: its name is
+        then only claimed, and replaces the record's when the face check passes against it.
         """
         for _ in range(3):  # compare-and-set: a concurrent application may write in between
             stored = self._open(record, "name")
             if stored == name:
-                return None
-            if stored is not None and not (relation == "self" and record.name_source != "self"):
-                raise InvalidInput("name does not match", {"name": ["does not match the ID number's record"]})
+                return None, None
             sealed = self._vault.seal(name, f"{record.id}:name")
+            if stored is not None:
+                if relation == "self":
+                    return None, sealed
+                raise InvalidInput("name does not match", {"name": ["does not match the ID number's record"]})
             if self._store.set_name(record.id, sealed, relation, expected=record.name_ct):
-                return sealed
+                return sealed, None
             record = self._store.get(record.id) or record
         raise Conflict("the application changed concurrently; try again")
 
-    def _link(self, session: Session, links: dict[str, Link], person_id: str, relation: str, now: int) -> Link:
+    def _link(
+        self, session: Session, links: dict[str, Link], person_id: str, relation: str, now: int,
+        claimed_name_ct: bytes | None,
+    ) -> Link:
         if person_id in links:
             raise Conflict("this person is already on this account")
-        if relation == "self":
-            owner = self._store.claim_self(person_id, session.account_id)
-            if owner != session.account_id:
-                raise Conflict("this ID number is already another account's own code")
-        link = Link(person_id=person_id, relation=relation, verified=False, linked_at=now)
+        link = Link(person_id, relation, verified=False, linked_at=now, claimed_name_ct=claimed_name_ct)
         outcome = self._store.link(session.account_id, link, self._max_family)
         if outcome == "ok":
             return link
-        existing = self._store.links(session.account_id).get(person_id)
-        # A double-submitted self application finds its own link: the claim stays ours.
-        if relation == "self" and not (existing and existing.relation == "self"):
-            self._store.release_self(person_id, session.account_id)
         if outcome == "self_taken":
             raise Conflict("this account already has its own code")
         if outcome == "family_full":
@@ -159,14 +165,14 @@ class PersonService:
         """Drop links to persons erased since they were linked, so they neither block nor count."""
         links = self._store.links(account_id)
         for pid, link in list(links.items()):
-            if not live_link(link, self._store.get(pid)):
+            if not live_link(link, self._store.get(pid), account_id):
                 self._store.unlink(account_id, pid)
                 del links[pid]
         return links
 
     def update_phone(self, session: Session, person_id: str, phone: str) -> PersonView:
         """Change the phone: the person's own account, or a relative's while the person has none."""
-        link, record = self.linked(session, person_id)
+        link, record = self.verified(session, person_id)
         if link.relation != "self" and record.self_account is not None:
             raise Forbidden("only the person's own account can change their phone")
         normalized = normalize_phone(phone)
@@ -174,27 +180,47 @@ class PersonService:
         return self.view(self._store.get(person_id) or record, link)
 
     def unlink(self, session: Session, person_id: str) -> None:
-        """Remove a person from the account; for `self`, also erase the person's own data.
+        """Remove a person from the account; for the person's verified owner, also erase their data.
 
         Authority markers and lab results are not the user's to erase: they stay (keyed by
-        the ID number's hash), so deleting and re-applying never turns a red code green.
+        the ID number's hash), so deleting and re-applying never turns a red code green. An
+        unverified `self` link is only removed: erasing needs the face check that makes an
+        account the person's owner.
         """
         link, record = self.linked(session, person_id)
         self._store.unlink(session.account_id, person_id)
-        if link.relation == "self":
+        if link.relation == "self" and link.verified and record.self_account == session.account_id:
             self._store.erase(person_id, self._clock.now())
 
     def verify(self, session: Session, person_id: str, platform: PlatformAdapter, ticket: str) -> PersonView:
-        """Face check through the platform the account logged in with."""
+        """Face check through the platform the account logged in with.
+
+        For `self` it makes the account the person's owner (one per person; the others' `self`
+        links lapse), and a claimed name replaces the one on record.
+        """
         link, record = self.linked(session, person_id)
         # The platform checks the face against this person's name and ID number, not the
         # account holder's: for a family link it is the relative who must be present.
-        name = self._open(record, "name") or ""
+        sealed_name = link.claimed_name_ct or record.name_ct
+        name = self._vault.open(sealed_name, f"{record.id}:name") if sealed_name else ""
         id_number = self._vault.open(record.id_number_ct, f"{record.id}:id")
         if not platform.verify_identity(session.account_id, ticket, name, id_number):
             raise Forbidden("identity verification failed")
+        if link.relation == "self":
+            if self._store.claim_self(person_id, session.account_id) != session.account_id:
+                raise Conflict("this ID number is already another account's own code")
+            if link.claimed_name_ct is not None:
+                self._set_verified_name(record, link.claimed_name_ct)
         self._store.set_verified(session.account_id, person_id)
-        return self.view(record, Link(link.person_id, link.relation, True, link.linked_at))
+        verified = Link(link.person_id, link.relation, True, link.linked_at)
+        return self.view(self._store.get(person_id) or record, verified)
+
+    def _set_verified_name(self, record: PersonRecord, sealed: bytes) -> None:
+        for _ in range(3):  # the owner's verified name wins over whatever is stored
+            if self._store.set_name(record.id, sealed, "self", expected=record.name_ct):
+                return
+            record = self._store.get(record.id) or record
+        raise Conflict("the application changed concurrently; try again")
 
     def _open(self, record: PersonRecord, field: str) -> str | None:
         blob = record.name_ct if field == "name" else record.phone_ct
@@ -219,6 +245,18 @@ def find_or_create_person(store: PersonStore, vault: PiiVault, id_number: str, n
     return record
 
 
-def live_link(link: Link, record: PersonRecord | None) -> bool:
-    """A link still stands: the person exists, has applied, and was not erased after linking."""
-    return record is not None and record.name_ct is not None and link.linked_at >= record.revoked_before
+def live_link(link: Link, record: PersonRecord | None, account_id: str) -> bool:
+    """A link still stands: the person exists, has applied, was not erased after linking, and
+    (for `self`) no other account has become the person's verified owner."""
+    return (
+        record is not None
+        and record.name_ct is not None
+        and link.linked_at >= record.revoked_before
+        and (link.relation != "self" or record.self_account in (None, account_id))
+    )
+
+
+def require_verified(link: Link) -> None:
+    """The code, the history, the phone and erasure need the face check on this link."""
+    if not link.verified:
+        raise VerificationRequired("identity verification (face check) is required first")

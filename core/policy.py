@@ -32,7 +32,12 @@ class NegativeTests:
 
 @dataclass(frozen=True)
 class Rule:
-    """How one kind of fact colours a code and how it clears."""
+    """How one kind of fact colours a code and how it clears.
+
+    `until_allowed`: whether an authority may end a marker of this kind at an explicit time.
+    Off unless the policy says so, because the policy, not the request, decides when a kind
+    ends (a `confirmed` case by release, `symptoms` by a negative test).
+    """
 
     code: str
     color: Color
@@ -40,6 +45,7 @@ class Rule:
     negative_tests: NegativeTests | None
     text: Text
     how_to_clear: Text
+    until_allowed: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ def _text(doc: Any, where: str) -> Text:
     return Text(zh=doc["zh"], en=doc["en"])
 
 
-_RULE_KEYS = {"color", "duration_days", "negative_tests", "text", "how_to_clear"}
+_RULE_KEYS = {"color", "duration_days", "negative_tests", "text", "how_to_clear", "until_allowed"}
 
 
 def _rule(code: str, doc: Any) -> Rule:
@@ -84,6 +90,9 @@ def _rule(code: str, doc: Any) -> Rule:
         if type(count) is not int or count < 1 or type(gap) is not int or gap < 0:
             raise PolicyError(f"{code}: negative_tests needs count ≥ 1 and min_gap_hours ≥ 0")
         negative_tests = NegativeTests(count=count, min_gap_hours=gap)
+    until_allowed = doc.get("until_allowed", False)
+    if type(until_allowed) is not bool:
+        raise PolicyError(f"{code}: until_allowed must be true or false")
     return Rule(
         code=code,
         color=color,
@@ -91,6 +100,7 @@ def _rule(code: str, doc: Any) -> Rule:
         negative_tests=negative_tests,
         text=_text(doc.get("text"), f"{code}.text"),
         how_to_clear=_text(doc.get("how_to_clear"), f"{code}.how_to_clear"),
+        until_allowed=until_allowed,
     )
 
 

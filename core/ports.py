@@ -32,6 +32,9 @@ class Link:
     relation: str
     verified: bool
     linked_at: int
+    # A `self` application whose name differs from the one on record: kept sealed on the link
+    # until the face check passes against it, then it becomes the person's name.
+    claimed_name_ct: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -120,9 +123,9 @@ class PersonStore(Protocol):
         """Compare-and-set the name ciphertext; None deletes it. False if it was not `expected`."""
         ...
 
-    def claim_self(self, person_id: str, account_id: str) -> str: ...
-
-    def release_self(self, person_id: str, account_id: str) -> None: ...
+    def claim_self(self, person_id: str, account_id: str) -> str:
+        """Make the account the person's verified owner unless another is; returns the owner."""
+        ...
 
     def erase(self, person_id: str, now: int) -> bool: ...
 

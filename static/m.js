@@ -28,6 +28,7 @@ const HC = (() => {
     if (!res.ok) {
       const err = new Error((data && data.error && data.error.message) || res.statusText);
       err.status = res.status;
+      err.code = data && data.error && data.error.code;
       err.fields = (data && data.error && data.error.fields) || {};
       throw err;
     }
@@ -60,7 +61,8 @@ const HC = (() => {
         const li = document.createElement("li");
         const a = document.createElement("a");
         a.href = "/m/code/" + p.id;
-        a.textContent = `${p.name_masked}（${p.relation === "self" ? "本人" : "家人"}） ${p.id_number_masked}`;
+        a.textContent = `${p.name_masked}（${p.relation === "self" ? "本人" : "家人"}） ${p.id_number_masked}`
+          + (p.verified ? "" : "　待人脸识别");
         li.appendChild(a);
         list.appendChild(li);
       }
@@ -113,6 +115,7 @@ const HC = (() => {
       let skew = 0;       // server minus device clock, used only when the device is clearly off
       let timer = null;
       let inFlight = false;
+      let awaitingFaceCheck = false;
 
       function showReasons(list) {
         const reasons = $("#reasons");
@@ -159,6 +162,7 @@ const HC = (() => {
           timer = setTimeout(refresh, refreshAt - Date.now());
         } catch (e) {
           if (e.status === 401) { location.reload(); return; }
+          if (e.code === "verification_required") { validUntil = 0; awaitingFaceCheck = true; askForFaceCheck(); return; }
           if (e.status === 404 || e.status === 403) {  // not this account's person: retrying won't help
             validUntil = 0;
             card.hidden = true;
@@ -171,9 +175,48 @@ const HC = (() => {
         } finally { inFlight = false; }
       }
 
+      // 申领 gives a code once the platform's face check has passed on this link. The mini-program
+      // runs the check and opens this page with ?face_ticket=…; the dev platform takes any ticket.
+      async function start() {
+        const persons = await api("GET", "/api/v1/persons").then((r) => r.persons, () => null);
+        const me = persons && persons.find((p) => p.id === person);
+        if (me && !me.verified) { awaitingFaceCheck = true; askForFaceCheck(me); return; }
+        refresh();
+      }
+
+      async function askForFaceCheck(me) {
+        card.hidden = true;
+        const ticket = new URLSearchParams(location.search).get("face_ticket");
+        if (ticket) {
+          window.history.replaceState(null, "", location.pathname);
+          return verifyWith(ticket);
+        }
+        if (!me) {
+          const persons = await api("GET", "/api/v1/persons").then((r) => r.persons, () => []);
+          me = persons.find((p) => p.id === person);
+        }
+        $("#verify-name").textContent = me ? `「${me.name_masked}」` : "";
+        $("#verify").hidden = false;
+        const start = $("#verify-start");
+        if (start) start.onclick = () => verifyWith("dev-face-check");
+      }
+
+      async function verifyWith(ticket) {
+        try {
+          await api("POST", `/api/v1/persons/${person}/verification`, { ticket });
+          $("#verify").hidden = true;
+          awaitingFaceCheck = false;
+          refresh();
+        } catch (e) {
+          $("#verify").hidden = false;
+          toast("人脸识别未通过：" + e.message);
+        }
+      }
+
       function tick() {
         const now = Date.now();
         $("#clock").textContent = fmt.format(new Date(now + skew));
+        if (awaitingFaceCheck) return;
         if (!validUntil) { $("#validity").textContent = "正在获取二维码…"; return; }
         const stale = now >= validUntil;
         $("#validity").textContent = stale ? "二维码已过期，正在刷新…"
@@ -183,7 +226,7 @@ const HC = (() => {
         if (now >= refreshAt && !inFlight) refresh();
       }
       document.addEventListener("visibilitychange", () => { if (!document.hidden) tick(); });
-      refresh();
+      start();
       tick();
       setInterval(tick, 1000);
     });

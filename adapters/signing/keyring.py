@@ -141,6 +141,8 @@ class RedisKeyRing:
 
     def jwks(self) -> dict:
         """The published key set (API.md `/.well-known/health-code-keys`): active and verify keys."""
+        if self._current().active is None:  # the store was down at start-up, or lost the ring
+            self.ensure_active_key()
         return {
             "keys": [
                 {

@@ -3,14 +3,15 @@
 Keys (DESIGN §7, cluster-ready): every key of one person shares the hash tag {person-id};
 an account's links live in one hash; the ID-number index is one key per person.
   hc:id:{<id-hash>}        -> person id                 (string, global single-key lookup)
-  hc:p:{<pid>}             -> person hash (ciphertexts, self owner, last colour)
+  hc:p:{<pid>}             -> person hash (ciphertexts, verified owner account, last colour)
   hc:p:{<pid>}:m           -> markers (hash id -> JSON)
   hc:p:{<pid>}:lab         -> lab results (sorted set by sampled_at)
   hc:p:{<pid>}:chg / :scan -> history (sorted sets by time, trimmed and expiring)
-  hc:a:{<account-id>}      -> links (hash person id -> "relation|verified|linked_at")
+  hc:a:{<account-id>}      -> links (hash person id -> "relation|verified|linked_at[|claimed name]")
 """
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 from collections.abc import Callable
@@ -66,10 +67,6 @@ if o then return o end
 redis.call('HSET', KEYS[1], 'o', ARGV[1])
 return ARGV[1]
 """
-_RELEASE_SELF = """
-if redis.call('HGET', KEYS[1], 'o') == ARGV[1] then redis.call('HDEL', KEYS[1], 'o') end
-return 1
-"""
 # ARGV: person id, relation, encoded link, max family
 _LINK = """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'exists' end
@@ -86,8 +83,8 @@ return 'ok'
 _SET_VERIFIED = """
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return 0 end
-local rel, _, ts = string.match(v, '^(%a+)|(%d)|(%d+)$')
-redis.call('HSET', KEYS[1], ARGV[1], rel .. '|1|' .. ts)
+local rel, _, ts = string.match(v, '^(%a+)|(%d)|(%d+)')
+redis.call('HSET', KEYS[1], ARGV[1], rel .. '|1|' .. ts)  -- a claimed name is settled by now
 return 1
 """
 _REMOVE_MARKER = """
@@ -160,12 +157,16 @@ def index_key(id_hash: str) -> str:
 
 
 def _link_value(link: Link) -> str:
-    return f"{link.relation}|{int(link.verified)}|{link.linked_at}"
+    value = f"{link.relation}|{int(link.verified)}|{link.linked_at}"
+    if link.claimed_name_ct is not None:
+        value += "|" + base64.b64encode(link.claimed_name_ct).decode()
+    return value
 
 
 def _parse_link(person_id: str, raw: bytes) -> Link:
-    relation, verified, linked_at = raw.decode().split("|")
-    return Link(person_id, relation, verified == "1", int(linked_at))
+    relation, verified, linked_at, *claimed = raw.decode().split("|", 3)
+    claimed_name_ct = base64.b64decode(claimed[0]) if claimed else None
+    return Link(person_id, relation, verified == "1", int(linked_at), claimed_name_ct)
 
 
 def _parse_record(person_id: str, raw: dict[bytes, bytes]) -> PersonRecord | None:
@@ -218,7 +219,6 @@ class RedisPersonStore:
         self._claim_self = client.register_script(_CLAIM_SELF)
         self._erase = client.register_script(_ERASE)
         self._set_name = client.register_script(_SET_NAME)
-        self._release_self = client.register_script(_RELEASE_SELF)
         self._link = client.register_script(_LINK)
         self._set_verified = client.register_script(_SET_VERIFIED)
         self._remove_marker = client.register_script(_REMOVE_MARKER)
@@ -250,9 +250,6 @@ class RedisPersonStore:
 
     def claim_self(self, person_id: str, account_id: str) -> str:
         return self._claim_self(keys=[person_key(person_id)], args=[account_id]).decode()
-
-    def release_self(self, person_id: str, account_id: str) -> None:
-        self._release_self(keys=[person_key(person_id)], args=[account_id])
 
     def erase(self, person_id: str, now: int) -> bool:
         key = person_key(person_id)

@@ -57,11 +57,20 @@ def test_production_refuses_a_store_that_can_lose_writes_and_unknown_environment
 
 def test_apply_show_scan(api, client):
     me = api.login("alice")
-    person = api.apply(me, name="张三丰", phone="+86 138-0013-8000", id_number="11010519491231002x")
+    person = api.apply(me, name="张三丰", phone="+86 138-0013-8000", id_number="11010519491231002x", verify=False)
     assert person["name_masked"] == "张*丰"
     assert person["id_number_masked"] == "1101**********002X"
     assert person["phone_masked"] == "138****8000"
     assert person["relation"] == "self" and person["verified"] is False
+    refused = client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me)
+    assert refused.status_code == 403 and refused.json["error"]["code"] == "verification_required"
+    assert refused.json["error"]["message"] == "请先完成人脸识别身份核验"
+    failed = client.post(f"/api/v1/persons/{person['id']}/verification", json={"ticket": "fail"}, headers=me)
+    assert failed.status_code == 403 and failed.json["error"]["code"] == "forbidden"
+    verified = client.post(f"/api/v1/persons/{person['id']}/verification", json={"ticket": "face"}, headers=me)
+    assert verified.status_code == 200
+    person = {**person, "verified": True}
+    assert verified.json == person
     assert client.get("/api/v1/persons", headers=me).json["persons"] == [person]
 
     code = client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json
@@ -327,14 +336,14 @@ def test_metrics_count_requests_by_endpoint_without_person_ids(api, client):
     assert person["id"] not in text and "张" not in text
 
 
-def test_family_history_needs_the_family_members_identity_check(api, client):
+def test_family_code_and_history_need_the_family_members_identity_check(api, client):
     api.apply(api.login("grandma"))
     me = api.login("grandson")
-    family = api.apply(me, relation="family")
+    family = api.apply(me, relation="family", verify=False)
     url = f"/api/v1/persons/{family['id']}/history"
-    response = client.get(url, headers=me)
-    assert response.status_code == 403 and response.json["error"]["code"] == "forbidden"
-    assert client.get(f"/api/v1/persons/{family['id']}/health-code", headers=me).status_code == 200
+    for path in (url, f"/api/v1/persons/{family['id']}/health-code", f"/api/v1/persons/{family['id']}/health-code.svg"):
+        response = client.get(path, headers=me)
+        assert response.status_code == 403 and response.json["error"]["code"] == "verification_required"
     client.post(f"/api/v1/persons/{family['id']}/verification", json={"ticket": "face-ok"}, headers=me)
     assert client.get(url, headers=me).status_code == 200
 
@@ -393,3 +402,26 @@ def test_a_refused_self_application_restores_the_name_it_would_have_replaced(api
         "name": "张三", "id_number": "11010519491231002X", "phone": "13800138000", "relation": "self"})
     assert response.status_code == 409
     api.apply(api.login("eve"), relation="family", name="王五")  # the stored name is unchanged
+
+
+def test_someone_who_knows_only_the_id_number_gets_nothing_and_erases_nothing(api, client):
+    carer = api.login("carer")
+    grandma = api.apply(carer, relation="family", name="王秀英")
+    stranger = api.login("stranger")
+    claim = api.apply(stranger, name="某某", verify=False)  # a `self` claim with a made-up name
+    assert claim["id"] == grandma["id"] and claim["name_masked"] == "王*英"
+    base = f"/api/v1/persons/{claim['id']}"
+    for method, path, body in (("GET", "/health-code", None), ("GET", "/history", None),
+                               ("PATCH", "", {"phone": "13900139000"})):
+        response = client.open(base + path, method=method, json=body, headers=stranger)
+        assert response.status_code == 403 and response.json["error"]["code"] == "verification_required"
+    assert client.delete(base, headers=stranger).status_code == 204
+    assert client.get("/api/v1/persons", headers=carer).json["persons"] == [grandma]
+    assert client.get(f"/api/v1/persons/{grandma['id']}/health-code", headers=carer).status_code == 200
+
+    owner = api.login("grandma")  # the real person: not locked out by the stranger's claim
+    mine = api.apply(owner, name="王秀英")
+    assert mine["verified"] and mine["relation"] == "self"
+    third = client.post("/api/v1/persons", headers=api.login("third"), json={
+        "name": "王秀英", "id_number": "11010519491231002X", "phone": "13800138000", "relation": "self"})
+    assert third.status_code == 409

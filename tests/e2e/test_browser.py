@@ -129,6 +129,11 @@ def apply_and_open_code(driver, server: LiveServer, account: str) -> str:
     submit_application(driver, **APPLICANT)
     wait(driver).until(EC.url_matches(CODE_URL.pattern))
     person_id = CODE_URL.search(driver.current_url).group(1)
+    # No code before the face check: the page asks for it (the dev platform's check passes).
+    wait(driver).until(EC.visibility_of_element_located((By.ID, "verify")))
+    assert driver.find_element(By.ID, "code-card").get_attribute("hidden")
+    assert driver.find_element(By.ID, "verify-name").text == "「张*」"
+    driver.find_element(By.ID, "verify-start").click()
     wait(driver).until(lambda d: d.execute_script(
         "const c = document.getElementById('code-card'); return !c.hidden && c.dataset.qr"))
     driver.execute_script(WATCH_CARD)

@@ -90,7 +90,11 @@ def test_sigkill_of_the_app_after_201_loses_nothing(service):
     me = login(service.base)
     response = requests.post(service.base + "/api/v1/persons", json=APPLICATION, headers=me)
     assert response.status_code == 201
+    response = requests.post(service.base + f"/api/v1/persons/{response.json()['id']}/verification",
+                             json={"ticket": "face-ok"}, headers=me)
+    assert response.status_code == 200
     person = response.json()
+    assert person["verified"]
     authority = {"Authorization": "Bearer " + service.cli("credentials", "create", "--role", "authority",
                                                             "--name", "CDC")}
     marker = requests.post(service.base + "/api/v1/authority/markers", headers=authority,

@@ -38,14 +38,22 @@ def test_create_never_overwrites_and_pii_is_set_separately(store):
     assert store.get(OTHER) is None
 
 
-def test_self_claim_and_release(store):
+def test_self_claim_is_first_come_and_cleared_by_erasure(store):
     store.create(record())
     assert store.claim_self(PID, "acct1") == "acct1"
     assert store.claim_self(PID, "acct2") == "acct1"
-    store.release_self(PID, "acct2")
+    assert store.claim_self(PID, "acct1") == "acct1"
     assert store.get(PID).self_account == "acct1"
-    store.release_self(PID, "acct1")
+    store.erase(PID, 100)
     assert store.claim_self(PID, "acct2") == "acct2"
+
+
+def test_a_claimed_name_rides_on_the_link_until_verification(store):
+    store.link("acct", Link(PID, "self", False, 1, claimed_name_ct=b"\x00sealed|name\xff"), 5)
+    assert store.links("acct")[PID] == Link(PID, "self", False, 1, b"\x00sealed|name\xff")
+    assert store.load(PID, "acct")[0] == Link(PID, "self", False, 1, b"\x00sealed|name\xff")
+    store.set_verified("acct", PID)
+    assert store.links("acct")[PID] == Link(PID, "self", True, 1)
 
 
 def test_link_outcomes(store):

@@ -25,7 +25,7 @@ from core.facts import Facts, LabResult, Marker
 from core.health_codes import HealthCodeService
 from core.identity import PlatformIdentity
 from core.marking import MarkingService
-from core.persons import PersonService
+from core.persons import Application, PersonService, PersonView
 from core.policy import Policy
 from core.ports import ColorChange, Credential, Link, PersonRecord, ScanRecord, Session
 
@@ -95,11 +95,6 @@ class FakePersonStore:
         self.persons[person_id] = replace(record, self_account=account_id)
         return account_id
 
-    def release_self(self, person_id: str, account_id: str) -> None:
-        record = self.persons.get(person_id)
-        if record is not None and record.self_account == account_id:
-            self.persons[person_id] = replace(record, self_account=None)
-
     def erase(self, person_id: str, now: int) -> bool:
         # As the Redis script: one step; the ID-number index keeps pointing at the person id.
         self.changes.pop(person_id, None)
@@ -138,7 +133,7 @@ class FakePersonStore:
     def set_verified(self, account_id: str, person_id: str) -> None:
         links = self.accounts.get(account_id, {})
         if person_id in links:
-            links[person_id] = replace(links[person_id], verified=True)
+            links[person_id] = replace(links[person_id], verified=True, claimed_name_ct=None)
 
     # -- facts -----------------------------------------------------------------------------
 
@@ -445,6 +440,11 @@ class World:
 
     def login(self, user: str = "alice") -> Session:
         return self.sessions.authenticate(self.sessions.login(self.platform.name, user).token)
+
+    def apply_verified(self, session: Session, application: Application) -> PersonView:
+        """Apply, then pass the face check on the new link (what shows a code)."""
+        view = self.persons.apply(session, application)
+        return self.persons.verify(session, view.id, self.platform, "ok")
 
     def staff(self, role: str = "authority") -> Credential:
         return self.credentials.create(role, f"{role} desk")[1]

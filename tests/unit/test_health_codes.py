@@ -20,7 +20,7 @@ def alice(world):
 @pytest.fixture
 def zhang(world, alice):
     """张三, applied for by alice as her own code."""
-    return world.persons.apply(alice, Application("张三", ZHANG, "13800138000", "self"))
+    return world.apply_verified(alice, Application("张三", ZHANG, "13800138000", "self"))
 
 
 def mark(world, kind: str = "close_contact"):
@@ -74,7 +74,7 @@ def test_marked_person_shows_red_with_the_reason(world, alice, zhang):
 
 def test_family_member_shows_the_same_code_as_the_person_themselves(world, alice, zhang):
     mother = world.login("mother")
-    world.persons.apply(mother, Application("张三", ZHANG, "13900139000", "family"))
+    world.apply_verified(mother, Application("张三", ZHANG, "13900139000", "family"))
     mark(world, "symptoms")
     assert world.codes.show(mother, zhang.id).evaluation.color is Color.YELLOW
     assert world.codes.show(alice, zhang.id).evaluation.color is Color.YELLOW
@@ -179,7 +179,7 @@ def test_old_code_stays_revoked_after_reapplying_but_the_new_one_is_valid(world,
     world.clock.advance(5)
     world.persons.unlink(alice, zhang.id)
     world.clock.advance(5)
-    again = world.persons.apply(alice, Application("张三", ZHANG, "13800138000", "self"))
+    again = world.apply_verified(alice, Application("张三", ZHANG, "13800138000", "self"))
     new_qr = world.codes.show(alice, again.id).qr
     assert world.codes.scan(old_qr, "gate 3").reason == "revoked"
     assert world.codes.scan(new_qr, "gate 3").color is Color.YELLOW
@@ -253,7 +253,7 @@ def test_erasing_your_data_erases_your_history(world, alice, zhang):
     mark(world, "symptoms")
     world.codes.scan(world.codes.show(alice, zhang.id).qr, "gate 3")
     world.persons.unlink(alice, zhang.id)
-    again = world.persons.apply(alice, Application("张三", ZHANG, "13800138000", "self"))
+    again = world.apply_verified(alice, Application("张三", ZHANG, "13800138000", "self"))
     history = world.codes.history(alice, again.id)
     assert history.scans == [] and history.changes == []
 
@@ -261,6 +261,6 @@ def test_erasing_your_data_erases_your_history(world, alice, zhang):
 def test_a_longer_code_lifetime_is_honoured(policy):
     world = World(policy=policy, code_ttl=300)
     alice = world.login("alice")
-    zhang = world.persons.apply(alice, Application("张三", ZHANG, "13800138000", "self"))
+    zhang = world.apply_verified(alice, Application("张三", ZHANG, "13800138000", "self"))
     shown = world.codes.show(alice, zhang.id)
     assert shown.expires_at - shown.issued_at == 300

@@ -1,12 +1,16 @@
 """Authority markers (赋码 / 转码) and lab results: the facts that turn a code yellow or red and back."""
 
+import copy
+from dataclasses import replace
+
 import pytest
 
 from core.codes import Color
 from core.errors import InvalidInput, NotFound
 from core.marking import MarkerRequest
 from core.persons import Application
-from tests.unit.fakes import NOW, id_number
+from core.policy import load_policy
+from tests.unit.fakes import NOW, World, id_number
 
 ZHANG = "11010519491231002X"
 HOUR = 3600
@@ -34,7 +38,7 @@ def alice(world):
 
 @pytest.fixture
 def zhang(world, alice):
-    return world.persons.apply(alice, Application("张三", ZHANG, "13800138000", "self"))
+    return world.apply_verified(alice, Application("张三", ZHANG, "13800138000", "self"))
 
 
 # -- adding markers ---------------------------------------------------------------------------------
@@ -51,7 +55,7 @@ def test_marker_turns_the_code_red_and_says_before_and_after(world, authority, a
 
 def test_marking_by_id_number_before_the_person_applies_makes_them_red_on_applying(world, authority, alice):
     outcome = world.marking.add_marker(request("confirmed"), authority)
-    view = world.persons.apply(alice, Application("张三", ZHANG, "13800138000", "self"))
+    view = world.apply_verified(alice, Application("张三", ZHANG, "13800138000", "self"))
     assert view.id == outcome.marker.person_id
     shown = world.codes.show(alice, view.id)
     assert shown.evaluation.color is Color.RED
@@ -95,29 +99,55 @@ def test_unknown_marker_kind_is_invalid_and_creates_nobody(world, authority):
     assert world.store.persons == {}
 
 
-@pytest.mark.parametrize("until", [NOW - DAY, NOW - 1, NOW])
-def test_until_not_after_since_is_invalid(world, authority, until):
+@pytest.mark.parametrize("kind", ["confirmed", "symptoms", "close_contact", "secondary_contact", "from_risk_area"])
+@pytest.mark.parametrize("until", [NOW - HOUR, NOW + 2 * DAY], ids=["past", "future"])
+def test_explicit_until_is_refused_where_the_policy_decides_the_end(world, authority, kind, until):
+    # A confirmed case ends by release, symptoms by a negative test, a close contact after the
+    # policy's 14 days: a request's `until` must not turn any of them green or stretch them.
     with pytest.raises(InvalidInput) as caught:
-        world.marking.add_marker(request(since=NOW, until=until), authority)
+        world.marking.add_marker(request(kind, until=until), authority)
     assert list(caught.value.fields) == ["until"]
-    assert world.store.markers == {}
+    assert world.store.persons == {} and world.store.markers == {}
 
 
-def test_until_in_the_past_without_since_is_invalid(world, authority):
-    with pytest.raises(InvalidInput):
-        world.marking.add_marker(request(until=NOW - HOUR), authority)
+class TestKindWhosePolicyAllowsUntil:
+    """A policy rule with `until_allowed` lets an authority end markers of that kind at a given time."""
+
+    @pytest.fixture
+    def world(self, policy_doc):
+        doc = copy.deepcopy(policy_doc)
+        doc["markers"]["close_contact"]["until_allowed"] = True
+        return World(policy=load_policy(doc))
+
+    def test_explicit_until_ends_the_marker(self, world, authority, alice, zhang):
+        outcome = world.marking.add_marker(request("close_contact", until=NOW + 2 * DAY), authority)
+        assert outcome.until == NOW + 2 * DAY
+        assert colour(world, alice, zhang.id) is Color.RED
+        world.clock.advance(2 * DAY)
+        assert colour(world, alice, zhang.id) is Color.GREEN
+
+    def test_other_kinds_still_refuse_it(self, world, authority):
+        with pytest.raises(InvalidInput) as caught:
+            world.marking.add_marker(request("confirmed", until=NOW + 2 * DAY), authority)
+        assert list(caught.value.fields) == ["until"]
+
+    @pytest.mark.parametrize("until", [NOW - DAY, NOW - 1, NOW])
+    def test_until_not_after_since_is_invalid(self, world, authority, until):
+        with pytest.raises(InvalidInput) as caught:
+            world.marking.add_marker(request(since=NOW, until=until), authority)
+        assert caught.value.fields == {"until": ["must be after since"]}
+        assert world.store.markers == {}
+
+    def test_until_in_the_past_without_since_is_invalid(self, world, authority):
+        with pytest.raises(InvalidInput) as caught:
+            world.marking.add_marker(request(until=NOW - HOUR), authority)
+        assert caught.value.fields == {"until": ["must be after since"]}
 
 
 def test_backdated_marker_expires_from_its_since(world, authority, alice, zhang):
     world.marking.add_marker(request("close_contact", since=NOW - 13 * DAY), authority)
     assert colour(world, alice, zhang.id) is Color.RED
     world.clock.advance(DAY)
-    assert colour(world, alice, zhang.id) is Color.GREEN
-
-
-def test_explicit_until_ends_the_marker(world, authority, alice, zhang):
-    world.marking.add_marker(request("confirmed", until=NOW + 2 * DAY), authority)
-    world.clock.advance(2 * DAY)
     assert colour(world, alice, zhang.id) is Color.GREEN
 
 
@@ -159,8 +189,10 @@ def test_manual_red_marker_is_pending_until_a_second_authority_approves(world, a
 
 def test_removing_the_marker_restores_green(world, authority, alice, zhang):
     marker = world.marking.add_marker(request("confirmed"), authority).marker
+    world.clock.advance(HOUR)
     outcome = world.marking.remove_marker(marker.id, "recovered", authority)
-    assert outcome.marker == marker
+    assert outcome.marker == replace(marker, status="removed")  # never reported as still active
+    assert outcome.removed_at == NOW + HOUR
     assert (outcome.color_before, outcome.color_after) == ("red", "green")
     assert colour(world, alice, zhang.id) is Color.GREEN
 
@@ -229,7 +261,7 @@ def test_negative_sampled_before_the_marker_does_not_clear_it(world, authority, 
 
 def test_lab_result_before_the_person_applies_counts_once_they_do(world, alice):
     world.marking.add_lab_result(ZHANG, NOW - HOUR, "positive", "lab-1")
-    view = world.persons.apply(alice, Application("张三", ZHANG, "13800138000", "self"))
+    view = world.apply_verified(alice, Application("张三", ZHANG, "13800138000", "self"))
     assert colour(world, alice, view.id) is Color.RED
 
 

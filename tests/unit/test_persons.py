@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from core.clock import FixedClock
-from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound, VerificationRequired
 from core.marking import MarkerRequest
 from core.persons import Application, PersonView
 from tests.unit.fakes import FakePersonStore, World, id_number
@@ -24,6 +24,12 @@ def family_member(n: int) -> Application:
 
 
 def apply(world: World, session, relation: str = "self", **overrides: str) -> PersonView:
+    """Apply and pass the face check, as a user who goes on to show the code does."""
+    return world.apply_verified(session, application(relation, **overrides))
+
+
+def apply_only(world: World, session, relation: str = "self", **overrides: str) -> PersonView:
+    """Apply without the face check."""
     return world.persons.apply(session, application(relation, **overrides))
 
 
@@ -31,7 +37,7 @@ def apply(world: World, session, relation: str = "self", **overrides: str) -> Pe
 
 
 def test_applying_for_self_shows_only_masked_details(world):
-    view = apply(world, world.login("alice"), phone="+86 138-0013-8000")
+    view = apply_only(world, world.login("alice"), phone="+86 138-0013-8000")
     assert (view.name_masked, view.id_number_masked, view.phone_masked) == (
         "张*",
         "1101**********002X",
@@ -205,7 +211,7 @@ def test_passing_the_face_check_marks_the_link_verified(world):
 
 def test_failing_the_face_check_is_forbidden_and_changes_nothing(world):
     alice = world.login("alice")
-    view = apply(world, alice)
+    view = apply_only(world, alice)
     with pytest.raises(Forbidden):
         world.persons.verify(alice, view.id, world.platform, "nope")
     assert world.persons.list(alice)[0].verified is False
@@ -213,8 +219,8 @@ def test_failing_the_face_check_is_forbidden_and_changes_nothing(world):
 
 def test_verification_belongs_to_the_account_not_the_person(world):
     alice, mother = world.login("alice"), world.login("mother")
-    view = apply(world, alice)
-    apply(world, mother, "family")
+    view = apply_only(world, alice)
+    apply_only(world, mother, "family")
     world.persons.verify(alice, view.id, world.platform, "ok")
     assert world.persons.list(mother)[0].verified is False
 
@@ -305,7 +311,7 @@ def test_erased_family_members_do_not_count_toward_the_family_limit(world):
         world.persons.apply(mother, family_member(n))
     first = world.persons.list(mother)[0]
     child = world.login("child-1")
-    world.persons.apply(child, application(name="李四", id_number=id_number(born="20100101", sequence="001")))
+    world.apply_verified(child, application(name="李四", id_number=id_number(born="20100101", sequence="001")))
     world.persons.unlink(child, first.id)
     assert len(world.persons.list(mother)) == 4
     world.persons.apply(mother, family_member(6))
@@ -339,3 +345,80 @@ def test_the_face_check_is_of_the_person_not_the_account_holder(world):
     grandma = world.persons.apply(grandson, application(relation="family"))
     world.persons.verify(grandson, grandma.id, world.platform, "ok")
     assert world.platform.checked == ("张三", ZHANG)
+
+
+# -- the face check: what it unlocks, and who owns a person -------------------------------------
+
+
+def test_an_unverified_link_shows_no_code_history_or_phone_change(world):
+    alice = world.login("alice")
+    view = apply_only(world, alice)
+    for attempt in (
+        lambda: world.codes.show(alice, view.id),
+        lambda: world.codes.history(alice, view.id),
+        lambda: world.persons.update_phone(alice, view.id, "13900139000"),
+    ):
+        with pytest.raises(VerificationRequired):
+            attempt()
+    world.persons.verify(alice, view.id, world.platform, "ok")
+    assert world.codes.show(alice, view.id).evaluation.color.value == "green"
+
+
+def test_a_stranger_claiming_self_cannot_rename_read_or_erase_the_person(world):
+    carer, stranger = world.login("carer"), world.login("stranger")
+    grandma = apply(world, carer, "family", name="王秀英")
+    world.codes.scan(world.codes.show(carer, grandma.id).qr, "fever clinic")
+    claimed = apply_only(world, stranger, name="某某")  # knows only the ID number
+    assert claimed.name_masked == "王*英"  # the record keeps its name until a face check
+    for attempt in (
+        lambda: world.codes.show(stranger, claimed.id),
+        lambda: world.codes.history(stranger, claimed.id),
+        lambda: world.persons.update_phone(stranger, claimed.id, "13900139000"),
+    ):
+        with pytest.raises(VerificationRequired):
+            attempt()
+    with pytest.raises(Forbidden):  # the face check runs against the claimed name: it fails
+        world.persons.verify(stranger, claimed.id, world.platform, "not-her-face")
+    assert world.platform.checked == ("某某", ZHANG)
+    world.persons.unlink(stranger, claimed.id)  # removes the stranger's link, erases nothing
+    assert [p.name_masked for p in world.persons.list(carer)] == ["王*英"]
+    assert world.codes.history(carer, grandma.id).scans
+
+
+def test_the_verified_owner_displaces_unverified_self_claims(world):
+    squatter, owner = world.login("squatter"), world.login("owner")
+    apply_only(world, squatter, name="某某")
+    view = apply_only(world, owner)  # not a conflict: nobody has proven to be this person yet
+    world.persons.verify(owner, view.id, world.platform, "ok")
+    assert world.persons.list(squatter) == []
+    with pytest.raises(NotFound):
+        world.persons.verify(squatter, view.id, world.platform, "ok")
+    with pytest.raises(Conflict):
+        apply_only(world, world.login("third"))
+
+
+def test_a_claimed_name_becomes_the_persons_name_when_the_face_check_passes(world):
+    mother, zhang = world.login("mother"), world.login("zhang")
+    apply(world, mother, "family", name="张山")  # mistyped by a relative
+    claimed = apply_only(world, zhang, name="张三")
+    assert claimed.name_masked == "张*"  # masked: 张山 and 张三 look alike; the record is unchanged
+    assert world.vault.open(world.store.get(claimed.id).name_ct, f"{claimed.id}:name") == "张山"
+    world.persons.verify(zhang, claimed.id, world.platform, "ok")
+    assert world.platform.checked == ("张三", ZHANG)
+    assert world.vault.open(world.store.get(claimed.id).name_ct, f"{claimed.id}:name") == "张三"
+    assert world.store.links(zhang.account_id)[claimed.id].claimed_name_ct is None
+
+
+def test_an_application_does_not_overwrite_the_phone_on_record(world):
+    mother, zhang = world.login("mother"), world.login("zhang")
+    apply(world, mother, "family", phone="13900139000")
+    view = apply(world, zhang, phone="13800138000")
+    assert view.phone_masked == "139****9000"
+    assert world.persons.update_phone(zhang, view.id, "13800138000").phone_masked == "138****8000"
+
+
+def test_unlinking_an_unverified_self_erases_nothing(world):
+    alice = world.login("alice")
+    view = apply_only(world, alice)
+    world.persons.unlink(alice, view.id)
+    assert world.store.get(view.id).name_ct is not None

@@ -138,3 +138,20 @@ def test_section_that_is_not_an_object_is_refused(policy_doc, edit):
 )
 def test_boolean_where_a_number_belongs_is_refused(policy_doc, edit):
     _broken(policy_doc, edit)
+
+
+def test_an_explicit_until_is_allowed_for_no_shipped_kind(policy):
+    # Release, tests or the policy's duration end each kind; an authority's `until` does not.
+    assert not any(rule.until_allowed for rule in policy.markers.values())
+
+
+def test_until_allowed_is_read_from_the_rule(policy_doc):
+    doc = copy.deepcopy(policy_doc)
+    doc["markers"]["from_risk_area"]["until_allowed"] = True
+    assert load_policy(doc).markers["from_risk_area"].until_allowed is True
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_until_allowed_that_is_not_a_boolean_is_refused(policy_doc, value):
+    message = _broken(policy_doc, lambda doc: doc["markers"]["close_contact"].update(until_allowed=value))
+    assert message == "close_contact: until_allowed must be true or false"
