@@ -18,6 +18,7 @@ from core.identity import (
 from core.ports import Link, PersonRecord, PersonStore, PiiVault, PlatformAdapter, Session
 
 RELATIONS = ("self", "family")
+VERIFIED = "verified"  # PersonRecord.name_source once a face check passed against the name
 CN_TZ = dt.timezone(dt.timedelta(hours=8))
 
 
@@ -51,8 +52,12 @@ class PersonService:
     # -- reading -------------------------------------------------------------------------
 
     def view(self, record: PersonRecord, link: Link) -> PersonView:
-        name = self._open(record, "name")
-        phone = self._open(record, "phone")
+        """Masked forms; before the face check, only what this link's application typed."""
+        if link.verified:
+            name, phone = self._open(record, "name"), self._open(record, "phone")
+        else:
+            name = self._claimed(record, link.claimed_name_ct, "name") or self._open(record, "name")
+            phone = self._claimed(record, link.claimed_phone_ct, "phone")
         return PersonView(
             id=record.id,
             name_masked=mask_name(name) if name else "",
@@ -111,25 +116,32 @@ class PersonService:
         record = find_or_create_person(self._store, self._vault, values["id_number"], now)
         if application.relation == "self" and record.self_account not in (None, session.account_id):
             raise Conflict("this ID number is already another account's own code")
-        written, claimed = self._settle_name(record, values["name"], application.relation)
+        written, claimed_name = self._settle_name(record, values["name"], application.relation)
+        # The first application gives the phone; after that only a face check changes it (the
+        # owner's application claims its phone, as it claims a name), or a verified link's
+        # update_phone: nobody who merely knows an ID number can redirect a person's phone.
+        phone_ct = self._vault.seal(values["phone"], f"{record.id}:phone")
+        # An erasure revokes to the end of its second; a re-application in it must not lapse.
+        linked_at = max(now, record.revoked_before)
+        link = Link(record.id, application.relation, False, linked_at, claimed_name,
+                    phone_ct if application.relation == "self" else None)
         try:
-            link = self._link(session, links, record.id, application.relation, now, claimed)
+            self._link(session, links, link)
         except Conflict:
             if written is not None:  # a refused application leaves the name as it found it
                 self._store.set_name(record.id, record.name_ct, record.name_source, expected=written)
             raise
-        # The first application gives the phone; after that only a verified link changes it
-        # (update_phone), so nobody who merely knows an ID number can redirect a person's phone.
         if record.phone_ct is None:
-            self._store.set_pii(record.id, phone_ct=self._vault.seal(values["phone"], f"{record.id}:phone"))
+            self._store.set_pii(record.id, phone_ct=phone_ct)
         return self.view(self._store.get(record.id) or record, link)
 
     def _settle_name(self, record: PersonRecord, name: str, relation: str) -> tuple[bytes | None, bytes | None]:
         """Check the name against the record, or record it: (ciphertext written, name claimed).
 
-        A relative's name must match the record. The person's own (`self`) application may
-        differ, since whoever applied first may have mistyped or made up the name: its name is
-        then only claimed, and replaces the record's when the face check passes against it.
+        Once a face check has passed against the record's name, another name is refused. Until
+        then the record's name is only the first applicant's word (mistyped or made up, maybe),
+        so a different name is claimed on the link, and replaces the record's when the face
+        check passes against it: applying first locks nobody out, for self or for family.
         """
         for _ in range(3):  # compare-and-set: a concurrent application may write in between
             stored = self._open(record, "name")
@@ -137,7 +149,7 @@ class PersonService:
                 return None, None
             sealed = self._vault.seal(name, f"{record.id}:name")
             if stored is not None:
-                if relation == "self":
+                if record.name_source != VERIFIED:
                     return None, sealed
                 raise InvalidInput("name does not match", {"name": ["does not match the ID number's record"]})
             if self._store.set_name(record.id, sealed, relation, expected=record.name_ct):
@@ -145,16 +157,12 @@ class PersonService:
             record = self._store.get(record.id) or record
         raise Conflict("the application changed concurrently; try again")
 
-    def _link(
-        self, session: Session, links: dict[str, Link], person_id: str, relation: str, now: int,
-        claimed_name_ct: bytes | None,
-    ) -> Link:
-        if person_id in links:
+    def _link(self, session: Session, links: dict[str, Link], link: Link) -> None:
+        if link.person_id in links:
             raise Conflict("this person is already on this account")
-        link = Link(person_id, relation, verified=False, linked_at=now, claimed_name_ct=claimed_name_ct)
         outcome = self._store.link(session.account_id, link, self._max_family)
         if outcome == "ok":
-            return link
+            return
         if outcome == "self_taken":
             raise Conflict("this account already has its own code")
         if outcome == "family_full":
@@ -190,7 +198,8 @@ class PersonService:
         link, record = self.linked(session, person_id)
         self._store.unlink(session.account_id, person_id)
         if link.relation == "self" and link.verified and record.self_account == session.account_id:
-            self._store.erase(person_id, self._clock.now())
+            # Revoked to the end of this second: codes and links are stamped in whole seconds.
+            self._store.erase(person_id, self._clock.now() + 1)
 
     def verify(self, session: Session, person_id: str, platform: PlatformAdapter, ticket: str) -> PersonView:
         """Face check through the platform the account logged in with.
@@ -207,20 +216,31 @@ class PersonService:
         if not platform.verify_identity(session.account_id, ticket, name, id_number):
             raise Forbidden("identity verification failed")
         if link.relation == "self":
-            if self._store.claim_self(person_id, session.account_id) != session.account_id:
+            # Atomic with the link's validity: an erasure while the platform answered wins.
+            owner = self._store.claim_self(person_id, session.account_id, link.linked_at)
+            if owner is None:
+                raise NotFound("no such person on this account")
+            if owner != session.account_id:
                 raise Conflict("this ID number is already another account's own code")
-            if link.claimed_name_ct is not None:
-                self._set_verified_name(record, link.claimed_name_ct)
-        self._store.set_verified(session.account_id, person_id)
+            if link.claimed_phone_ct is not None:
+                self._store.set_pii(person_id, phone_ct=link.claimed_phone_ct)
+        if link.claimed_name_ct is not None or record.name_source != VERIFIED:
+            self._set_verified_name(record, sealed_name)
+        if not self._store.set_verified(session.account_id, person_id):
+            raise NotFound("no such person on this account")
         verified = Link(link.person_id, link.relation, True, link.linked_at)
         return self.view(self._store.get(person_id) or record, verified)
 
-    def _set_verified_name(self, record: PersonRecord, sealed: bytes) -> None:
-        for _ in range(3):  # the owner's verified name wins over whatever is stored
-            if self._store.set_name(record.id, sealed, "self", expected=record.name_ct):
+    def _set_verified_name(self, record: PersonRecord, sealed: bytes | None) -> None:
+        """The name a face check passed against becomes the record's, and final."""
+        for _ in range(3):  # compare-and-set against concurrent applications
+            if self._store.set_name(record.id, sealed, VERIFIED, expected=record.name_ct):
                 return
             record = self._store.get(record.id) or record
         raise Conflict("the application changed concurrently; try again")
+
+    def _claimed(self, record: PersonRecord, blob: bytes | None, field: str) -> str | None:
+        return None if blob is None else self._vault.open(blob, f"{record.id}:{field}")
 
     def _open(self, record: PersonRecord, field: str) -> str | None:
         blob = record.name_ct if field == "name" else record.phone_ct

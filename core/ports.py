@@ -21,7 +21,8 @@ class PersonRecord:
     last_color: str | None = None
     revoked_before: int = 0
     created_at: int = 0
-    name_source: str | None = None  # "self" or "family": whose application gave the name
+    # "self" or "family": whose application gave the name; "verified": a face check passed on it
+    name_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,11 @@ class Link:
     relation: str
     verified: bool
     linked_at: int
-    # A `self` application whose name differs from the one on record: kept sealed on the link
-    # until the face check passes against it, then it becomes the person's name.
+    # An application whose name differs from the record's unverified one: sealed on the link
+    # until the face check passes against it, then it becomes the person's name. A `self`
+    # application's phone likewise, as the phone the person's owner gives.
     claimed_name_ct: bytes | None = None
+    claimed_phone_ct: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -123,8 +126,9 @@ class PersonStore(Protocol):
         """Compare-and-set the name ciphertext; None deletes it. False if it was not `expected`."""
         ...
 
-    def claim_self(self, person_id: str, account_id: str) -> str:
-        """Make the account the person's verified owner unless another is; returns the owner."""
+    def claim_self(self, person_id: str, account_id: str, linked_at: int) -> str | None:
+        """Make the account the person's verified owner unless another is; returns the owner,
+        or None when the person was erased after `linked_at` (the link is stale)."""
         ...
 
     def erase(self, person_id: str, now: int) -> bool: ...
@@ -135,7 +139,9 @@ class PersonStore(Protocol):
 
     def unlink(self, account_id: str, person_id: str) -> None: ...
 
-    def set_verified(self, account_id: str, person_id: str) -> None: ...
+    def set_verified(self, account_id: str, person_id: str) -> bool:
+        """Mark the link verified and drop its claims; False when the link is gone."""
+        ...
 
     def load(self, person_id: str, account_id: str | None = None) -> tuple[Link | None, PersonRecord | None, Facts]: ...
 

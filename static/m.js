@@ -178,27 +178,25 @@ const HC = (() => {
       // 申领 gives a code once the platform's face check has passed on this link. The mini-program
       // runs the check and opens this page with ?face_ticket=…; the dev platform takes any ticket.
       async function start() {
+        const ticket = new URLSearchParams(location.search).get("face_ticket");
+        if (ticket) window.history.replaceState(null, "", location.pathname);  // used once, never kept
         const persons = await api("GET", "/api/v1/persons").then((r) => r.persons, () => null);
         const me = persons && persons.find((p) => p.id === person);
-        if (me && !me.verified) { awaitingFaceCheck = true; askForFaceCheck(me); return; }
+        if (me && !me.verified) { awaitingFaceCheck = true; askForFaceCheck(me, ticket); return; }
         refresh();
       }
 
-      async function askForFaceCheck(me) {
+      async function askForFaceCheck(me, ticket) {
         card.hidden = true;
-        const ticket = new URLSearchParams(location.search).get("face_ticket");
-        if (ticket) {
-          window.history.replaceState(null, "", location.pathname);
-          return verifyWith(ticket);
-        }
         if (!me) {
           const persons = await api("GET", "/api/v1/persons").then((r) => r.persons, () => []);
           me = persons.find((p) => p.id === person);
         }
         $("#verify-name").textContent = me ? `「${me.name_masked}」` : "";
+        const startButton = $("#verify-start");
+        if (startButton) startButton.onclick = () => verifyWith("dev-face-check");
+        if (ticket) return verifyWith(ticket);
         $("#verify").hidden = false;
-        const start = $("#verify-start");
-        if (start) start.onclick = () => verifyWith("dev-face-check");
       }
 
       async function verifyWith(ticket) {
@@ -209,7 +207,7 @@ const HC = (() => {
           refresh();
         } catch (e) {
           $("#verify").hidden = false;
-          toast("人脸识别未通过：" + e.message);
+          toast((e.code === "forbidden" ? "人脸识别未通过：" : "核验失败：") + e.message);
         }
       }
 

@@ -2,8 +2,9 @@
 
 The check runs on every new connection, before the app sends anything through it: at start-up
 when Redis is there, otherwise on the first request that reaches it, and again on each
-reconnect, so a Redis restarted with other settings is caught too. A refused connection is
-closed at once, so nothing is ever written to a non-durable store.
+reconnect, so a Redis restarted with other settings is caught too (a live `CONFIG SET` on an
+open connection is not: that is the operator's own decision). A refused connection is closed at
+once, so nothing is ever written through it.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import redis
 
 log = logging.getLogger("healthcode")
 
-REQUIRED = {"appendonly": "yes", "appendfsync": "always"}
+# appendfsync always, and not suspended while the AOF is being rewritten.
+REQUIRED = {"appendonly": "yes", "appendfsync": "always", "no-appendfsync-on-rewrite": "no"}
 
 
 class NonDurableStore(redis.RedisError):
@@ -34,7 +36,8 @@ def refuse_non_durable(connection: Any) -> None:
             return
     if settings != REQUIRED:
         message = (
-            "the Redis server must run with appendonly yes and appendfsync always, or acknowledged "
+            "the Redis server must run with appendonly yes, appendfsync always and "
+            "no-appendfsync-on-rewrite no, or acknowledged "
             f"writes can be lost (it has {settings}); set HEALTHCODE_ALLOW_NON_DURABLE_STORE=1 to override"
         )
         log.error("refusing the store: %s", message)

@@ -7,7 +7,7 @@ an account's links live in one hash; the ID-number index is one key per person.
   hc:p:{<pid>}:m           -> markers (hash id -> JSON)
   hc:p:{<pid>}:lab         -> lab results (sorted set by sampled_at)
   hc:p:{<pid>}:chg / :scan -> history (sorted sets by time, trimmed and expiring)
-  hc:a:{<account-id>}      -> links (hash person id -> "relation|verified|linked_at[|claimed name]")
+  hc:a:{<account-id>}      -> links (hash person id -> "relation|verified|linked_at[|name|phone claimed]")
 """
 from __future__ import annotations
 
@@ -61,7 +61,10 @@ if ARGV[2] == '' then redis.call('HDEL', KEYS[1], 'n', 'ns')
 else redis.call('HSET', KEYS[1], 'n', ARGV[2], 'ns', ARGV[3]) end
 return 1
 """
+# ARGV: account, the link's linked_at. '' when the person was erased since (a stale link).
 _CLAIM_SELF = """
+if redis.call('HEXISTS', KEYS[1], 'n') == 0 then return '' end
+if tonumber(ARGV[2]) < tonumber(redis.call('HGET', KEYS[1], 'r') or '0') then return '' end
 local o = redis.call('HGET', KEYS[1], 'o')
 if o then return o end
 redis.call('HSET', KEYS[1], 'o', ARGV[1])
@@ -84,7 +87,7 @@ _SET_VERIFIED = """
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return 0 end
 local rel, _, ts = string.match(v, '^(%a+)|(%d)|(%d+)')
-redis.call('HSET', KEYS[1], ARGV[1], rel .. '|1|' .. ts)  -- a claimed name is settled by now
+redis.call('HSET', KEYS[1], ARGV[1], rel .. '|1|' .. ts)  -- its claims are settled by now
 return 1
 """
 _REMOVE_MARKER = """
@@ -158,15 +161,16 @@ def index_key(id_hash: str) -> str:
 
 def _link_value(link: Link) -> str:
     value = f"{link.relation}|{int(link.verified)}|{link.linked_at}"
-    if link.claimed_name_ct is not None:
-        value += "|" + base64.b64encode(link.claimed_name_ct).decode()
+    claims = (link.claimed_name_ct, link.claimed_phone_ct)
+    if any(claim is not None for claim in claims):  # "|name|phone", base64, either may be empty
+        value += "".join("|" + (base64.b64encode(c).decode() if c is not None else "") for c in claims)
     return value
 
 
 def _parse_link(person_id: str, raw: bytes) -> Link:
-    relation, verified, linked_at, *claimed = raw.decode().split("|", 3)
-    claimed_name_ct = base64.b64decode(claimed[0]) if claimed else None
-    return Link(person_id, relation, verified == "1", int(linked_at), claimed_name_ct)
+    relation, verified, linked_at, *claims = raw.decode().split("|")
+    name, phone = (base64.b64decode(c) if c else None for c in (claims + ["", ""])[:2])
+    return Link(person_id, relation, verified == "1", int(linked_at), name, phone)
 
 
 def _parse_record(person_id: str, raw: dict[bytes, bytes]) -> PersonRecord | None:
@@ -248,8 +252,9 @@ class RedisPersonStore:
         args = [expected or b"", name_ct or b"", source or ""]
         return bool(self._set_name(keys=[person_key(person_id)], args=args))
 
-    def claim_self(self, person_id: str, account_id: str) -> str:
-        return self._claim_self(keys=[person_key(person_id)], args=[account_id]).decode()
+    def claim_self(self, person_id: str, account_id: str, linked_at: int) -> str | None:
+        owner = self._claim_self(keys=[person_key(person_id)], args=[account_id, linked_at]).decode()
+        return owner or None
 
     def erase(self, person_id: str, now: int) -> bool:
         key = person_key(person_id)
@@ -269,8 +274,8 @@ class RedisPersonStore:
     def unlink(self, account_id: str, person_id: str) -> None:
         self._r.hdel(account_key(account_id), person_id)
 
-    def set_verified(self, account_id: str, person_id: str) -> None:
-        self._set_verified(keys=[account_key(account_id)], args=[person_id])
+    def set_verified(self, account_id: str, person_id: str) -> bool:
+        return bool(self._set_verified(keys=[account_key(account_id)], args=[person_id]))
 
     # -- facts -----------------------------------------------------------------------------
 

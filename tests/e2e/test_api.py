@@ -363,8 +363,8 @@ def test_marker_dates_out_of_range_are_refused_and_change_nothing(api, client, r
 
 def test_a_relative_applying_first_cannot_lock_the_owner_out(api, client):
     mallory = api.login("mallory")
-    squatted = api.apply(mallory, relation="family", name="王五")
-    owner = api.apply(api.login("zhangsan"), name="张三")  # the person's own application wins
+    squatted = api.apply(mallory, relation="family", name="王五", verify=False)  # cannot pass the face check
+    owner = api.apply(api.login("zhangsan"), name="张三")  # the person's own, face-checked name wins
     assert owner["id"] == squatted["id"] and owner["name_masked"] == "张*"
     assert client.get("/api/v1/persons", headers=mallory).json["persons"][0]["name_masked"] == "张*"
     response = client.post("/api/v1/persons", headers=api.login("eve"), json={
@@ -395,7 +395,7 @@ def test_only_the_person_changes_their_own_phone(api, client):
 
 
 def test_a_refused_self_application_restores_the_name_it_would_have_replaced(api, client):
-    api.apply(api.login("mallory"), relation="family", name="王五")
+    api.apply(api.login("mallory"), relation="family", name="王五", verify=False)
     busy = api.login("busy")
     api.apply(busy, name="李四", id_number=id_number(seq=3))  # this account has its own code already
     response = client.post("/api/v1/persons", headers=busy, json={
@@ -408,8 +408,11 @@ def test_someone_who_knows_only_the_id_number_gets_nothing_and_erases_nothing(ap
     carer = api.login("carer")
     grandma = api.apply(carer, relation="family", name="王秀英")
     stranger = api.login("stranger")
-    claim = api.apply(stranger, name="某某", verify=False)  # a `self` claim with a made-up name
-    assert claim["id"] == grandma["id"] and claim["name_masked"] == "王*英"
+    made_up = client.post("/api/v1/persons", headers=stranger, json={
+        "name": "某某", "id_number": "11010519491231002X", "phone": "13900139000", "relation": "self"})
+    assert made_up.status_code == 422  # her name passed a face check: it is final
+    claim = api.apply(stranger, name="王秀英", phone="13900139000", verify=False)  # knows name and ID
+    assert claim["id"] == grandma["id"] and claim["phone_masked"] == "139****9000"  # as typed
     base = f"/api/v1/persons/{claim['id']}"
     for method, path, body in (("GET", "/health-code", None), ("GET", "/history", None),
                                ("PATCH", "", {"phone": "13900139000"})):

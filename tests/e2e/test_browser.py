@@ -212,6 +212,26 @@ def test_wrong_id_check_digit_shows_the_error_under_the_id_field(browser, live_s
     assert browser.current_url == live_server.url + "/m/apply"
 
 
+def test_a_face_check_ticket_from_the_mini_program_is_used_once_and_a_failed_one_can_be_retried(
+        browser, live_server):
+    dev_login(browser, live_server, "e2e-ticket")
+    submit_application(browser, **APPLICANT)
+    wait(browser).until(EC.visibility_of_element_located((By.ID, "verify")))
+    code_url = browser.current_url
+
+    browser.get(code_url + "?face_ticket=fail")  # the dev platform refuses this ticket
+    wait(browser).until(lambda d: "人脸识别未通过" in d.find_element(By.ID, "toast").text)
+    assert browser.find_element(By.ID, "verify").is_displayed()
+    assert browser.current_url == code_url  # the ticket is not left in the address bar
+    assert browser.find_element(By.ID, "verify-name").text == "「张*」"
+
+    browser.get(code_url + "?face_ticket=wx-verify-result-1")
+    wait(browser).until(lambda d: d.execute_script(
+        "const c = document.getElementById('code-card'); return !c.hidden && c.dataset.qr"))
+    assert not browser.find_element(By.ID, "verify").is_displayed()
+    assert browser.current_url == code_url
+
+
 def test_page_turns_red_at_next_refresh_when_the_authority_marks_the_person(browser, live_server):
     person_id = apply_and_open_code(browser, live_server, "e2e-marker")
     assert "green" in browser.find_element(By.ID, "code-card").get_attribute("class").split()

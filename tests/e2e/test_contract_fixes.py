@@ -119,8 +119,11 @@ def test_production_app_started_without_its_store_never_writes_to_a_non_durable_
         assert len(client.get("/.well-known/health-code-keys").json["keys"]) == 1
 
 
-def test_production_still_refuses_to_start_on_a_reachable_non_durable_store(port, tmp_path):
-    with redis_on(port, tmp_path, "--appendonly", "no") as server:
+@pytest.mark.parametrize("setting", [("--appendonly", "no"), ("--appendonly", "yes", "--appendfsync", "always",
+                                                                     "--no-appendfsync-on-rewrite", "yes")],
+                         ids=["no-aof", "no-fsync-while-rewriting"])
+def test_production_still_refuses_to_start_on_a_reachable_non_durable_store(port, tmp_path, setting):
+    with redis_on(port, tmp_path, *setting) as server:
         with pytest.raises(RuntimeError, match="appendfsync always"):
             create_app({"HEALTHCODE_REDIS_URL": f"redis://127.0.0.1:{port}/0", "HEALTHCODE_ENV": "production",
                         "HEALTHCODE_SECRET_KEY": SECRET})

@@ -40,20 +40,30 @@ def test_create_never_overwrites_and_pii_is_set_separately(store):
 
 def test_self_claim_is_first_come_and_cleared_by_erasure(store):
     store.create(record())
-    assert store.claim_self(PID, "acct1") == "acct1"
-    assert store.claim_self(PID, "acct2") == "acct1"
-    assert store.claim_self(PID, "acct1") == "acct1"
+    assert store.claim_self(PID, "acct1", 10) is None  # nobody has applied: no name yet
+    store.set_name(PID, b"n", "self", expected=None)
+    assert store.claim_self(PID, "acct1", 10) == "acct1"
+    assert store.claim_self(PID, "acct2", 10) == "acct1"
+    assert store.claim_self(PID, "acct1", 10) == "acct1"
     assert store.get(PID).self_account == "acct1"
+    store.add_marker(Marker(f"{PID}.01", PID, "confirmed", "x", 1, None, "c"))  # keeps the record
     store.erase(PID, 100)
-    assert store.claim_self(PID, "acct2") == "acct2"
+    store.set_name(PID, b"n", "self", expected=None)
+    assert store.claim_self(PID, "acct2", 99) is None  # linked before the erasure: a stale link
+    assert store.claim_self(PID, "acct2", 100) == "acct2"
 
 
 def test_a_claimed_name_rides_on_the_link_until_verification(store):
-    store.link("acct", Link(PID, "self", False, 1, claimed_name_ct=b"\x00sealed|name\xff"), 5)
-    assert store.links("acct")[PID] == Link(PID, "self", False, 1, b"\x00sealed|name\xff")
-    assert store.load(PID, "acct")[0] == Link(PID, "self", False, 1, b"\x00sealed|name\xff")
-    store.set_verified("acct", PID)
+    claimed = Link(PID, "self", False, 1, claimed_name_ct=b"\x00sealed|name\xff", claimed_phone_ct=b"|p")
+    store.link("acct", claimed, 5)
+    assert store.links("acct")[PID] == claimed
+    assert store.load(PID, "acct")[0] == claimed
+    phone_only = Link(OTHER, "family", False, 2, claimed_phone_ct=b"p")
+    store.link("acct", phone_only, 5)
+    assert store.links("acct")[OTHER] == phone_only
+    assert store.set_verified("acct", PID) is True
     assert store.links("acct")[PID] == Link(PID, "self", True, 1)
+    assert store.set_verified("acct", "z" * 24) is False
 
 
 def test_link_outcomes(store):
@@ -117,7 +127,7 @@ def test_erase_keeping_facts_drops_pii_and_history(store):
     store.claim_index("h-" + PID, PID)
     store.create(record())
     store.set_pii(PID, name_ct=b"n", phone_ct=b"p")
-    store.claim_self(PID, "acct")
+    assert store.claim_self(PID, "acct", 1) == "acct"
     store.add_marker(Marker(f"{PID}.01", PID, "confirmed", "x", 1, None, "c"))
     record_scan(store, PID, ScanRecord(5, "gate", "red"), DAY)
     assert store.history(PID, 0)[1] == [ScanRecord(5, "gate", "red")]

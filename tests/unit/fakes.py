@@ -86,10 +86,10 @@ class FakePersonStore:
         self.persons[person_id] = replace(record, name_ct=name_ct, name_source=source if name_ct else None)
         return True
 
-    def claim_self(self, person_id: str, account_id: str) -> str:
+    def claim_self(self, person_id: str, account_id: str, linked_at: int) -> str | None:
         record = self.persons.get(person_id)
-        if record is None:
-            return account_id
+        if record is None or record.name_ct is None or linked_at < record.revoked_before:
+            return None
         if record.self_account is not None:
             return record.self_account
         self.persons[person_id] = replace(record, self_account=account_id)
@@ -103,7 +103,8 @@ class FakePersonStore:
         stored = self.persons.get(person_id)
         if keep and stored is not None:
             self.persons[person_id] = replace(
-                stored, name_ct=None, phone_ct=None, self_account=None, last_color=None, revoked_before=now
+                stored, name_ct=None, phone_ct=None, self_account=None, last_color=None, revoked_before=now,
+                name_source=None,
             )
         else:
             self.persons.pop(person_id, None)
@@ -130,10 +131,12 @@ class FakePersonStore:
     def unlink(self, account_id: str, person_id: str) -> None:
         self.accounts.get(account_id, {}).pop(person_id, None)
 
-    def set_verified(self, account_id: str, person_id: str) -> None:
+    def set_verified(self, account_id: str, person_id: str) -> bool:
         links = self.accounts.get(account_id, {})
-        if person_id in links:
-            links[person_id] = replace(links[person_id], verified=True, claimed_name_ct=None)
+        if person_id not in links:
+            return False
+        links[person_id] = replace(links[person_id], verified=True, claimed_name_ct=None, claimed_phone_ct=None)
+        return True
 
     # -- facts -----------------------------------------------------------------------------
 

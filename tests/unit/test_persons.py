@@ -366,10 +366,12 @@ def test_an_unverified_link_shows_no_code_history_or_phone_change(world):
 
 def test_a_stranger_claiming_self_cannot_rename_read_or_erase_the_person(world):
     carer, stranger = world.login("carer"), world.login("stranger")
-    grandma = apply(world, carer, "family", name="王秀英")
+    grandma = apply(world, carer, "family", name="王秀英")  # her face check passed on this name
     world.codes.scan(world.codes.show(carer, grandma.id).qr, "fever clinic")
-    claimed = apply_only(world, stranger, name="某某")  # knows only the ID number
-    assert claimed.name_masked == "王*英"  # the record keeps its name until a face check
+    with pytest.raises(InvalidInput):  # a made-up name no longer matches a verified one
+        apply_only(world, stranger, name="某某")
+    claimed = apply_only(world, stranger, name="王秀英", phone="13900139000")  # knows name and ID
+    assert (claimed.name_masked, claimed.phone_masked) == ("王*英", "139****9000")  # what they typed
     for attempt in (
         lambda: world.codes.show(stranger, claimed.id),
         lambda: world.codes.history(stranger, claimed.id),
@@ -377,12 +379,27 @@ def test_a_stranger_claiming_self_cannot_rename_read_or_erase_the_person(world):
     ):
         with pytest.raises(VerificationRequired):
             attempt()
-    with pytest.raises(Forbidden):  # the face check runs against the claimed name: it fails
+    with pytest.raises(Forbidden):
         world.persons.verify(stranger, claimed.id, world.platform, "not-her-face")
-    assert world.platform.checked == ("某某", ZHANG)
     world.persons.unlink(stranger, claimed.id)  # removes the stranger's link, erases nothing
-    assert [p.name_masked for p in world.persons.list(carer)] == ["王*英"]
+    assert [(p.name_masked, p.phone_masked) for p in world.persons.list(carer)] == [("王*英", "138****8000")]
     assert world.codes.history(carer, grandma.id).scans
+
+
+def test_a_squatters_made_up_name_and_phone_block_no_relative_and_last_no_face_check(world):
+    squatter, daughter, grandma = world.login("squatter"), world.login("daughter"), world.login("grandma")
+    squat = apply_only(world, squatter, name="某某", phone="13900000001")  # first, knowing only the ID
+    mine = apply_only(world, daughter, "family", name="王秀英", phone="13800138000")
+    assert (mine.name_masked, mine.phone_masked) == ("王*英", "")  # not the squatter's name or phone
+    world.persons.verify(daughter, mine.id, world.platform, "ok")  # grandma's face, on the daughter's phone
+    assert world.platform.checked == ("王秀英", ZHANG)
+    # The squatter wrote the name, so it claims none: it sees the masked name, as a QR shows it.
+    assert world.persons.list(squatter)[0].phone_masked == "139****0001"  # its own, as typed
+    own = apply_only(world, grandma, name="王秀英", phone="13700137000")
+    world.persons.verify(grandma, own.id, world.platform, "ok")
+    assert world.persons.list(grandma)[0].phone_masked == "137****7000"  # the owner's phone replaces the squatter's
+    assert world.persons.list(squatter) == []
+    assert squat.id == own.id
 
 
 def test_the_verified_owner_displaces_unverified_self_claims(world):
@@ -399,7 +416,7 @@ def test_the_verified_owner_displaces_unverified_self_claims(world):
 
 def test_a_claimed_name_becomes_the_persons_name_when_the_face_check_passes(world):
     mother, zhang = world.login("mother"), world.login("zhang")
-    apply(world, mother, "family", name="张山")  # mistyped by a relative
+    apply_only(world, mother, "family", name="张山")  # mistyped by a relative, no face check yet
     claimed = apply_only(world, zhang, name="张三")
     assert claimed.name_masked == "张*"  # masked: 张山 and 张三 look alike; the record is unchanged
     assert world.vault.open(world.store.get(claimed.id).name_ct, f"{claimed.id}:name") == "张山"
@@ -409,12 +426,20 @@ def test_a_claimed_name_becomes_the_persons_name_when_the_face_check_passes(worl
     assert world.store.links(zhang.account_id)[claimed.id].claimed_name_ct is None
 
 
-def test_an_application_does_not_overwrite_the_phone_on_record(world):
+def test_an_application_claims_the_phone_and_only_the_owners_face_check_sets_it(world):
     mother, zhang = world.login("mother"), world.login("zhang")
     apply(world, mother, "family", phone="13900139000")
-    view = apply(world, zhang, phone="13800138000")
-    assert view.phone_masked == "139****9000"
-    assert world.persons.update_phone(zhang, view.id, "13800138000").phone_masked == "138****8000"
+    view = apply_only(world, zhang, phone="13800138000")
+    assert view.phone_masked == "138****8000"  # what zhang typed, not the phone on record
+    assert world.persons.list(mother)[0].phone_masked == "139****9000"
+    world.persons.verify(zhang, view.id, world.platform, "ok")
+    assert world.persons.list(mother)[0].phone_masked == "138****8000"
+
+
+def test_a_name_that_passed_a_face_check_is_final(world):
+    apply(world, world.login("mother"), "family", name="张三")
+    with pytest.raises(InvalidInput):
+        apply_only(world, world.login("zhang"), name="张山")
 
 
 def test_unlinking_an_unverified_self_erases_nothing(world):
@@ -422,3 +447,34 @@ def test_unlinking_an_unverified_self_erases_nothing(world):
     view = apply_only(world, alice)
     world.persons.unlink(alice, view.id)
     assert world.store.get(view.id).name_ct is not None
+
+
+def test_an_erasure_while_the_platform_checks_a_face_wins(world):
+    owner, other = world.login("owner"), world.login("other")
+    mine = apply(world, owner)
+    world.persons.unlink(owner, mine.id)
+    claim = apply_only(world, other)  # a new self claim on the same person, then...
+    original = world.platform.verify_identity
+
+    def erase_meanwhile(*args):  # ...the person re-applies and erases again mid-check
+        world.platform.verify_identity = original
+        again = apply(world, owner)
+        world.persons.unlink(owner, again.id)
+        return original(*args)
+
+    world.platform.verify_identity = erase_meanwhile
+    with pytest.raises(NotFound):
+        world.persons.verify(other, claim.id, world.platform, "ok")
+    assert world.store.get(claim.id) is None or world.store.get(claim.id).self_account is None
+
+
+def test_links_made_in_the_second_of_an_erasure_lapse_but_a_reapplication_stands(world):
+    owner, carer = world.login("owner"), world.login("carer")
+    mine = apply(world, owner)
+    family = apply(world, carer, "family")  # the same second as the erasure below
+    world.persons.unlink(owner, mine.id)
+    assert world.persons.list(carer) == []
+    again = apply(world, owner)  # still the same second
+    assert world.persons.list(owner) == [again]
+    assert world.codes.show(owner, again.id).evaluation.color.value == "green"
+    assert family.id == again.id
