@@ -59,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
 }
 ENVIRONMENTS = ("development", "test", "production")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 log = logging.getLogger("healthcode")
 
 
@@ -68,7 +69,10 @@ def _from_env(name: str, default: Any) -> Any:
     if raw is None:
         return default
     if isinstance(default, bool) or name == "HEALTHCODE_DEV_LOGIN":
-        return raw.strip().lower() in ("1", "true", "yes", "on")
+        value = raw.strip().lower()
+        if value not in TRUE + FALSE:
+            raise RuntimeError(f"{name} must be one of {', '.join(TRUE + FALSE)}, not {raw!r}")
+        return value in TRUE
     if isinstance(default, int | float):
         kind = type(default)
         try:

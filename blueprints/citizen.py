@@ -8,6 +8,7 @@ from flask.views import MethodView
 
 from blueprints.auth import BEARER, UNAUTHORIZED, bearer_token, require, services
 from blueprints.errors import ApiBlueprint
+from blueprints.messages import wants_english
 from blueprints.schemas import (
     ApplicationSchema,
     HealthCodeQuerySchema,
@@ -184,10 +185,12 @@ def health_code_image(person_id, fmt):
 def history(person_id):
     """Colour changes and scans within the retention period, newest first."""
     found = services().codes.history(g.session, person_id)
+    policy, lang = services().codes.policy, "en" if wants_english() else "zh"
     return {
         "retention_days": found.retention_days,
         "changes": [
-            {"at": iso(c.at), "from_": c.from_color, "to": c.to_color, "reason_codes": list(c.reason_codes)}
+            {"at": iso(c.at), "from_": c.from_color, "to": c.to_color, "reason_codes": list(c.reason_codes),
+             "reasons": [policy.reason_text(code, lang) for code in c.reason_codes]}
             for c in found.changes
         ],
         "scans": [{"at": iso(s.at), "place": s.place, "result": s.result} for s in found.scans],

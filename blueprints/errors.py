@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 from adapters.store.durability import NonDurableStore
 from blueprints.messages import localize, localize_fields
 from blueprints.metrics import STORE_UNAVAILABLE
+from blueprints.pages import error_page
 from blueprints.schemas import ErrorSchema
 from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthorized, VerificationRequired
 
@@ -68,6 +69,8 @@ class HealthCodeApi(Api):
 
     def handle_http_exception(self, error: HTTPException):
         if not _is_api_path():
+            if request.path.startswith("/m/") and error.code:
+                return error_page(error.code)
             return error
         data = getattr(error, "data", None) or {}
         status = error.code or 500

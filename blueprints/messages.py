@@ -62,6 +62,7 @@ _EXACT = {
     "an unexpected error occurred": "服务器内部错误",
     "Unknown field.": "不允许的字段",
     "Missing data for required field.": "缺少必填字段",
+    "required": "请填写此项",
     "Field may not be null.": "不能为空",
     "Not a valid string.": "应为字符串",
     "Not a valid boolean.": "应为布尔值",

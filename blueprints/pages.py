@@ -36,6 +36,18 @@ def history(person_id: str):
     return _page("history.html", person_id=person_id)
 
 
+PAGE_ERRORS = {
+    404: ("页面不存在", "您访问的页面不存在或已失效。"),
+    405: ("无法访问", "该页面不支持此操作。"),
+}
+
+
+def error_page(status: int):
+    """An HTTP error under /m/ as a Chinese page of the H5 shell, not Werkzeug's English one."""
+    title, text = PAGE_ERRORS.get(status, ("出错了", "请稍后再试。"))
+    return render_template("error.html", dev_login=False, title=title, text=text), status
+
+
 def register_root(app) -> None:
     @app.get("/")
     def root():

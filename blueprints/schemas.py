@@ -120,6 +120,7 @@ class ChangeSchema(Strict):
     from_ = fields.String(data_key="from", allow_none=True)
     to = fields.String(required=True)
     reason_codes = fields.List(fields.String(), required=True)
+    reasons = fields.List(fields.String(), metadata={"description": "the reason codes' texts (?lang=)"})
 
 
 class ScanEntrySchema(Strict):
@@ -138,7 +139,9 @@ class HistorySchema(Strict):
 
 class ScanRequestSchema(Strict):
     qr = fields.String(required=True, validate=validate.Length(1, 2048))
-    place_id = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.:-]{1,64}$"))
+    # A gate's name as people read it (东门, 3号楼大堂) or an id: letters of any script, digits,
+    # spaces and a little punctuation; no control or markup characters.
+    place_id = fields.String(validate=validate.Regexp(r"^[\w .:·()（）#/-]{1,64}$"))
 
 
 class ScanPersonSchema(Strict):

@@ -104,8 +104,12 @@ class PersonService:
             ("id_number", lambda raw: normalize_id_number(raw, today)),
             ("phone", normalize_phone),
         ):
+            raw = getattr(application, field)
+            if not (raw or "").strip():
+                errors[field] = ["required"]
+                continue
             try:
-                values[field] = normalize(getattr(application, field))
+                values[field] = normalize(raw)
             except InvalidInput as exc:
                 errors.update(exc.fields or {})
         if errors:

@@ -55,6 +55,11 @@ class Policy:
     markers: dict[str, Rule]
     positive_test: Rule
 
+    def reason_text(self, code: str, lang: str) -> str:
+        """The user text of a reason code, for history entries; the code itself if retired."""
+        rule = self.markers.get(code) or (self.positive_test if code == self.positive_test.code else None)
+        return rule.text.get(lang) if rule else code
+
 
 def _text(doc: Any, where: str) -> Text:
     if not isinstance(doc, dict) or not all(isinstance(doc.get(lang), str) and doc[lang] for lang in LANGS):

@@ -19,7 +19,8 @@ const HC = (() => {
   }
 
   async function api(method, path, body) {
-    const headers = { Accept: "application/json" };
+    // The pages are Chinese: so are their error messages, whatever the phone's language.
+    const headers = { Accept: "application/json", "Accept-Language": "zh-CN" };
     if (token()) headers.Authorization = "Bearer " + token();
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -61,8 +62,11 @@ const HC = (() => {
         const li = document.createElement("li");
         const a = document.createElement("a");
         a.href = "/m/code/" + p.id;
-        a.textContent = `${p.name_masked}（${p.relation === "self" ? "本人" : "家人"}） ${p.id_number_masked}`
-          + (p.verified ? "" : "　待人脸识别");
+        const who = document.createElement("b");
+        who.textContent = `${p.name_masked}（${p.relation === "self" ? "本人" : "家人"}）`;
+        const idno = document.createElement("small");
+        idno.textContent = p.id_number_masked + (p.verified ? "" : "　待人脸识别");
+        a.append(who, idno);
         li.appendChild(a);
         list.appendChild(li);
       }
@@ -82,6 +86,8 @@ const HC = (() => {
       form.hidden = false;
       form.addEventListener("submit", async (ev) => {
         ev.preventDefault();
+        const alertBox = $("#apply-alert");
+        alertBox.hidden = true;
         form.querySelectorAll(".err").forEach((p) => { p.textContent = ""; });
         form.querySelectorAll("[aria-invalid]").forEach((input) => input.removeAttribute("aria-invalid"));
         const data = Object.fromEntries(new FormData(form).entries());
@@ -90,15 +96,20 @@ const HC = (() => {
           const person = await api("POST", "/api/v1/persons", data);
           location.href = "/m/code/" + person.id;
         } catch (e) {
-          let shown = false;
+          let first = null;
           for (const [field, msgs] of Object.entries(e.fields)) {
             const p = form.querySelector(`.err[data-for="${field}"]`);
-            if (p) { p.textContent = msgs.join("；"); shown = true; }
+            if (p) p.textContent = msgs.join("；");
             const input = form.querySelector(`[name="${field}"]`);
-            if (input) input.setAttribute("aria-invalid", "true");
+            if (input) { input.setAttribute("aria-invalid", "true"); first = first || input; }
           }
-          toast(e.status === 409 ? "无法申领：" + e.message
-            : shown ? "请检查标红的填写内容" : "提交失败：" + e.message);
+          if (first) {
+            first.focus();  // its error is read out with it (aria-describedby)
+            toast("请检查标出的填写内容");
+          } else {  // a refusal, not a typo: it stays on screen until the next try
+            alertBox.textContent = (e.status === 409 ? "无法申领：" : "提交失败：") + e.message;
+            alertBox.hidden = false;
+          }
         } finally { $("#apply-submit").disabled = false; }
       });
     });
@@ -193,6 +204,7 @@ const HC = (() => {
           me = persons.find((p) => p.id === person);
         }
         $("#verify-name").textContent = me ? `「${me.name_masked}」` : "";
+        $("#verify-family").hidden = !(me && me.relation === "family");
         const startButton = $("#verify-start");
         if (startButton) startButton.onclick = () => verifyWith("dev-face-check");
         if (ticket) return verifyWith(ticket);
@@ -249,7 +261,8 @@ const HC = (() => {
           if (!items.length) list.innerHTML = "<li>暂无记录</li>";
         };
         fill($("#changes"), h.changes, (c) =>
-          `${fmt.format(new Date(c.at))}　${c.from ? (COLORS[c.from] || c.from) + " → " : ""}${COLORS[c.to] || c.to}`);
+          `${fmt.format(new Date(c.at))}　${c.from ? (COLORS[c.from] || c.from) + " → " : ""}${COLORS[c.to] || c.to}`
+          + ((c.reasons || []).length ? `（${c.reasons.join("、")}）` : ""));
         fill($("#scans"), h.scans, (s) => {
           const [color, changed] = s.result.split(" ");
           const shown = (RESULTS[color] || color) + (changed ? "（状态已变更）" : "");
@@ -261,6 +274,13 @@ const HC = (() => {
         const p = document.createElement("p");
         p.className = "card";
         p.textContent = e.status === 403 ? e.message : "未找到记录：" + e.message;
+        if (e.code === "verification_required") {  // the face check is on the code page
+          const go = document.createElement("a");
+          go.className = "button";
+          go.href = "/m/code/" + person;
+          go.textContent = "去人脸识别";
+          p.appendChild(go);
+        }
         $("#login-slot").appendChild(p);
       }
     });

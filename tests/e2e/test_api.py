@@ -428,3 +428,35 @@ def test_someone_who_knows_only_the_id_number_gets_nothing_and_erases_nothing(ap
     third = client.post("/api/v1/persons", headers=api.login("third"), json={
         "name": "王秀英", "id_number": "11010519491231002X", "phone": "13800138000", "relation": "self"})
     assert third.status_code == 409
+
+
+def test_empty_fields_say_they_are_required(api, client):
+    response = client.post("/api/v1/persons", headers=api.login(), json={
+        "name": " ", "id_number": "", "phone": "13800138000", "relation": "self"})
+    assert response.status_code == 422
+    assert response.json["error"]["fields"] == {"name": ["请填写此项"], "id_number": ["请填写此项"]}
+
+
+def test_history_says_why_the_colour_changed_in_the_clients_language(api, client):
+    me = api.login()
+    person = api.apply(me)
+    client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me)
+    authority = api.staff("authority")
+    client.post("/api/v1/authority/markers", headers=authority,
+                json={"person_id": person["id"], "kind": "close_contact", "reason": "流调"})
+    client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me)
+    latest = client.get(f"/api/v1/persons/{person['id']}/history", headers=me).json["changes"][0]
+    assert (latest["to"], latest["reason_codes"], latest["reasons"]) == ("red", ["close_contact"], ["密切接触者"])
+    english = client.get(f"/api/v1/persons/{person['id']}/history?lang=en", headers=me).json["changes"][0]
+    assert english["reasons"] == ["Close contact"]
+
+
+def test_a_place_can_be_named_as_people_read_it_but_not_with_markup(api, client):
+    me = api.login()
+    person = api.apply(me)
+    qr = client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json["qr"]
+    gate = api.staff("checkpoint")
+    assert client.post("/api/v1/scans", json={"qr": qr, "place_id": "东门 3号楼"}, headers=gate).json["valid"]
+    assert client.get(f"/api/v1/persons/{person['id']}/history", headers=me).json["scans"][0]["place"] == "东门 3号楼"
+    refused = client.post("/api/v1/scans", json={"qr": qr, "place_id": "<b>x</b>"}, headers=gate)
+    assert refused.status_code == 422 and "place_id" in refused.json["error"]["fields"]

@@ -53,3 +53,11 @@ def test_pages_forbid_inline_script_and_framing(client, path):
     html = response.get_data(as_text=True)
     assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/m.js">']  # no inline script
     assert re.search(r'<body data-page="\w+">', html)
+
+
+def test_an_unknown_page_is_a_chinese_page_not_werkzeugs(client):
+    response = client.get("/m/nosuch")
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert "页面不存在" in html and "Not Found" not in html
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]

@@ -219,3 +219,16 @@ def test_scan_history_is_capped(redis_server):
         record_scan(store, PID, ScanRecord(1000 + at, "gate", "expired"), DAY)
     scans = store.history(PID, 0)[1]
     assert len(scans) == MAX_SCANS and scans[0].at == 1000 + MAX_SCANS + 19
+
+
+def test_verifying_a_link_with_claims_leaves_the_account_hash_compact(redis_server):
+    from adapters.store.persons import RedisPersonStore, account_key
+
+    store = RedisPersonStore(redis_server)
+    claimed = Link(PID, "self", False, 1, claimed_name_ct=b"n" * 40, claimed_phone_ct=b"p" * 42)
+    store.link("acct", Link(OTHER, "family", True, 0), 5)
+    store.link("acct", claimed, 5)
+    assert redis_server.object("encoding", account_key("acct")) == b"hashtable"  # a long value
+    assert store.set_verified("acct", PID)
+    assert redis_server.object("encoding", account_key("acct")) in (b"listpack", b"ziplist")  # 7 / 6.2
+    assert store.links("acct") == {PID: Link(PID, "self", True, 1), OTHER: Link(OTHER, "family", True, 0)}

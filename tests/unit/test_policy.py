@@ -17,7 +17,7 @@ def _broken(doc: dict, edit) -> str:
 
 
 def test_shipped_policy_loads_with_every_marker_kind(policy):
-    assert policy.version == "2026-11-27.1"
+    assert policy.version == "2026-11-27.2"
     assert set(policy.markers) == {
         "confirmed",
         "close_contact",
