@@ -58,6 +58,16 @@ DEFAULTS: dict[str, Any] = {
     "HEALTHCODE_ALLOW_NON_DURABLE_STORE": False,
 }
 ENVIRONMENTS = ("development", "test", "production")
+# Plausible bounds: a value outside them is a typo or a mistake (an endless credential cache
+# would never see a revocation; a code lifetime of 0 shows codes that are already expired).
+RANGES: dict[str, tuple[float, float]] = {
+    "HEALTHCODE_CODE_TTL": (5, 86_400),
+    "HEALTHCODE_SESSION_TTL": (60, 30 * 86_400),
+    "HEALTHCODE_HISTORY_RETENTION_DAYS": (1, 3_650),
+    "HEALTHCODE_MAX_FAMILY": (0, 50),
+    "HEALTHCODE_KEY_REFRESH_SECONDS": (0, 3_600),
+    "HEALTHCODE_CREDENTIAL_CACHE_SECONDS": (0, 300),
+}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 log = logging.getLogger("healthcode")
@@ -219,6 +229,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         settings["HEALTHCODE_DEV_LOGIN"] = settings["HEALTHCODE_ENV"] != "production"
     if settings["HEALTHCODE_ENV"] == "production" and settings["HEALTHCODE_DEV_LOGIN"]:
         raise RuntimeError("the dev login platform cannot be enabled in production")
+    for name, (low, high) in RANGES.items():
+        if not low <= settings[name] <= high:  # also refuses nan
+            raise RuntimeError(f"{name} must be between {low:g} and {high:g}, not {settings[name]!r}")
     if not 1 <= len(settings["HEALTHCODE_ISSUER"]) <= 8 or not settings["HEALTHCODE_ISSUER"].isascii():
         raise RuntimeError("HEALTHCODE_ISSUER must be 1–8 ASCII characters (it goes into every QR code)")
     app.config.update(settings)

@@ -70,7 +70,12 @@ class HealthCodeApi(Api):
     def handle_http_exception(self, error: HTTPException):
         if not _is_api_path():
             if request.path.startswith("/m/") and error.code:
-                return error_page(error.code)
+                body, status = error_page(error.code)
+                response = current_app.make_response((body, status))
+                for name, value in error.get_headers():
+                    if name != "Content-Type":
+                        response.headers[name] = value  # e.g. Allow on a 405
+                return response
             return error
         data = getattr(error, "data", None) or {}
         status = error.code or 500

@@ -63,6 +63,8 @@ _EXACT = {
     "Unknown field.": "不允许的字段",
     "Missing data for required field.": "缺少必填字段",
     "required": "请填写此项",
+    "1–64 characters: letters and digits of any script, single spaces, . : · ( ) # / - _":
+        "1–64 个字符：各种文字的字母和数字、单个空格及 . : · ( ) # / - _",
     "Field may not be null.": "不能为空",
     "Not a valid string.": "应为字符串",
     "Not a valid boolean.": "应为布尔值",

@@ -5,6 +5,7 @@ Unknown fields are rejected (marshmallow's default RAISE), which API.md requires
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 import marshmallow as ma
 from marshmallow import fields, validate
@@ -137,11 +138,37 @@ class HistorySchema(Strict):
 
 # -- checkpoint -----------------------------------------------------------------------------
 
+# Hangul fillers are letters (Lo) that show as nothing: a place named by them looks blank.
+_INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+_PLACE_PUNCTUATION = frozenset(" .:·()（）#/-_\u0f0b")  # U+0F0B: the Tibetan syllable mark
+
+
+def _visible_letter_or_digit(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LN" and char not in _INVISIBLE_LETTERS
+
+
+class PlaceName(fields.String):
+    """A gate's name as people read it (东门, 3号楼大堂) or an id, NFKC-normalised (３号楼 is
+    3号楼): letters, marks and digits of any script, single spaces and a little punctuation;
+    no control, format or markup characters."""
+
+    MESSAGE = "1–64 characters: letters and digits of any script, single spaces, . : · ( ) # / - _"
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = unicodedata.normalize("NFKC", super()._deserialize(value, attr, data, **kwargs))
+        allowed = all(
+            _visible_letter_or_digit(c) or unicodedata.category(c).startswith("M") or c in _PLACE_PUNCTUATION
+            for c in text
+        )
+        if (not allowed or not 1 <= len(text) <= 64 or text != text.strip() or "  " in text
+                or not any(_visible_letter_or_digit(c) for c in text)):
+            raise ma.ValidationError(self.MESSAGE)
+        return text
+
+
 class ScanRequestSchema(Strict):
     qr = fields.String(required=True, validate=validate.Length(1, 2048))
-    # A gate's name as people read it (东门, 3号楼大堂) or an id: letters of any script, digits,
-    # spaces and a little punctuation; no control or markup characters.
-    place_id = fields.String(validate=validate.Regexp(r"^[\w .:·()（）#/-]{1,64}$"))
+    place_id = PlaceName()
 
 
 class ScanPersonSchema(Strict):

@@ -96,7 +96,9 @@ class HealthCodeService:
         if link is None or record is None or not live_link(link, record, account_id):
             raise NotFound("no such person on this account")
         require_verified(link)  # 申领 gives a code once the platform's face check has passed
-        now = self._clock.now()
+        # An erasure revokes codes to the end of its second: one issued after a re-application
+        # in that second is stamped at the revocation time, or it would scan as `revoked`.
+        now = max(self._clock.now(), record.revoked_before)
         evaluation = self.evaluate(record.id, facts, record.last_color, now)
         person = self._persons.view(record, link)
         qr = self.sign(record, evaluation.color, now, now + self._ttl, person.name_masked)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.clock import Clock
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, VerificationRequired
@@ -208,19 +208,23 @@ class PersonService:
     def verify(self, session: Session, person_id: str, platform: PlatformAdapter, ticket: str) -> PersonView:
         """Face check through the platform the account logged in with.
 
-        For `self` it makes the account the person's owner (one per person; the others' `self`
-        links lapse), and a claimed name replaces the one on record.
+        The name it checks becomes the record's, and final; for `self` the account becomes the
+        person's owner (one per person; the others' `self` links lapse) and its phone the
+        person's. Each step is conditional on the link still standing, so an erasure while the
+        platform answered wins.
         """
         link, record = self.linked(session, person_id)
         # The platform checks the face against this person's name and ID number, not the
         # account holder's: for a family link it is the relative who must be present.
         sealed_name = link.claimed_name_ct or record.name_ct
-        name = self._vault.open(sealed_name, f"{record.id}:name") if sealed_name else ""
+        assert sealed_name is not None  # a live link's person has a name
+        name = self._vault.open(sealed_name, f"{record.id}:name")
+        self._check_claim(record, name)  # a claim overtaken by a verified name: not worth a check
         id_number = self._vault.open(record.id_number_ct, f"{record.id}:id")
         if not platform.verify_identity(session.account_id, ticket, name, id_number):
             raise Forbidden("identity verification failed")
+        self._set_verified_name(record, sealed_name, name, link.linked_at)
         if link.relation == "self":
-            # Atomic with the link's validity: an erasure while the platform answered wins.
             owner = self._store.claim_self(person_id, session.account_id, link.linked_at)
             if owner is None:
                 raise NotFound("no such person on this account")
@@ -228,19 +232,29 @@ class PersonService:
                 raise Conflict("this ID number is already another account's own code")
             if link.claimed_phone_ct is not None:
                 self._store.set_pii(person_id, phone_ct=link.claimed_phone_ct)
-        if link.claimed_name_ct is not None or record.name_source != VERIFIED:
-            self._set_verified_name(record, sealed_name)
         if not self._store.set_verified(session.account_id, person_id):
             raise NotFound("no such person on this account")
         verified = Link(link.person_id, link.relation, True, link.linked_at)
-        return self.view(self._store.get(person_id) or record, verified)
+        fresh = self._store.get(person_id)
+        if fresh is None or not live_link(verified, fresh, session.account_id):
+            raise NotFound("no such person on this account")  # erased while the platform answered
+        return self.view(fresh, verified)
 
-    def _set_verified_name(self, record: PersonRecord, sealed: bytes | None) -> None:
+    def _check_claim(self, record: PersonRecord, name: str) -> None:
+        if record.name_source == VERIFIED and self._open(record, "name") != name:
+            raise InvalidInput("name does not match", {"name": ["does not match the ID number's record"]})
+
+    def _set_verified_name(self, record: PersonRecord, sealed: bytes, name: str, linked_at: int) -> None:
         """The name a face check passed against becomes the record's, and final."""
-        for _ in range(3):  # compare-and-set against concurrent applications
+        for _ in range(3):  # compare-and-set against concurrent applications and erasures
+            if record.name_ct is None or linked_at < record.revoked_before:
+                raise NotFound("no such person on this account")  # erased meanwhile
+            self._check_claim(record, name)
+            if record.name_source == VERIFIED:
+                return  # already this name, and final
             if self._store.set_name(record.id, sealed, VERIFIED, expected=record.name_ct):
                 return
-            record = self._store.get(record.id) or record
+            record = self._store.get(record.id) or replace(record, name_ct=None)
         raise Conflict("the application changed concurrently; try again")
 
     def _claimed(self, record: PersonRecord, blob: bytes | None, field: str) -> str | None:

@@ -25,7 +25,11 @@ const HC = (() => {
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const data = res.status === 204 ? null : await res.json().catch(() => null);
-    if (res.status === 401) sessionStorage.removeItem(TOKEN);
+    if (res.status === 401 && token()) {  // expired or revoked: back to the login, on every page
+      sessionStorage.removeItem(TOKEN);
+      location.reload();
+      return new Promise(() => {});
+    }
     if (!res.ok) {
       const err = new Error((data && data.error && data.error.message) || res.statusText);
       err.status = res.status;
@@ -96,13 +100,13 @@ const HC = (() => {
           const person = await api("POST", "/api/v1/persons", data);
           location.href = "/m/code/" + person.id;
         } catch (e) {
-          let first = null;
           for (const [field, msgs] of Object.entries(e.fields)) {
             const p = form.querySelector(`.err[data-for="${field}"]`);
             if (p) p.textContent = msgs.join("；");
             const input = form.querySelector(`[name="${field}"]`);
-            if (input) { input.setAttribute("aria-invalid", "true"); first = first || input; }
+            if (input) input.setAttribute("aria-invalid", "true");
           }
+          const first = form.querySelector('[aria-invalid="true"]');  // in page order
           if (first) {
             first.focus();  // its error is read out with it (aria-describedby)
             toast("请检查标出的填写内容");

@@ -458,5 +458,9 @@ def test_a_place_can_be_named_as_people_read_it_but_not_with_markup(api, client)
     gate = api.staff("checkpoint")
     assert client.post("/api/v1/scans", json={"qr": qr, "place_id": "东门 3号楼"}, headers=gate).json["valid"]
     assert client.get(f"/api/v1/persons/{person['id']}/history", headers=me).json["scans"][0]["place"] == "东门 3号楼"
-    refused = client.post("/api/v1/scans", json={"qr": qr, "place_id": "<b>x</b>"}, headers=gate)
-    assert refused.status_code == 422 and "place_id" in refused.json["error"]["fields"]
+    for bad in ("<b>x</b>", "东门\n", "东门\u202e", "\u3164\u3164", " 东门", "a" * 65):
+        refused = client.post("/api/v1/scans", json={"qr": qr, "place_id": bad}, headers=gate)
+        assert refused.status_code == 422 and "place_id" in refused.json["error"]["fields"], repr(bad)
+    for name, stored in (("दिल्ली", "दिल्ली"), ("ལྷ་ས", "ལྷ་ས"), ("３号楼", "3号楼")):
+        assert client.post("/api/v1/scans", json={"qr": qr, "place_id": name}, headers=gate).json["valid"]
+        assert client.get(f"/api/v1/persons/{person['id']}/history", headers=me).json["scans"][0]["place"] == stored

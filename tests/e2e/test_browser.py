@@ -232,6 +232,15 @@ def test_a_face_check_ticket_from_the_mini_program_is_used_once_and_a_failed_one
     assert browser.current_url == code_url
 
 
+def test_an_expired_token_leads_back_to_the_login_on_every_page(browser, live_server):
+    browser.get(live_server.url + "/m/")
+    for page in ("/m/", "/m/history/" + "a" * 24):
+        browser.execute_script("sessionStorage.setItem('hc.token', 'acct.expired-or-revoked')")
+        browser.get(live_server.url + page)
+        wait(browser).until(EC.visibility_of_element_located((By.ID, "dev-code")))
+        assert browser.execute_script("return sessionStorage.getItem('hc.token')") is None
+
+
 def test_page_turns_red_at_next_refresh_when_the_authority_marks_the_person(browser, live_server):
     person_id = apply_and_open_code(browser, live_server, "e2e-marker")
     assert "green" in browser.find_element(By.ID, "code-card").get_attribute("class").split()

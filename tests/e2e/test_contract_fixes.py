@@ -204,7 +204,10 @@ def test_environment_takes_a_log_level_in_any_case_and_fractional_cache_seconds(
 
 @pytest.mark.parametrize("name, value", [("HEALTHCODE_LOG_LEVEL", "verbose"), ("HEALTHCODE_CODE_TTL", "1.5"),
                                          ("HEALTHCODE_KEY_REFRESH_SECONDS", "soon"), ("HEALTHCODE_DEV_LOGIN", "maybe"),
-                                         ("HEALTHCODE_ALLOW_NON_DURABLE_STORE", "ture")])
+                                         ("HEALTHCODE_ALLOW_NON_DURABLE_STORE", "ture"),
+                                         ("HEALTHCODE_CREDENTIAL_CACHE_SECONDS", "inf"),
+                                         ("HEALTHCODE_KEY_REFRESH_SECONDS", "nan"), ("HEALTHCODE_CODE_TTL", "0"),
+                                         ("HEALTHCODE_MAX_FAMILY", "-1")])
 def test_a_malformed_setting_is_refused_by_name(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(RuntimeError, match=name):

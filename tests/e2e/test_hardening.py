@@ -61,3 +61,9 @@ def test_an_unknown_page_is_a_chinese_page_not_werkzeugs(client):
     html = response.get_data(as_text=True)
     assert "页面不存在" in html and "Not Found" not in html
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_a_wrong_method_on_a_page_says_which_methods_work(client):
+    response = client.post("/m/")
+    assert response.status_code == 405 and "GET" in response.headers["Allow"]
+    assert "无法访问" in response.get_data(as_text=True)

@@ -476,5 +476,36 @@ def test_links_made_in_the_second_of_an_erasure_lapse_but_a_reapplication_stands
     assert world.persons.list(carer) == []
     again = apply(world, owner)  # still the same second
     assert world.persons.list(owner) == [again]
-    assert world.codes.show(owner, again.id).evaluation.color.value == "green"
+    shown = world.codes.show(owner, again.id)
+    assert shown.evaluation.color.value == "green"
+    assert world.codes.scan(shown.qr, "gate").valid  # not `revoked` for its whole life
     assert family.id == again.id
+
+
+def test_an_erasure_during_a_relatives_face_check_does_not_bring_the_name_back(world):
+    owner, relative = world.login("owner"), world.login("relative")
+    mine = apply(world, owner, name="张三")
+    world.marking.add_marker(MarkerRequest(kind="close_contact", reason="x", id_number=ZHANG), world.staff())
+    world.persons.apply(relative, application("family", name="张三"))
+    original = world.platform.verify_identity
+
+    def erase_meanwhile(*args):
+        world.platform.verify_identity = original
+        world.persons.unlink(owner, mine.id)  # keeps the record: it has a marker
+        return original(*args)
+
+    world.platform.verify_identity = erase_meanwhile
+    with pytest.raises(NotFound):
+        world.persons.verify(relative, mine.id, world.platform, "ok")
+    assert world.store.get(mine.id).name_ct is None
+
+
+def test_a_claim_overtaken_by_a_verified_name_is_refused_not_applied(world):
+    squatter, relative, owner = world.login("squatter"), world.login("relative"), world.login("owner")
+    apply_only(world, squatter, name="某某")
+    claim = apply_only(world, relative, "family", name="李四")  # wrong, pending
+    apply(world, owner, name="张三")  # the owner's face check makes 张三 final
+    with pytest.raises(InvalidInput):
+        world.persons.verify(relative, claim.id, world.platform, "ok")
+    assert world.vault.open(world.store.get(claim.id).name_ct, f"{claim.id}:name") == "张三"
+    assert not world.persons.list(relative)[0].verified
