@@ -98,7 +98,7 @@ class Person(MethodView):
     @blp.alt_response(401, **UNAUTHORIZED)
     @blp.alt_response(404, **NOT_LINKED)
     def delete(self, person_id):
-        """Unlink a person; for `self` this also erases the person's own data."""
+        """Unlink a person; for the face-checked `self` (the owner) this also erases the person's own data."""
         services().persons.unlink(g.session, person_id)
 
 
