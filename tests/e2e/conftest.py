@@ -57,6 +57,10 @@ def live_server() -> Iterator[LiveServer]:
     client.flushdb()
     app = create_app({"HEALTHCODE_REDIS_URL": SERVER_URL, "HEALTHCODE_CODE_TTL": CODE_TTL, "TESTING": True})
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    # server_close() then waits for requests still running (a page's refresh, say): none of them
+    # may write to the test database after it is flushed for the next test.
+    server.daemon_threads = False
+    server.block_on_close = True
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
