@@ -254,6 +254,9 @@ const HC = (() => {
       const person = section.dataset.person;
       try {
         const h = await api("GET", `/api/v1/persons/${person}/history`);
+        const persons = await api("GET", "/api/v1/persons").then((r) => r.persons, () => []);
+        const me = persons.find((p) => p.id === person);
+        if (me) $("#history-who").textContent = `${me.name_masked}（${me.relation === "self" ? "本人" : "家人"}）${me.id_number_masked}`;
         $("#retention").textContent = `保留最近 ${h.retention_days} 天的记录。`;
         const fill = (list, items, render) => {
           list.innerHTML = "";

@@ -299,5 +299,6 @@ def test_history_page_lists_colour_changes_and_scans(browser, live_server):
     assert len(changes) == 1 and "绿码" in changes[0], changes
     assert len(scans) == 1 and "gate-east" in scans[0] and "绿码" in scans[0], scans
     assert "30 天" in browser.find_element(By.ID, "retention").text
+    assert browser.find_element(By.ID, "history-who").text == "张*（本人）1101**********002X"
     save_screenshot(browser, "hc-history.png")
     assert js_errors(browser) == []
