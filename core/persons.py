@@ -151,11 +151,10 @@ class PersonService:
             stored = self._open(record, "name")
             if stored == name:
                 return None, None
-            sealed = self._vault.seal(name, f"{record.id}:name")
             if stored is not None:
-                if record.name_source != VERIFIED:
-                    return None, sealed
-                raise InvalidInput("name does not match", {"name": ["does not match the ID number's record"]})
+                self._check_claim(record, name)  # a face-checked name is final
+                return None, self._vault.seal(name, f"{record.id}:name")
+            sealed = self._vault.seal(name, f"{record.id}:name")
             if self._store.set_name(record.id, sealed, relation, expected=record.name_ct):
                 return sealed, None
             record = self._store.get(record.id) or record

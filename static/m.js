@@ -176,7 +176,6 @@ const HC = (() => {
           // Refresh a little before expiry, so a scanned code is never stale.
           timer = setTimeout(refresh, refreshAt - Date.now());
         } catch (e) {
-          if (e.status === 401) { location.reload(); return; }
           if (e.code === "verification_required") { validUntil = 0; awaitingFaceCheck = true; askForFaceCheck(); return; }
           if (e.status === 404 || e.status === 403) {  // not this account's person: retrying won't help
             validUntil = 0;
