@@ -110,26 +110,28 @@ def breakdown(app, rows, checkpoint: str, n: int) -> None:
     from blueprints.schemas import HealthCodeSchema, ScanResultSchema, iso
 
     s = app.extensions["healthcode"]
-    codes, store = s.codes, s.codes._store
+    client = app.extensions["healthcode.runtime"].store.client
+    codes, store, issuer = s.codes, s.codes._reads, s.codes._issuer
     pid, token, qr = rows[len(rows) // 2]
     session = s.sessions.authenticate(token)
     now = int(time.time())
-    link, record, facts = store.load(pid, session.account_id)
+    snapshot = store.load(pid, session.account_id)
+    link, record, facts = snapshot.link, snapshot.person, snapshot.facts
     view = codes.show(session, pid)
     body = health_code_body(view, "zh")
     print("(b) GET health-code, step by step:")
-    _time("redis PING (one round trip, for scale)", s.redis.ping, n)
+    _time("redis PING (one round trip, for scale)", client.ping, n)
     from core.accounts import token_hash
 
     _time("store.load_for_session (one pipeline: session, link, facts script)",
           lambda: store.load_for_session(token_hash(token), session.account_id, pid), n)
-    _time("codes.evaluate (derive_color; no change recorded)",
-          lambda: codes.evaluate(pid, facts, record.last_color, now), n)
-    _time("persons.view (3 AES-GCM opens + masks)", lambda: s.persons.view(record, link), n)
-    _time("code_ids.seal (AES block)", lambda: codes._code_ids.seal(pid, now), n)
-    _time("codes.sign (CBOR + ES256 + base45), total", lambda: codes.sign(record, view.evaluation.color, now,
-                                                                         now + 60, "张*"), n)
-    key = s.keyring.signing_key()[1]
+    _time("colors.evaluate_and_record (derive_color; no change recorded)",
+          lambda: s.colors.evaluate_and_record(pid, facts, record.last_color, now), n)
+    _time("directory.view (3 AES-GCM opens + masks)", lambda: codes._directory.view(record, link), n)
+    _time("code_ids.seal (AES block)", lambda: issuer.code_ids.seal(pid, now), n)
+    _time("issuer.issue (code id, CBOR + ES256 + base45), total",
+          lambda: issuer.issue(pid, view.evaluation.color, now, "张*"), n)
+    key = s.keys.signing_key()[1]
     _time("  of which: ECDSA P-256 sign alone", lambda: key.sign(b"x" * 100, __import__(
         "cryptography.hazmat.primitives.asymmetric.ec", fromlist=["ec"]).ECDSA(
         __import__("cryptography.hazmat.primitives.hashes", fromlist=["SHA256"]).SHA256())), n)
@@ -147,9 +149,9 @@ def breakdown(app, rows, checkpoint: str, n: int) -> None:
     print("(c) POST scan, step by step:")
     _time("credentials.authenticate (GET hc:cred:<sha256> + JSON)",
           lambda: s.credentials.authenticate(checkpoint, "checkpoint"), n)
-    _time("verifier.verify (base45 decode, CBOR, ES256 verify)", lambda: codes._verifier.verify(qr), n)
+    _time("verifier.verify (base45 decode, CBOR, ES256 verify)", lambda: issuer.verifier.verify(qr), n)
     _time("  of which: base45 decode", lambda: base45.b45decode(qr[len("CNHC1:"):]), n)
-    from core.ports import ScanRecord
+    from core.model import ScanRecord
 
     _time("store.load_and_record_scan (one script; write fsynced)",
           lambda: store.load_and_record_scan(pid, ScanRecord(now, "gate-1", "green"), now, 30 * 86400), n)

@@ -12,34 +12,37 @@ from __future__ import annotations
 from flask import Flask, jsonify
 
 from app import create_app as create_healthcode_app
-from core.codes import CodeClaims, Color
+from core.codes import CodeClaims
+from core.model import Color
 
 
 def create_app() -> Flask:
     app = create_healthcode_app()
     services = app.extensions["healthcode"]
+    client = app.extensions["healthcode.runtime"].store.client
+    codes = services.codes._issuer
 
     @app.get("/bench/floor/redis-get")
     def floor_redis_get():
-        services.redis.get("hc:bench:nothing")
+        client.get("hc:bench:nothing")
         return jsonify(status="ok")
 
     @app.get("/bench/floor/sign")
     def floor_sign():
         claims = CodeClaims("HCDEV", bytes(16), Color.GREEN, 1_800_000_000, 1_800_000_060, "张*三")
-        return jsonify(status="ok", qr=services.codes._signer.sign(claims))
+        return jsonify(status="ok", qr=codes.signer.sign(claims))
 
-    sample = services.codes._signer.sign(
+    sample = codes.signer.sign(
         CodeClaims("HCDEV", bytes(16), Color.GREEN, 1_800_000_000, 1_800_000_060, "张*三"))
 
     @app.get("/bench/floor/verify")
     def floor_verify():
-        claims = services.codes._verifier.verify(sample)
+        claims = codes.verifier.verify(sample)
         return jsonify(status="ok", color=str(claims.color))
 
     @app.get("/bench/floor/durable-write")
     def floor_durable_write():
-        services.redis.set("hc:bench:written", "x")
+        client.set("hc:bench:written", "x")
         return jsonify(status="ok")
 
     return app

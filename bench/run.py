@@ -129,10 +129,15 @@ def make_app(redis_url: str):
     return create_app(app_config(redis_url))
 
 
+def close_store(services) -> None:
+    """Close the Redis connections of an app made by make_app (its services)."""
+    services.store.close()
+
+
 def account_session(code: str):
     """The Session SessionService.authenticate returns for a dev login with `code` (no token)."""
     from adapters.platforms.dev import DevPlatform
-    from core.ports import Session
+    from core.model import Session
 
     identity = DevPlatform().login(code)
     return Session(account_id=identity.account_id, platform=identity.platform)
@@ -193,7 +198,7 @@ def _apply_range(args: tuple[str, int, int]) -> int:
         session = account_session(f"mem-{i}")
         view = services.persons.apply(session, Application(person_name(i), id_number(i), phone(i), "self"))
         services.persons.verify(session, view.id, face_check, "bench")
-    services.redis.close()
+    close_store(services)
     return hi - lo
 
 
@@ -428,7 +433,7 @@ def memory_test(workdir: Path, n: int, procs: int, sample: int) -> dict:
         assert loaded == n and keys_after - keys_before == 3 * n, (loaded, keys_before, keys_after)
 
         # What each key costs on its own (MEMORY USAGE), for a sample of persons.
-        from adapters.store.persons import account_key, index_key, person_key
+        from adapters.store.keys import account_key, index_key, person_key
 
         r = server.client
         probe = range(0, n, max(1, n // 200))
@@ -462,7 +467,7 @@ def memory_test(workdir: Path, n: int, procs: int, sample: int) -> dict:
         for qr in qrs:
             assert services.codes.scan(qr, "gate-1").valid
         m3 = server.info("memory")["used_memory"]
-        services.redis.close()
+        close_store(services)
         return {
             "persons": n,
             "loader": f"PersonService.apply and .verify one by one, {procs} processes in parallel (spawn)",
@@ -591,7 +596,7 @@ def http_benchmark(args, workdir: Path, report: dict, stack: ExitStack, wrk_log)
     services = make_app(server.url).extensions["healthcode"]
     rows, population = load_population(services, args.persons)
     checkpoint_token, _ = services.credentials.create("checkpoint", "bench")
-    services.redis.close()
+    close_store(services)
     data = workdir / "persons.tsv"
     data.write_text("".join(f"{pid}\t{token}\t{qr}\n" for pid, token, qr in rows))
     print(f"  {population}")

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from flask import current_app, g, request
 
 from blueprints.schemas import error_doc
-from core.errors import Unauthorized
+from core.errors import Msg, Unauthorized
+from core.model import Role
+from core.wiring import Services
 
-BEARER = [{"bearer": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 # OpenAPI, for `blp.alt_response(status, **doc)`: what `require` answers.
 UNAUTHORIZED = error_doc("unauthorized: missing, expired or revoked token")
 WRONG_ROLE = error_doc("forbidden: the credential does not have this route's role")
@@ -22,25 +24,25 @@ def bearer_token() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def services():
-    return current_app.extensions["healthcode"]
+def services() -> Services:
+    """The app's wired services (app.py, core/wiring.py)."""
+    wired: Services = current_app.extensions["healthcode"]
+    return wired
 
 
-def require(audience: str) -> Callable:
-    """Decorator: `citizen` (mini-program session), a staff role (`authority`, `checkpoint`), or
-    `bearer` (a token must be present; the view's service checks it, fused with its read)."""
+def require(audience: Role | Literal["citizen", "bearer"]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: `citizen` (mini-program session), a staff Role, or `bearer` (a token must be
+    present; the view's service checks it, fused with its read)."""
 
-    def decorate(view: Callable) -> Callable:
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             token = bearer_token()
             if token is None:
-                raise Unauthorized("missing bearer token")
-            if audience == "bearer":
-                pass
-            elif audience == "citizen":
+                raise Unauthorized(Msg.BEARER_MISSING)
+            if audience == "citizen":
                 g.session = services().sessions.authenticate(token)
-            else:
+            elif isinstance(audience, Role):
                 g.credential = services().credentials.authenticate(token, audience)
             return view(*args, **kwargs)
 

@@ -1,17 +1,20 @@
 """Health authority API: marking people (赋码 / 转码)."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import g
 
 from blueprints.auth import BEARER, UNAUTHORIZED, WRONG_ROLE, require, services
 from blueprints.errors import ApiBlueprint
 from blueprints.schemas import MarkerRemovalSchema, MarkerRequestSchema, MarkerSchema, error_doc, iso
 from core.marking import MarkerRequest, MarkingOutcome
+from core.model import Role
 
 blp = ApiBlueprint("authority", __name__, url_prefix="/api/v1/authority", description="Health authority")
 
 
-def marker_body(outcome: MarkingOutcome) -> dict:
+def marker_body(outcome: MarkingOutcome) -> dict[str, Any]:
     m = outcome.marker
     return {
         "id": m.id,
@@ -29,13 +32,13 @@ def marker_body(outcome: MarkingOutcome) -> dict:
 
 @blp.route("/markers", methods=["POST"])
 @blp.doc(security=BEARER)
-@require("authority")
+@require(Role.AUTHORITY)
 @blp.arguments(MarkerRequestSchema())
 @blp.response(201, MarkerSchema)
 @blp.alt_response(401, **UNAUTHORIZED)
 @blp.alt_response(403, **WRONG_ROLE)
 @blp.alt_response(404, **error_doc("not_found: no person with this person_id"))
-def add_marker(data):
+def add_marker(data: dict[str, Any]) -> dict[str, Any]:
     """Mark a person (by ID number or person id) with a kind from the policy."""
     request = MarkerRequest(
         kind=data["kind"],
@@ -50,12 +53,12 @@ def add_marker(data):
 
 @blp.route("/markers/<string:marker_id>", methods=["DELETE"])
 @blp.doc(security=BEARER)
-@require("authority")
+@require(Role.AUTHORITY)
 @blp.arguments(MarkerRemovalSchema())
 @blp.response(200, MarkerSchema)
 @blp.alt_response(401, **UNAUTHORIZED)
 @blp.alt_response(403, **WRONG_ROLE)
 @blp.alt_response(404, **error_doc("not_found: no such marker (or it was already removed)"))
-def remove_marker(data, marker_id):
+def remove_marker(data: dict[str, Any], marker_id: str) -> dict[str, Any]:
     """Clear a marker, with the reason."""
     return marker_body(services().marking.remove_marker(marker_id, data["reason"], g.credential))

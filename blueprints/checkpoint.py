@@ -1,32 +1,36 @@
 """Checkpoints (数字哨兵): scanning a shown code, and the published verification keys."""
 from __future__ import annotations
 
-from flask import g, jsonify
+from typing import Any
+
+from flask import Response, g, jsonify
 
 from blueprints.auth import BEARER, UNAUTHORIZED, WRONG_ROLE, require, services
 from blueprints.errors import ApiBlueprint
 from blueprints.schemas import JwksSchema, ScanRequestSchema, ScanResultSchema, iso
+from core.model import Role
 
 blp = ApiBlueprint("checkpoint", __name__, description="Checkpoints: scan codes, published keys")
 
 
 @blp.route("/api/v1/scans", methods=["POST"])
 @blp.doc(security=BEARER)
-@require("checkpoint")
+@require(Role.CHECKPOINT)
 @blp.arguments(ScanRequestSchema())
 @blp.response(200, ScanResultSchema)
 @blp.alt_response(401, **UNAUTHORIZED)
 @blp.alt_response(403, **WRONG_ROLE)
-def scan(data):
+def scan(data: dict[str, Any]) -> Response:
     """Verify a shown code: signature, expiry, and whether the status changed since it was issued."""
     place = data.get("place_id") or g.credential.name
     result = services().codes.scan(data["qr"], place)
     if not result.valid:
-        body = {"valid": False, "reason": result.reason, "checked_at": iso(result.checked_at)}
+        body = {"valid": False, "reason": str(result.reason), "checked_at": iso(result.checked_at)}
         if result.detail:
             body["detail"] = result.detail
         return jsonify(body)
     # Plain JSON types already; ScanResultSchema documents the body.
+    assert result.color is not None
     return jsonify({
         "valid": True,
         "color": result.color.value,
@@ -39,6 +43,6 @@ def scan(data):
 
 @blp.route("/.well-known/health-code-keys", methods=["GET"])
 @blp.response(200, JwksSchema)
-def keys():
+def keys() -> dict[str, Any]:
     """Public keys (JWKS-style) to verify codes offline."""
-    return services().keyring.jwks()
+    return services().keys.jwks()

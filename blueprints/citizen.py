@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from flask import Response, g, jsonify
 from flask.views import MethodView
@@ -24,7 +25,7 @@ from blueprints.schemas import (
     iso,
 )
 from core.health_codes import HealthCodeView
-from core.persons import Application
+from core.persons import Application, PersonView
 
 blp = ApiBlueprint("citizen", __name__, url_prefix="/api/v1", description="Mini-program: login, persons, health code")
 PERSON = "/persons/<string(length=24):person_id>"
@@ -35,7 +36,7 @@ NOT_VERIFIED = error_doc("verification_required: the face check has not passed o
 @blp.route("/sessions", methods=["POST"])
 @blp.arguments(LoginSchema())
 @blp.response(201, LoginResultSchema)
-def login(data):
+def login(data: dict[str, Any]) -> dict[str, Any]:
     """Log in with a platform's login code; returns a bearer token."""
     result = services().sessions.login(data["platform"], data["code"])
     persons = services().persons.list(result.session)
@@ -51,9 +52,9 @@ def login(data):
 @require("citizen")
 @blp.response(204)
 @blp.alt_response(401, **UNAUTHORIZED)
-def logout():
+def logout() -> None:
     """Log out: the token stops working at once, on every server."""
-    services().sessions.logout(bearer_token())
+    services().sessions.logout(bearer_token() or "")
 
 
 @blp.route("/persons")
@@ -62,7 +63,7 @@ class Persons(MethodView):
     @require("citizen")
     @blp.response(200, PersonListSchema)
     @blp.alt_response(401, **UNAUTHORIZED)
-    def get(self):
+    def get(self) -> dict[str, Any]:
         """The persons on this account: self and family."""
         return {"persons": services().persons.list(g.session)}
 
@@ -74,7 +75,7 @@ class Persons(MethodView):
     @blp.alt_response(409, **error_doc(
         "conflict: the account already has a self, the ID number is another account's self, "
         "the person is already on the account, or the family limit is reached"))
-    def post(self, data):
+    def post(self, data: dict[str, Any]) -> PersonView:
         """Apply for a health code, for self or a family member."""
         return services().persons.apply(g.session, Application(**data))
 
@@ -88,7 +89,7 @@ class Person(MethodView):
     @blp.alt_response(401, **UNAUTHORIZED)
     @blp.alt_response(403, **error_doc("forbidden: only the person's own account can change their phone"))
     @blp.alt_response(404, **NOT_LINKED)
-    def patch(self, data, person_id):
+    def patch(self, data: dict[str, Any], person_id: str) -> PersonView:
         """Change the phone number."""
         return services().persons.update_phone(g.session, person_id, data["phone"])
 
@@ -97,7 +98,7 @@ class Person(MethodView):
     @blp.response(204)
     @blp.alt_response(401, **UNAUTHORIZED)
     @blp.alt_response(404, **NOT_LINKED)
-    def delete(self, person_id):
+    def delete(self, person_id: str) -> None:
         """Unlink a person; for the face-checked `self` (the owner) this also erases the person's own data."""
         services().persons.unlink(g.session, person_id)
 
@@ -111,13 +112,13 @@ class Person(MethodView):
 @blp.alt_response(403, **error_doc("forbidden: the identity (face) check failed"))
 @blp.alt_response(404, **NOT_LINKED)
 @blp.alt_response(409, **error_doc("conflict: the ID number is another account's self"))
-def verify(data, person_id):
+def verify(data: dict[str, Any], person_id: str) -> PersonView:
     """Identity check (face verification) through the account's platform."""
     platform = services().sessions.platform(g.session.platform)
     return services().persons.verify(g.session, person_id, platform, data["ticket"])
 
 
-def health_code_body(view: HealthCodeView, lang: str) -> dict:
+def health_code_body(view: HealthCodeView, lang: str) -> dict[str, Any]:
     ev = view.evaluation
     return {
         "color": ev.color.value,
@@ -143,16 +144,14 @@ def health_code_body(view: HealthCodeView, lang: str) -> dict:
 @blp.alt_response(401, **UNAUTHORIZED)
 @blp.alt_response(403, **NOT_VERIFIED)
 @blp.alt_response(404, **NOT_LINKED)
-def health_code(query, person_id):
+def health_code(query: dict[str, Any], person_id: str) -> Response:
     """Show the health code: colour, why, how to clear, and a fresh signed QR text."""
     # The hottest read: the session is checked in the same Redis round trip as the data,
     # and the body is already plain JSON types (HealthCodeSchema documents it).
     view = services().codes.show_for_token(bearer_token(), person_id, query["lang"])
     body = health_code_body(view, query["lang"])
     if query.get("image") == "svg":
-        from adapters.signing.qr_image import render_svg
-
-        body["qr_image"] = "data:image/svg+xml;base64," + base64.b64encode(render_svg(view.qr)).decode()
+        body["qr_image"] = "data:image/svg+xml;base64," + base64.b64encode(services().qr.svg(view.qr)).decode()
     return jsonify(body)
 
 
@@ -163,12 +162,11 @@ def health_code(query, person_id):
 @blp.alt_response(403, **NOT_VERIFIED)
 @blp.alt_response(404, **NOT_LINKED)
 @require("bearer")
-def health_code_image(person_id, fmt):
+def health_code_image(person_id: str, fmt: str) -> Response:
     """The QR image (PNG or SVG) of a freshly issued code."""
-    from adapters.signing.qr_image import render_png, render_svg
-
     view = services().codes.show_for_token(bearer_token(), person_id)
-    body, mimetype = (render_png(view.qr), "image/png") if fmt == "png" else (render_svg(view.qr), "image/svg+xml")
+    qr = services().qr
+    body, mimetype = (qr.png(view.qr), "image/png") if fmt == "png" else (qr.svg(view.qr), "image/svg+xml")
     response = Response(body, mimetype=mimetype)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Code-Expires-At"] = iso(view.expires_at)
@@ -182,15 +180,15 @@ def health_code_image(person_id, fmt):
 @blp.alt_response(401, **UNAUTHORIZED)
 @blp.alt_response(403, **NOT_VERIFIED)
 @blp.alt_response(404, **NOT_LINKED)
-def history(person_id):
+def history(person_id: str) -> dict[str, Any]:
     """Colour changes and scans within the retention period, newest first."""
-    found = services().codes.history(g.session, person_id)
-    policy, lang = services().codes.policy, "en" if wants_english() else "zh"
+    codes = services().codes
+    found, lang = codes.history(g.session, person_id), "en" if wants_english() else "zh"
     return {
         "retention_days": found.retention_days,
         "changes": [
             {"at": iso(c.at), "from_": c.from_color, "to": c.to_color, "reason_codes": list(c.reason_codes),
-             "reasons": [policy.reason_text(code, lang) for code in c.reason_codes]}
+             "reasons": [codes.reason_text(code, lang) for code in c.reason_codes]}
             for c in found.changes
         ],
         "scans": [{"at": iso(s.at), "place": s.place, "result": s.result} for s in found.scans],

@@ -1,7 +1,9 @@
-"""Error texts in Simplified Chinese first, English on request (DESIGN §9).
+"""Message texts by key: Simplified Chinese first, English on request (DESIGN §9).
 
-Core and marshmallow speak English; the HTTP edge turns their messages into Chinese unless the
-client asks for English (`?lang=en` or `Accept-Language: en…`). Unknown texts pass unchanged.
+The core and the schemas speak message keys (core.errors.Msg); this module gives each key its
+texts, and the client gets Chinese unless it asks for English (`?lang=en` or
+`Accept-Language: en…`). marshmallow's and webargs' own English messages are given keys here
+too. tests/unit/test_messages.py fails if a key lacks a text.
 """
 from __future__ import annotations
 
@@ -9,86 +11,112 @@ import re
 
 from flask import request
 
-_EXACT = {
-    # core
-    "this ID number is already another account's own code": "该身份证号已被其他账号申领为本人健康码",
-    "this account already has its own code": "本账号已申领本人健康码",
-    "this person is already on this account": "该人员已在本账号中",
-    "identity verification failed": "身份核验未通过",
-    "only the person's own account can change their phone": "只有本人账号可以修改其手机号",
-    "the application changed concurrently; try again": "申领信息被同时修改，请重试",
-    "give exactly one of id_number and person_id": "身份证号与人员编号须且只能填写一项",
-    "invalid ID number": "身份证号无效",
-    "invalid application": "申领信息有误",
-    "invalid name": "姓名无效",
-    "invalid phone": "手机号无效",
-    "invalid relation": "申领关系无效",
-    "name does not match": "姓名与身份证号不符",
-    "sampled in the future": "采样时间晚于当前时间",
-    "unknown marker kind": "未知的标记类型",
-    "unknown platform": "未知的登录平台",
-    "invalid login code": "登录码无效",
-    "unknown result": "未知的检测结果",
-    "unknown role": "未知的角色",
-    "until must be after since": "结束时间须晚于开始时间",
-    "since is out of range": "开始时间超出范围",
-    "until is out of range": "结束时间超出范围",
-    "until is not allowed for this marker kind": "该标记类型不可指定结束时间",
-    "the policy decides when this kind ends; omit until": "该类型何时解除由赋码政策决定，请勿填写结束时间",
-    "must be between 2019-12-01 and tomorrow": "应在 2019-12-01 至明天之间",
-    "at most one year ahead; omit it for no end": "最多为一年之后；无结束时间请留空",
-    "no such marker": "未找到该标记",
-    "no such person on this account": "本账号下未找到该人员",
-    "no such person": "未找到该人员",
-    "a valid staff credential is required": "需要有效的工作人员凭证",
-    "login required: missing, expired or revoked token": "请先登录（登录凭证缺失、过期或已失效）",
-    "missing bearer token": "请先登录",
-    "identity verification (face check) is required first": "请先完成人脸识别身份核验",
-    "1–30 characters: Chinese, Latin letters, spaces, the middle dot ·": "1–30 个字符：汉字、拉丁字母、空格或间隔号 ·",
-    "1–64 characters": "1–64 个字符",
-    "birth date is in the future": "出生日期晚于今天",
-    "birth date or region code is not valid": "出生日期或地区码无效",
-    "check digit does not match": "校验码不正确",
-    "does not match the ID number's record": "与该身份证号登记的姓名不符",
-    "is in the future": "晚于当前时间",
-    "must be 18 characters: 17 digits and a check digit": "应为 18 位：17 位数字加 1 位校验码",
-    "must be a mainland China mobile number": "应为中国大陆手机号",
-    "must be after since": "须晚于开始时间",
-    "negative or positive": "应为 negative（阴性）或 positive（阳性）",
-    "self or family": "应为 self（本人）或 family（家人）",
-    # the HTTP edge, marshmallow and webargs
-    "the request is not valid": "请求内容有误",
-    "the data store is unavailable; try again shortly": "数据服务暂时不可用，请稍后重试",
-    "an unexpected error occurred": "服务器内部错误",
-    "Unknown field.": "不允许的字段",
-    "Missing data for required field.": "缺少必填字段",
-    "required": "请填写此项",
-    "1–64 characters: letters and digits of any script, single spaces, . : · ( ) # / - _":
-        "1–64 个字符：各种文字的字母和数字、单个空格及 . : · ( ) # / - _",
-    "Field may not be null.": "不能为空",
-    "Not a valid string.": "应为字符串",
-    "Not a valid boolean.": "应为布尔值",
-    "Not a valid integer.": "应为整数",
-    "Not a valid datetime.": "日期时间格式不正确",
-    "Not a valid aware datetime.": "日期时间须带时区",
-    "String does not match expected pattern.": "格式不正确",
-    "Invalid input type.": "输入类型不正确",
-    "Invalid JSON body.": "请求体不是有效的 JSON",
+from core.errors import Msg
+
+# key -> (zh, en); {name} placeholders are filled from the Message's params.
+TEXTS: dict[Msg, tuple[str, str]] = {
+    # applying, persons
+    Msg.INVALID_APPLICATION: ("申领信息有误", "invalid application"),
+    Msg.INVALID_NAME: ("姓名无效", "invalid name"),
+    Msg.INVALID_ID_NUMBER: ("身份证号无效", "invalid ID number"),
+    Msg.INVALID_PHONE: ("手机号无效", "invalid phone"),
+    Msg.INVALID_RELATION: ("申领关系无效", "invalid relation"),
+    Msg.NAME_MISMATCH: ("姓名与身份证号不符", "name does not match"),
+    Msg.SELF_TAKEN: ("本账号已申领本人健康码", "this account already has its own code"),
+    Msg.ID_IS_OTHERS_SELF: ("该身份证号已被其他账号申领为本人健康码",
+                            "this ID number is already another account's own code"),
+    Msg.ALREADY_LINKED: ("该人员已在本账号中", "this person is already on this account"),
+    Msg.FAMILY_FULL: ("每个账号最多为 {max} 位家人代领", "at most {max} family members per account"),
+    Msg.CONCURRENT_CHANGE: ("申领信息被同时修改，请重试", "the application changed concurrently; try again"),
+    Msg.OWNER_ONLY_PHONE: ("只有本人账号可以修改其手机号", "only the person's own account can change their phone"),
+    Msg.NOT_ON_ACCOUNT: ("本账号下未找到该人员", "no such person on this account"),
+    Msg.IDENTITY_FAILED: ("身份核验未通过", "identity verification failed"),
+    Msg.VERIFICATION_REQUIRED: ("请先完成人脸识别身份核验", "identity verification (face check) is required first"),
+    # logins and credentials
+    Msg.UNKNOWN_PLATFORM: ("未知的登录平台", "unknown platform"),
+    Msg.INVALID_LOGIN_CODE: ("登录码无效", "invalid login code"),
+    Msg.LOGIN_REQUIRED: ("请先登录（登录凭证缺失、过期或已失效）", "login required: missing, expired or revoked token"),
+    Msg.BEARER_MISSING: ("请先登录", "missing bearer token"),
+    Msg.CREDENTIAL_REQUIRED: ("需要有效的工作人员凭证", "a valid staff credential is required"),
+    Msg.ROLE_REQUIRED: ("需要 {role} 角色", "this needs the {role} role"),
+    Msg.UNKNOWN_ROLE: ("未知的角色", "unknown role"),
+    Msg.PLATFORM_UNAVAILABLE: ("登录平台暂时不可用，请稍后重试", "the platform is unavailable; try again shortly"),
+    # marking and lab results
+    Msg.ONE_PERSON_REFERENCE: ("身份证号与人员编号须且只能填写一项", "give exactly one of id_number and person_id"),
+    Msg.NO_SUCH_PERSON: ("未找到该人员", "no such person"),
+    Msg.NO_SUCH_MARKER: ("未找到该标记", "no such marker"),
+    Msg.UNKNOWN_MARKER_KIND: ("未知的标记类型", "unknown marker kind"),
+    Msg.UNTIL_NOT_ALLOWED: ("该标记类型不可指定结束时间", "until is not allowed for this marker kind"),
+    Msg.SINCE_OUT_OF_RANGE: ("开始时间超出范围", "since is out of range"),
+    Msg.UNTIL_BEFORE_SINCE: ("结束时间须晚于开始时间", "until must be after since"),
+    Msg.UNTIL_OUT_OF_RANGE: ("结束时间超出范围", "until is out of range"),
+    Msg.UNKNOWN_RESULT: ("未知的检测结果", "unknown result"),
+    Msg.SAMPLED_IN_FUTURE: ("采样时间晚于当前时间", "sampled in the future"),
+    # field messages
+    Msg.REQUIRED: ("请填写此项", "required"),
+    Msg.ONE_OF: ("应为以下之一：{choices}", "one of {choices}"),
+    Msg.LENGTH_1_64: ("1–64 个字符", "1–64 characters"),
+    Msg.NAME_CHARS: ("1–30 个字符：汉字、拉丁字母、空格或间隔号 ·",
+                     "1–30 characters: Chinese, Latin letters, spaces, the middle dot ·"),
+    Msg.NAME_NOT_RECORD: ("与该身份证号登记的姓名不符", "does not match the ID number's record"),
+    Msg.ID_LENGTH: ("应为 18 位：17 位数字加 1 位校验码", "must be 18 characters: 17 digits and a check digit"),
+    Msg.ID_CHECK_DIGIT: ("校验码不正确", "check digit does not match"),
+    Msg.ID_BIRTH_OR_REGION: ("出生日期或地区码无效", "birth date or region code is not valid"),
+    Msg.ID_BIRTH_IN_FUTURE: ("出生日期晚于今天", "birth date is in the future"),
+    Msg.PHONE_CN_MOBILE: ("应为中国大陆手机号", "must be a mainland China mobile number"),
+    Msg.SELF_OR_FAMILY: ("应为 self（本人）或 family（家人）", "self or family"),
+    Msg.OR_PERSON_ID: ("或填写 person_id", "or person_id"),
+    Msg.PLATFORM_NOT_ENABLED: ("未启用：{name}", "not enabled: {name}"),
+    Msg.POLICY_DECIDES_UNTIL: ("该类型何时解除由赋码政策决定，请勿填写结束时间",
+                               "the policy decides when this kind ends; omit until"),
+    Msg.SINCE_RANGE: ("应在 2019-12-01 至明天之间", "must be between 2019-12-01 and tomorrow"),
+    Msg.UNTIL_RANGE: ("最多为一年之后；无结束时间请留空", "at most one year ahead; omit it for no end"),
+    Msg.AFTER_SINCE: ("须晚于开始时间", "must be after since"),
+    Msg.IN_FUTURE: ("晚于当前时间", "is in the future"),
+    Msg.NEGATIVE_OR_POSITIVE: ("应为 negative（阴性）或 positive（阳性）", "negative or positive"),
+    Msg.PLACE_NAME: ("1–64 个字符：各种文字的字母和数字、单个空格及 . : · ( ) # / - _",
+                     "1–64 characters: letters and digits of any script, single spaces, . : · ( ) # / - _"),
+    # the HTTP edge
+    Msg.REQUEST_INVALID: ("请求内容有误", "the request is not valid"),
+    Msg.STORE_UNAVAILABLE: ("数据服务暂时不可用，请稍后重试", "the data store is unavailable; try again shortly"),
+    Msg.INTERNAL: ("服务器内部错误", "an unexpected error occurred"),
+    Msg.BAD_REQUEST: ("请求有误", "bad request"),
+    Msg.NOT_FOUND: ("未找到", "not found"),
+    Msg.METHOD_NOT_ALLOWED: ("不支持该请求方法", "method not allowed"),
+    Msg.PAYLOAD_TOO_LARGE: ("请求体过大", "request body too large"),
+    Msg.UNSUPPORTED_MEDIA_TYPE: ("不支持的内容类型", "unsupported media type"),
+    Msg.HTTP_ERROR: ("请求无法处理", "the request cannot be handled"),
+    # marshmallow's and webargs' messages
+    Msg.FIELD_UNKNOWN: ("不允许的字段", "Unknown field."),
+    Msg.FIELD_MISSING: ("缺少必填字段", "Missing data for required field."),
+    Msg.FIELD_NULL: ("不能为空", "Field may not be null."),
+    Msg.NOT_A_STRING: ("应为字符串", "Not a valid string."),
+    Msg.NOT_A_BOOLEAN: ("应为布尔值", "Not a valid boolean."),
+    Msg.NOT_AN_INTEGER: ("应为整数", "Not a valid integer."),
+    Msg.NOT_A_DATETIME: ("日期时间格式不正确", "Not a valid datetime."),
+    Msg.NOT_AWARE_DATETIME: ("日期时间须带时区", "Not a valid aware datetime."),
+    Msg.PATTERN_MISMATCH: ("格式不正确", "String does not match expected pattern."),
+    Msg.INVALID_INPUT_TYPE: ("输入类型不正确", "Invalid input type."),
+    Msg.INVALID_JSON: ("请求体不是有效的 JSON", "Invalid JSON body."),
+    Msg.LENGTH_BETWEEN: ("长度应在 {min} 到 {max} 之间", "Length must be between {min} and {max}."),
 }
-_PATTERNS = [
-    (re.compile(r"^at most (\d+) family members per account$"), r"每个账号最多为 \1 位家人代领"),
-    (re.compile(r"^this needs the (\w+) role$"), r"需要 \1 角色"),
-    (re.compile(r"^not enabled: (.+)$"), r"未启用：\1"),
-    (re.compile(r"^one of (.+)$"), r"应为以下之一：\1"),
-    (re.compile(r"^Must be one of: (.+)\.$"), r"应为以下之一：\1"),
-    (re.compile(r"^Length must be between (\d+) and (\d+)\.$"), r"长度应在 \1 到 \2 之间"),
+
+# marshmallow's and webargs' English texts, by the key they get.
+_THIRD_PARTY = {TEXTS[key][1]: key for key in (
+    Msg.FIELD_UNKNOWN, Msg.FIELD_MISSING, Msg.FIELD_NULL, Msg.NOT_A_STRING, Msg.NOT_A_BOOLEAN, Msg.NOT_AN_INTEGER,
+    Msg.NOT_A_DATETIME, Msg.NOT_AWARE_DATETIME, Msg.PATTERN_MISMATCH, Msg.INVALID_INPUT_TYPE, Msg.INVALID_JSON,
+)}
+_KEYS = {key.value: key for key in Msg}
+_THIRD_PARTY_PATTERNS = [
+    (re.compile(r"^Must be one of: (?P<choices>.+)\.$"), Msg.ONE_OF),
+    (re.compile(r"^Length must be between (?P<min>\d+) and (?P<max>\d+)\.$"), Msg.LENGTH_BETWEEN),
 ]
-_BY_CODE = {
-    "not_found": "未找到",
-    "method_not_allowed": "不支持该请求方法",
-    "bad_request": "请求有误",
-    "payload_too_large": "请求体过大",
-    "unsupported_media_type": "不支持的内容类型",
+_BY_STATUS = {
+    400: Msg.BAD_REQUEST,
+    404: Msg.NOT_FOUND,
+    405: Msg.METHOD_NOT_ALLOWED,
+    413: Msg.PAYLOAD_TOO_LARGE,
+    415: Msg.UNSUPPORTED_MEDIA_TYPE,
 }
 
 
@@ -97,16 +125,26 @@ def wants_english() -> bool:
     return lang.strip().lower().startswith("en")
 
 
-def localize(text: str, code: str | None = None) -> str:
-    """The Chinese text for an English message, unless the client asked for English."""
-    if wants_english():
-        return text
-    if text in _EXACT:
-        return _EXACT[text]
-    for pattern, replacement in _PATTERNS:
-        if pattern.match(text):
-            return pattern.sub(replacement, text)
-    return _BY_CODE.get(code or "", text)
+def for_status(status: int) -> Msg:
+    """The key of an HTTP error the framework raised (404, 405, …)."""
+    return _BY_STATUS.get(status, Msg.HTTP_ERROR)
+
+
+def localize(message: str) -> str:
+    """The text of a message key (a Msg, a Message with params, or marshmallow's English) in
+    the client's language; a text without a key passes unchanged."""
+    params: dict[str, str] = dict(getattr(message, "params", {}))
+    key = _KEYS.get(str(message)) or _THIRD_PARTY.get(message)
+    if key is None:
+        for pattern, pattern_key in _THIRD_PARTY_PATTERNS:
+            found = pattern.match(message)
+            if found:
+                key, params = pattern_key, found.groupdict()
+                break
+    if key is None:
+        return message
+    zh, en = TEXTS[key]
+    return (en if wants_english() else zh).format(**params)
 
 
 def localize_fields(fields: dict[str, list[str]]) -> dict[str, list[str]]:

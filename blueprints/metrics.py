@@ -32,7 +32,7 @@ STORE_UNAVAILABLE = Counter("healthcode_store_unavailable_total", "Requests answ
 
 
 @blp.get("/metrics")
-def metrics():
+def metrics() -> Response:
     """Prometheus text format."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()

@@ -5,34 +5,39 @@ so there is one way to authenticate and no business rule here.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, url_for
+from typing import Any
+
+from flask import Blueprint, Flask, redirect, render_template, url_for
+from werkzeug.wrappers import Response
+
+from blueprints.auth import services
 
 blp = Blueprint("pages", __name__, url_prefix="/m")
 
 
-def _page(template: str, **context):
+def _page(template: str, **context: Any) -> str:
     return render_template(
-        template, dev_login=current_app.config["HEALTHCODE_DEV_LOGIN"], **context
+        template, dev_login=services().sessions.enabled("dev"), **context
     )
 
 
 @blp.get("/")
-def home():
+def home() -> str:
     return _page("home.html")
 
 
 @blp.get("/apply")
-def apply():
+def apply() -> str:
     return _page("apply.html")
 
 
 @blp.get("/code/<string(length=24):person_id>")
-def code(person_id: str):
+def code(person_id: str) -> str:
     return _page("code.html", person_id=person_id)
 
 
 @blp.get("/history/<string(length=24):person_id>")
-def history(person_id: str):
+def history(person_id: str) -> str:
     return _page("history.html", person_id=person_id)
 
 
@@ -42,13 +47,13 @@ PAGE_ERRORS = {
 }
 
 
-def error_page(status: int):
+def error_page(status: int) -> tuple[str, int]:
     """An HTTP error under /m/ as a Chinese page of the H5 shell, not Werkzeug's English one."""
     title, text = PAGE_ERRORS.get(status, ("出错了", "请稍后再试。"))
     return render_template("error.html", dev_login=False, title=title, text=text), status
 
 
-def register_root(app) -> None:
+def register_root(app: Flask) -> None:
     @app.get("/")
-    def root():
+    def root() -> Response:
         return redirect(url_for("pages.home"))

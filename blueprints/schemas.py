@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+from enum import StrEnum
+from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields, validate
+
+from core.errors import Msg
+from core.model import Color, MarkerStatus, Relation, ScanFailure
 
 CN_TZ = dt.timezone(dt.timedelta(hours=8))
 
@@ -16,6 +21,11 @@ CN_TZ = dt.timezone(dt.timedelta(hours=8))
 def iso(ts: int | None) -> str | None:
     """Stored UTC epoch seconds, shown in Asia/Shanghai (DESIGN §9)."""
     return None if ts is None else dt.datetime.fromtimestamp(ts, CN_TZ).isoformat()
+
+
+def choices(values: type[StrEnum]) -> list[str]:
+    """The values of a core enum, for OneOf: the schemas never repeat them."""
+    return [value.value for value in values]
 
 
 class Strict(ma.Schema):
@@ -37,7 +47,7 @@ class ErrorSchema(Strict):
     error = fields.Nested(ErrorDetailSchema, required=True)
 
 
-def error_doc(description: str) -> dict:
+def error_doc(description: str) -> dict[str, Any]:
     """Keywords for `blp.alt_response(status, **error_doc(...))`: an error this route can answer."""
     return {"schema": ErrorSchema, "description": description}
 
@@ -54,7 +64,7 @@ class PersonViewSchema(Strict):
     name_masked = fields.String(required=True)
     id_number_masked = fields.String(required=True)
     phone_masked = fields.String(required=True)
-    relation = fields.String(required=True, validate=validate.OneOf(["self", "family"]))
+    relation = fields.String(required=True, validate=validate.OneOf(choices(Relation)))
     verified = fields.Boolean(required=True)
 
 
@@ -73,7 +83,7 @@ class ApplicationSchema(Strict):
     name = fields.String(required=True, metadata={"example": "张三"})
     id_number = fields.String(required=True, metadata={"example": "11010519491231002X"})
     phone = fields.String(required=True, metadata={"example": "13800138000"})
-    relation = fields.String(required=True, validate=validate.OneOf(["self", "family"]))
+    relation = fields.String(required=True, validate=validate.OneOf(choices(Relation)))
 
 
 class PhoneUpdateSchema(Strict):
@@ -105,7 +115,7 @@ class ReasonSchema(Strict):
 
 
 class HealthCodeSchema(Strict):
-    color = fields.String(required=True, validate=validate.OneOf(["green", "yellow", "red"]))
+    color = fields.String(required=True, validate=validate.OneOf(choices(Color)))
     meaning = fields.String(required=True)
     reasons = fields.List(fields.Nested(ReasonSchema), required=True)
     qr = fields.String(required=True, metadata={"description": "COSE_Sign1 (ES256) over CBOR claims, base45"})
@@ -152,9 +162,9 @@ class PlaceName(fields.String):
     3号楼): letters, marks and digits of any script, single spaces and a little punctuation;
     no control, format or markup characters."""
 
-    MESSAGE = "1–64 characters: letters and digits of any script, single spaces, . : · ( ) # / - _"
+    MESSAGE = Msg.PLACE_NAME
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = unicodedata.normalize("NFKC", super()._deserialize(value, attr, data, **kwargs))
         allowed = all(
             _visible_letter_or_digit(c) or unicodedata.category(c).startswith("M") or c in _PLACE_PUNCTUATION
@@ -177,8 +187,7 @@ class ScanPersonSchema(Strict):
 
 class ScanResultSchema(Strict):
     valid = fields.Boolean(required=True)
-    reason = fields.String(validate=validate.OneOf(
-        ["malformed", "bad_signature", "unknown_key", "expired", "revoked"]))
+    reason = fields.String(validate=validate.OneOf(choices(ScanFailure)))
     detail = fields.String()
     color = fields.String()
     changed = fields.Boolean()
@@ -215,9 +224,9 @@ class MarkerRequestSchema(Strict):
                        "otherwise 422 (the policy decides when the kind ends)"})
 
     @ma.validates_schema
-    def one_person(self, data, **kwargs):
+    def one_person(self, data: dict[str, Any], **kwargs: Any) -> None:
         if ("id_number" in data) == ("person_id" in data):
-            raise ma.ValidationError("give exactly one of id_number and person_id", "id_number")
+            raise ma.ValidationError(Msg.ONE_PERSON_REFERENCE, "id_number")
 
 
 class MarkerRemovalSchema(Strict):
@@ -231,7 +240,7 @@ class MarkerSchema(Strict):
     reason = fields.String(required=True)
     since = fields.String(required=True)
     until = fields.String(allow_none=True)
-    status = fields.String(required=True, validate=validate.OneOf(["active", "removed"]))
+    status = fields.String(required=True, validate=validate.OneOf(choices(MarkerStatus)))
     removed_at = fields.String(allow_none=True, metadata={"description": "when it was removed; null while active"})
     color_before = fields.String(required=True)
     color_after = fields.String(required=True)

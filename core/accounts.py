@@ -7,24 +7,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.clock import Clock
-from core.errors import Forbidden, InvalidInput, Unauthorized
+from core.errors import Forbidden, InvalidInput, Message, Msg, Unauthorized
 from core.identity import PlatformIdentity
-from core.ports import Credential, PlatformAdapter, Session, TokenStore
-
-ROLES = ("authority", "checkpoint")
+from core.model import Credential, Role, Session
+from core.ports import CredentialStore, PlatformAdapter, SessionStore
 
 
 def account_hint(token: str | None) -> str:
     """The account a session token claims; trusted only once the stored session agrees."""
     hint, dot, _ = (token or "").partition(".")
     if not dot or not hint:
-        raise Unauthorized("login required: missing, expired or revoked token")
+        raise Unauthorized(Msg.LOGIN_REQUIRED)
     return hint
 
 
 def check_session(token_account: str, session: Session | None) -> Session:
     if session is None or session.account_id != token_account:
-        raise Unauthorized("login required: missing, expired or revoked token")
+        raise Unauthorized(Msg.LOGIN_REQUIRED)
     return session
 
 
@@ -44,15 +43,19 @@ class LoginResult:
 class SessionService:
     """Mini-program login through a platform adapter, and who a bearer token belongs to."""
 
-    def __init__(self, platforms: Mapping[str, PlatformAdapter], tokens: TokenStore, ttl: int) -> None:
+    def __init__(self, platforms: Mapping[str, PlatformAdapter], tokens: SessionStore, ttl: int) -> None:
         self._platforms = platforms
         self._tokens = tokens
         self._ttl = ttl
 
+    def enabled(self, platform: str) -> bool:
+        """Whether logins through this platform are on."""
+        return platform in self._platforms
+
     def platform(self, name: str) -> PlatformAdapter:
         adapter = self._platforms.get(name)
         if adapter is None:
-            raise InvalidInput("unknown platform", {"platform": [f"not enabled: {name}"]})
+            raise InvalidInput(Msg.UNKNOWN_PLATFORM, {"platform": [Message(Msg.PLATFORM_NOT_ENABLED, name=name)]})
         return adapter
 
     def login(self, platform: str, code: str) -> LoginResult:
@@ -75,7 +78,7 @@ class SessionService:
 class CredentialService:
     """Staff credentials for the authority and checkpoint roles."""
 
-    def __init__(self, tokens: TokenStore, clock: Clock, cache_seconds: float = 5.0) -> None:
+    def __init__(self, tokens: CredentialStore, clock: Clock, cache_seconds: float = 5.0) -> None:
         self._tokens = tokens
         self._clock = clock
         # Staff credentials are checked on every scan; a short per-process cache saves a round
@@ -83,24 +86,27 @@ class CredentialService:
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[Credential, float]] = {}
 
-    def create(self, role: str, name: str) -> tuple[str, Credential]:
-        if role not in ROLES:
-            raise InvalidInput("unknown role", {"role": [f"one of {', '.join(ROLES)}"]})
+    def create(self, role: Role | str, name: str) -> tuple[str, Credential]:
+        try:
+            role = Role(role)
+        except ValueError:
+            choices = ", ".join(Role)
+            raise InvalidInput(Msg.UNKNOWN_ROLE, {"role": [Message(Msg.ONE_OF, choices=choices)]}) from None
         if not name.strip() or len(name) > 64:
-            raise InvalidInput("invalid name", {"name": ["1–64 characters"]})
-        token = f"hc{role[0]}_" + secrets.token_urlsafe(32)
+            raise InvalidInput(Msg.INVALID_NAME, {"name": [Msg.LENGTH_1_64]})
+        token = f"hc{role.value[0]}_" + secrets.token_urlsafe(32)
         credential = Credential(
             id=secrets.token_hex(6), role=role, name=name.strip(), created_at=self._clock.now()
         )
         self._tokens.save_credential(token_hash(token), credential)
         return token, credential
 
-    def authenticate(self, token: str | None, role: str) -> Credential:
+    def authenticate(self, token: str | None, role: Role) -> Credential:
         credential = self._cached(token_hash(token)) if token else None
         if credential is None:
-            raise Unauthorized("a valid staff credential is required")
+            raise Unauthorized(Msg.CREDENTIAL_REQUIRED)
         if credential.role != role:
-            raise Forbidden(f"this needs the {role} role")
+            raise Forbidden(Message(Msg.ROLE_REQUIRED, role=role))
         return credential
 
     def _cached(self, digest: str) -> Credential | None:

@@ -1,12 +1,13 @@
-"""derive_color: the one evaluation that both chooses a colour and explains it (DESIGN §4)."""
+"""derive_color: the one evaluation that both chooses a colour and explains it (DESIGN §4),
+and ColorRecorder, its one owner in the services, which also records each change in the history."""
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from core.codes import Color
-from core.facts import Facts, LabResult
+from core.model import Color, ColorChange, Facts, LabOutcome, LabResult, MarkerStatus
 from core.policy import NegativeTests, Policy, Rule
+from core.ports import HistoryLog
 
 DAY = 86400
 HOUR = 3600
@@ -46,7 +47,7 @@ def cleared_by_tests(rule: NegativeTests, since: int, results: Iterable[LabResul
     for result in sorted(results, key=lambda r: r.sampled_at):
         if result.sampled_at <= since:
             continue
-        if result.result == "positive":
+        if result.result == LabOutcome.POSITIVE:
             counted = []
             continue
         if not counted or result.sampled_at - counted[-1] >= rule.min_gap_hours * HOUR:
@@ -74,12 +75,12 @@ def derive_color(facts: Facts, policy: Policy, now: int) -> Evaluation:
     reasons: list[Reason] = []
     for marker in facts.markers:
         rule = policy.markers.get(marker.kind)
-        if rule is None or marker.status != "active":
+        if rule is None or marker.status != MarkerStatus.ACTIVE:
             continue
         active, until = _active(rule, marker.since, marker.until, facts, now)
         if active:
             reasons.append(Reason(rule.code, rule.color, marker.since, until, rule, marker.id))
-    positives = [r for r in facts.lab_results if r.result == "positive" and r.sampled_at <= now]
+    positives = [r for r in facts.lab_results if r.result == LabOutcome.POSITIVE and r.sampled_at <= now]
     if positives:
         latest = max(positives, key=lambda r: r.sampled_at)
         rule = policy.positive_test
@@ -89,3 +90,32 @@ def derive_color(facts: Facts, policy: Policy, now: int) -> Evaluation:
     reasons.sort(key=lambda r: (-r.color.severity, r.since))
     color = reasons[0].color if reasons else Color.GREEN
     return Evaluation(color=color, reasons=tuple(reasons), policy_version=policy.version)
+
+
+class ColorRecorder:
+    """Derives a person's colour and records it in their history when it moved.
+
+    The one owner of colour evaluation: codes, scans, marking, lab results and appeals all ask
+    it, so a change is written once, whoever notices it first."""
+
+    def __init__(self, policy: Policy, history: HistoryLog, retention_days: int) -> None:
+        self.policy = policy
+        self._history = history
+        self.retention_days = retention_days
+
+    @property
+    def retention(self) -> int:
+        """The history's retention period, in seconds."""
+        return self.retention_days * DAY
+
+    def derive(self, facts: Facts, now: int) -> Evaluation:
+        """The colour at `now`, recording nothing."""
+        return derive_color(facts, self.policy, now)
+
+    def evaluate_and_record(self, person_id: str, facts: Facts, last_color: str | None, now: int) -> Evaluation:
+        """The colour at `now`; a change from `last_color` goes into the person's history."""
+        evaluation = derive_color(facts, self.policy, now)
+        if evaluation.color.value != last_color:
+            change = ColorChange(now, last_color, evaluation.color.value, tuple(evaluation.reason_codes))
+            self._history.record_change(person_id, last_color, change, self.retention)
+        return evaluation

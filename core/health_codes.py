@@ -5,15 +5,12 @@ from dataclasses import dataclass
 
 from core.accounts import account_hint, check_session, token_hash
 from core.clock import Clock
-from core.codes import CodeClaims, CodeIdCipher, CodeSigner, CodeVerifier, Color, InvalidCode
-from core.color import Evaluation, derive_color
-from core.errors import NotFound
-from core.facts import Facts
-from core.persons import PersonService, PersonView, live_link, require_verified
-from core.policy import Policy
-from core.ports import ColorChange, Link, PersonRecord, PersonStore, ScanRecord, Session
-
-DAY = 86400
+from core.codes import CodeIssuer, InvalidCode
+from core.color import ColorRecorder, Evaluation
+from core.errors import Msg, NotFound
+from core.model import Color, ColorChange, PersonSnapshot, ScanFailure, ScanRecord, Session
+from core.persons import PersonDirectory, PersonService, PersonView, live_link, require_verified
+from core.ports import HistoryLog, PersonReads
 
 
 @dataclass(frozen=True)
@@ -29,7 +26,7 @@ class HealthCodeView:
 @dataclass(frozen=True)
 class ScanResult:
     valid: bool
-    reason: str | None = None
+    reason: ScanFailure | None = None
     detail: str | None = None
     color: Color | None = None
     changed: bool = False
@@ -46,81 +43,50 @@ class History:
 
 
 class HealthCodeService:
-    def __init__(
-        self,
-        store: PersonStore,
-        persons: PersonService,
-        policy: Policy,
-        signer: CodeSigner,
-        verifier: CodeVerifier,
-        code_ids: CodeIdCipher,
-        clock: Clock,
-        issuer: str,
-        code_ttl: int = 60,
-        retention_days: int = 30,
-    ) -> None:
-        self._store = store
+    def __init__(self, reads: PersonReads, history: HistoryLog, persons: PersonService,
+                 directory: PersonDirectory, colors: ColorRecorder, issuer: CodeIssuer, clock: Clock) -> None:
+        self._reads = reads
+        self._history = history
         self._persons = persons
-        self.policy = policy
-        self._signer = signer
-        self._verifier = verifier
-        self._code_ids = code_ids
-        self._clock = clock
+        self._directory = directory
+        self._colors = colors
         self._issuer = issuer
-        self._ttl = code_ttl
-        self.retention_days = retention_days
+        self._clock = clock
 
-    def evaluate(self, person_id: str, facts: Facts, last_color: str | None, now: int) -> Evaluation:
-        """Derive the colour and note a change in the person's history when it moved."""
-        evaluation = derive_color(facts, self.policy, now)
-        if evaluation.color.value != last_color:
-            change = ColorChange(now, last_color, evaluation.color.value, tuple(evaluation.reason_codes))
-            self._store.record_change(person_id, last_color, change, self.retention_days * DAY)
-        return evaluation
+    @property
+    def retention_days(self) -> int:
+        return self._colors.retention_days
 
     def show(self, session: Session, person_id: str, lang: str = "zh") -> HealthCodeView:
         """The current colour, why, and a freshly signed short-lived code."""
-        link, record, facts = self._store.load(person_id, session.account_id)
-        return self._show(session.account_id, link, record, facts, lang)
+        return self._show(session.account_id, self._reads.load(person_id, session.account_id), lang)
 
     def show_for_token(self, token: str | None, person_id: str, lang: str = "zh") -> HealthCodeView:
         """As show(), authenticating the session token in the same round trip as the read."""
         account = account_hint(token)
-        session, link, record, facts = self._store.load_for_session(token_hash(token or ""), account, person_id)
-        session = check_session(account, session)
-        return self._show(session.account_id, link, record, facts, lang)
+        snapshot = self._reads.load_for_session(token_hash(token or ""), account, person_id)
+        session = check_session(account, snapshot.session)
+        return self._show(session.account_id, snapshot, lang)
 
-    def _show(
-        self, account_id: str, link: Link | None, record: PersonRecord | None, facts: Facts, lang: str,
-    ) -> HealthCodeView:
+    def _show(self, account_id: str, snapshot: PersonSnapshot, lang: str) -> HealthCodeView:
+        link, record = snapshot.link, snapshot.person
         if link is None or record is None or not live_link(link, record, account_id):
-            raise NotFound("no such person on this account")
+            raise NotFound(Msg.NOT_ON_ACCOUNT)
         require_verified(link)  # 申领 gives a code once the platform's face check has passed
         # An erasure revokes codes to the end of its second: one issued after a re-application
         # in that second is stamped at the revocation time, or it would scan as `revoked`.
         now = max(self._clock.now(), record.revoked_before)
-        evaluation = self.evaluate(record.id, facts, record.last_color, now)
-        person = self._persons.view(record, link)
-        qr = self.sign(record, evaluation.color, now, now + self._ttl, person.name_masked)
+        evaluation = self._colors.evaluate_and_record(record.id, snapshot.facts, record.last_color, now)
+        person = self._directory.view(record, link)
+        code = self._issuer.issue(record.id, evaluation.color, now, person.name_masked)
         return HealthCodeView(
             evaluation=evaluation,
-            meaning=self.policy.meanings[evaluation.color].get(lang),
-            qr=qr,
-            issued_at=now,
-            expires_at=now + self._ttl,
+            meaning=self._colors.policy.meanings[evaluation.color].get(lang),
+            qr=code.qr,
+            issued_at=code.issued_at,
+            expires_at=code.expires_at,
             person=person,
         )
-
-    def sign(self, record: PersonRecord, color: Color, issued_at: int, expires_at: int, name_masked: str) -> str:
-        claims = CodeClaims(
-            issuer=self._issuer,
-            code_id=self._code_ids.seal(record.id, issued_at),
-            color=color,
-            issued_at=issued_at,
-            expires_at=expires_at,
-            name_masked=name_masked,
-        )
-        return self._signer.sign(claims)
 
     def scan(self, qr: str, place: str) -> ScanResult:
         """Check signature, expiry and the person's status now; record it in their history.
@@ -130,25 +96,23 @@ class HealthCodeService:
         """
         now = self._clock.now()
         try:
-            claims = self._verifier.verify(qr)
-            person_id, issued_at = self._code_ids.open(claims.code_id)
-            if issued_at != claims.issued_at or claims.issuer != self._issuer:
-                raise InvalidCode("malformed", "code id does not match its claims")
+            read = self._issuer.read(qr)
         except InvalidCode as exc:
             return ScanResult(valid=False, reason=exc.reason, detail=exc.detail or None, checked_at=now)
+        claims, person_id = read.claims, read.person_id
         expired = now >= claims.expires_at
-        shown = ScanRecord(now, place, "expired" if expired else claims.color.value)
-        record, facts, ref = self._store.load_and_record_scan(
-            person_id, shown, claims.issued_at, self.retention_days * DAY
-        )
+        shown = ScanRecord(now, place, ScanFailure.EXPIRED.value if expired else claims.color.value)
+        snapshot = self._reads.load_and_record_scan(person_id, shown, claims.issued_at, self._colors.retention)
+        record = snapshot.person
         if record is None or record.name_ct is None or claims.issued_at < record.revoked_before:
-            return ScanResult(valid=False, reason="revoked", checked_at=now)
+            return ScanResult(valid=False, reason=ScanFailure.REVOKED, checked_at=now)
         if expired:
-            return ScanResult(valid=False, reason="expired", checked_at=now)
-        evaluation = self.evaluate(person_id, facts, record.last_color, now)
+            return ScanResult(valid=False, reason=ScanFailure.EXPIRED, checked_at=now)
+        evaluation = self._colors.evaluate_and_record(person_id, snapshot.facts, record.last_color, now)
         changed = evaluation.color != claims.color
-        if changed and ref is not None:
-            self._store.replace_scan(person_id, ref, ScanRecord(now, place, f"{evaluation.color.value} changed"))
+        if changed and snapshot.scan_ref is not None:
+            self._history.replace_scan(person_id, snapshot.scan_ref,
+                                       ScanRecord(now, place, f"{evaluation.color.value} changed"))
         return ScanResult(
             valid=True,
             color=evaluation.color,
@@ -165,6 +129,10 @@ class HealthCodeService:
         identity (face) check passed.
         """
         self._persons.verified(session, person_id)
-        since = self._clock.now() - self.retention_days * DAY
-        changes, scans = self._store.history(person_id, since)
+        since = self._clock.now() - self._colors.retention
+        changes, scans = self._history.history(person_id, since)
         return History(retention_days=self.retention_days, changes=changes, scans=scans)
+
+    def reason_text(self, code: str, lang: str) -> str:
+        """The user text of a reason code in a history entry."""
+        return self._colors.policy.reason_text(code, lang)

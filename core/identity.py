@@ -11,7 +11,7 @@ import phonenumbers
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, Msg
 
 # Chinese (CJK unified ideographs, extension A and B), Latin letters, spaces and the
 # middle dot that separates given and family names in minority names (阿依古丽·买买提).
@@ -40,10 +40,7 @@ def normalize_name(raw: str) -> str:
     """A person's name, NFC-normalized with single spaces; InvalidInput if not a name."""
     name = " ".join(unicodedata.normalize("NFC", raw or "").translate(_DOT_VARIANTS).split())
     if not _NAME_CHARS.match(name) or name.startswith("·") or name.endswith("·") or "··" in name:
-        raise InvalidInput(
-            "invalid name",
-            {"name": ["1–30 characters: Chinese, Latin letters, spaces, the middle dot ·"]},
-        )
+        raise InvalidInput(Msg.INVALID_NAME, {"name": [Msg.NAME_CHARS]})
     return name
 
 
@@ -53,18 +50,14 @@ def normalize_id_number(raw: str, today: dt.date) -> str:
         number = ric.validate(raw or "")
         born = ric.get_birth_date(number)
     except stdnum_errors.InvalidChecksum:
-        raise InvalidInput("invalid ID number", {"id_number": ["check digit does not match"]}) from None
+        raise InvalidInput(Msg.INVALID_ID_NUMBER, {"id_number": [Msg.ID_CHECK_DIGIT]}) from None
     except (stdnum_errors.InvalidComponent, KeyError):
         # KeyError: python-stdnum's region table knows the province but not the county.
-        raise InvalidInput(
-            "invalid ID number", {"id_number": ["birth date or region code is not valid"]}
-        ) from None
+        raise InvalidInput(Msg.INVALID_ID_NUMBER, {"id_number": [Msg.ID_BIRTH_OR_REGION]}) from None
     except stdnum_errors.ValidationError:
-        raise InvalidInput(
-            "invalid ID number", {"id_number": ["must be 18 characters: 17 digits and a check digit"]}
-        ) from None
+        raise InvalidInput(Msg.INVALID_ID_NUMBER, {"id_number": [Msg.ID_LENGTH]}) from None
     if born > today:
-        raise InvalidInput("invalid ID number", {"id_number": ["birth date is in the future"]})
+        raise InvalidInput(Msg.INVALID_ID_NUMBER, {"id_number": [Msg.ID_BIRTH_IN_FUTURE]})
     return number
 
 
@@ -72,7 +65,7 @@ def normalize_phone(raw: str) -> str:
     """A mainland-China mobile number in E.164 (+8613800138000); +86, spaces, dashes accepted."""
     if re.search(r"[A-Za-z]", raw or ""):
         # libphonenumber reads letters as keypad digits (138OO… → 13866…): refuse, don't guess.
-        raise InvalidInput("invalid phone", {"phone": ["must be a mainland China mobile number"]})
+        raise InvalidInput(Msg.INVALID_PHONE, {"phone": [Msg.PHONE_CN_MOBILE]})
     try:
         parsed = phonenumbers.parse(raw or "", "CN")
     except phonenumbers.NumberParseException:
@@ -84,7 +77,7 @@ def normalize_phone(raw: str) -> str:
         or not phonenumbers.is_valid_number(parsed)
         or phonenumbers.number_type(parsed) not in mobile
     ):
-        raise InvalidInput("invalid phone", {"phone": ["must be a mainland China mobile number"]})
+        raise InvalidInput(Msg.INVALID_PHONE, {"phone": [Msg.PHONE_CN_MOBILE]})
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

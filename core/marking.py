@@ -6,13 +6,12 @@ import secrets
 from dataclasses import dataclass, replace
 
 from core.clock import Clock
-from core.color import derive_color
-from core.errors import InvalidInput, NotFound
-from core.facts import LAB_RESULTS, LabResult, Marker
-from core.health_codes import DAY, HealthCodeService
+from core.color import DAY, ColorRecorder
+from core.errors import InvalidInput, Message, Msg, NotFound
 from core.identity import normalize_id_number
-from core.persons import CN_TZ, find_or_create_person
-from core.ports import Credential, PersonStore, PiiVault
+from core.model import Credential, LabOutcome, LabResult, Marker, MarkerStatus
+from core.persons import CN_TZ, PersonDirectory
+from core.ports import FactRecords, PersonReads
 
 EARLIEST = 1575158400  # 2019-12-01T00:00Z: no marking can predate the epidemic
 MAX_AHEAD = 366 * DAY
@@ -41,48 +40,48 @@ def marker_person(marker_id: str) -> str:
     """Marker ids carry their person's id, so a removal needs no global index."""
     person_id, _, rest = marker_id.partition(".")
     if len(person_id) != 24 or not rest:
-        raise NotFound("no such marker")
+        raise NotFound(Msg.NO_SUCH_MARKER)
     return person_id
 
 
 class MarkingService:
-    def __init__(
-        self, store: PersonStore, vault: PiiVault, codes: HealthCodeService, clock: Clock
-    ) -> None:
-        self._store = store
-        self._vault = vault
-        self._codes = codes
+    def __init__(self, directory: PersonDirectory, facts: FactRecords, reads: PersonReads,
+                 colors: ColorRecorder, clock: Clock) -> None:
+        self._directory = directory
+        self._facts = facts
+        self._reads = reads
+        self._colors = colors
         self._clock = clock
 
     def _person_for(self, request: MarkerRequest) -> str:
         if (request.id_number is None) == (request.person_id is None):
-            raise InvalidInput("give exactly one of id_number and person_id", {"id_number": ["or person_id"]})
+            raise InvalidInput(Msg.ONE_PERSON_REFERENCE, {"id_number": [Msg.OR_PERSON_ID]})
         if request.person_id is not None:
-            if self._store.get(request.person_id) is None:
-                raise NotFound("no such person")
+            if self._directory.persons.get(request.person_id) is None:
+                raise NotFound(Msg.NO_SUCH_PERSON)
             return request.person_id
         now = self._clock.now()
         number = normalize_id_number(request.id_number or "", dt.datetime.fromtimestamp(now, CN_TZ).date())
-        return find_or_create_person(self._store, self._vault, number, now).id
+        return self._directory.find_or_create(number, now).id
 
     def add_marker(self, request: MarkerRequest, actor: Credential) -> MarkingOutcome:
-        policy = self._codes.policy
+        policy = self._colors.policy
         if request.kind not in policy.markers:
-            raise InvalidInput("unknown marker kind", {"kind": [f"one of {', '.join(sorted(policy.markers))}"]})
+            choices = ", ".join(sorted(policy.markers))
+            raise InvalidInput(Msg.UNKNOWN_MARKER_KIND, {"kind": [Message(Msg.ONE_OF, choices=choices)]})
         if request.until is not None and not policy.markers[request.kind].until_allowed:
             # The policy says when a kind ends (release, tests, its duration): a request's `until`
             # must not turn a confirmed case green or change a close contact's 14 days.
-            raise InvalidInput("until is not allowed for this marker kind",
-                               {"until": ["the policy decides when this kind ends; omit until"]})
+            raise InvalidInput(Msg.UNTIL_NOT_ALLOWED, {"until": [Msg.POLICY_DECIDES_UNTIL]})
         now = self._clock.now()
         since = request.since if request.since is not None else now
         if not EARLIEST <= since <= now + DAY:
-            raise InvalidInput("since is out of range", {"since": ["must be between 2019-12-01 and tomorrow"]})
+            raise InvalidInput(Msg.SINCE_OUT_OF_RANGE, {"since": [Msg.SINCE_RANGE]})
         if request.until is not None and request.until <= since:
-            raise InvalidInput("until must be after since", {"until": ["must be after since"]})
+            raise InvalidInput(Msg.UNTIL_BEFORE_SINCE, {"until": [Msg.AFTER_SINCE]})
         if request.until is not None and request.until > now + MAX_AHEAD:
             # A typo such as 9999-12-31 for "indefinitely": leave `until` out for that.
-            raise InvalidInput("until is out of range", {"until": ["at most one year ahead; omit it for no end"]})
+            raise InvalidInput(Msg.UNTIL_OUT_OF_RANGE, {"until": [Msg.UNTIL_RANGE]})
         person_id = self._person_for(request)
         marker = Marker(
             id=f"{person_id}.{secrets.token_hex(4)}",
@@ -94,14 +93,14 @@ class MarkingService:
             created_by=actor.id,
         )
         before = self._color(person_id, now)
-        self._store.add_marker(marker)
+        self._facts.add_marker(marker)
         after = self._color(person_id, now, record_change=True)
         return MarkingOutcome(marker, before, after, self._effective_until(marker))
 
     def _effective_until(self, marker: Marker) -> int | None:
         if marker.until is not None:
             return marker.until
-        rule = self._codes.policy.markers.get(marker.kind)
+        rule = self._colors.policy.markers.get(marker.kind)
         return marker.since + rule.duration_days * DAY if rule and rule.duration_days else None
 
     def remove_marker(self, marker_id: str, reason: str, actor: Credential) -> MarkingOutcome:
@@ -110,25 +109,28 @@ class MarkingService:
         person_id = marker_person(marker_id)
         now = self._clock.now()
         before = self._color(person_id, now)
-        marker = self._store.remove_marker(person_id, marker_id)
+        marker = self._facts.remove_marker(person_id, marker_id)
         if marker is None:
-            raise NotFound("no such marker")
+            raise NotFound(Msg.NO_SUCH_MARKER)
         after = self._color(person_id, now, record_change=True)
-        removed = replace(marker, status="removed")
+        removed = replace(marker, status=MarkerStatus.REMOVED)
         return MarkingOutcome(removed, before, after, self._effective_until(marker), removed_at=now)
 
     def add_lab_result(self, id_number: str, sampled_at: int, result: str, lab: str) -> str:
-        if result not in LAB_RESULTS:
-            raise InvalidInput("unknown result", {"result": ["negative or positive"]})
+        try:
+            outcome = LabOutcome(result)
+        except ValueError:
+            raise InvalidInput(Msg.UNKNOWN_RESULT, {"result": [Msg.NEGATIVE_OR_POSITIVE]}) from None
         now = self._clock.now()
         if sampled_at > now + 300:
-            raise InvalidInput("sampled in the future", {"sampled_at": ["is in the future"]})
+            raise InvalidInput(Msg.SAMPLED_IN_FUTURE, {"sampled_at": [Msg.IN_FUTURE]})
         person_id = self._person_for(MarkerRequest(kind="", reason="", id_number=id_number))
-        self._store.add_lab_result(person_id, LabResult(sampled_at=sampled_at, result=result, lab=lab))
+        self._facts.add_lab_result(person_id, LabResult(sampled_at=sampled_at, result=outcome, lab=lab))
         return self._color(person_id, now, record_change=True)
 
     def _color(self, person_id: str, now: int, record_change: bool = False) -> str:
-        _, record, facts = self._store.load(person_id)
-        if record_change and record is not None:
-            return self._codes.evaluate(person_id, facts, record.last_color, now).color.value
-        return derive_color(facts, self._codes.policy, now).color.value
+        snapshot = self._reads.load(person_id)
+        if record_change and snapshot.person is not None:
+            last = snapshot.person.last_color
+            return self._colors.evaluate_and_record(person_id, snapshot.facts, last, now).color.value
+        return self._colors.derive(snapshot.facts, now).color.value

@@ -5,8 +5,9 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass, replace
 
+from core import name_claims
 from core.clock import Clock
-from core.errors import Conflict, Forbidden, InvalidInput, NotFound, VerificationRequired
+from core.errors import Conflict, Fields, Forbidden, InvalidInput, Message, Msg, NotFound, VerificationRequired
 from core.identity import (
     mask_id_number,
     mask_name,
@@ -15,10 +16,10 @@ from core.identity import (
     normalize_name,
     normalize_phone,
 )
-from core.ports import Link, PersonRecord, PersonStore, PiiVault, PlatformAdapter, Session
+from core.model import Link, LinkOutcome, NameSource, PersonRecord, Relation, Session
+from core.name_claims import AfterCheck, Settle
+from core.ports import AccountLinks, PersonDetails, PersonReads, Persons, PiiVault, PlatformAdapter
 
-RELATIONS = ("self", "family")
-VERIFIED = "verified"  # PersonRecord.name_source once a face check passed against the name
 CN_TZ = dt.timezone(dt.timedelta(hours=8))
 
 
@@ -42,45 +43,86 @@ class Application:
     relation: str
 
 
-class PersonService:
-    def __init__(self, store: PersonStore, vault: PiiVault, clock: Clock, max_family: int = 5) -> None:
-        self._store = store
-        self._vault = vault
-        self._clock = clock
-        self._max_family = max_family
+class PersonDirectory:
+    """Finding persons by ID number and opening their sealed details: shared by applying,
+    marking and showing codes."""
 
-    # -- reading -------------------------------------------------------------------------
+    def __init__(self, persons: Persons, vault: PiiVault) -> None:
+        self.persons = persons
+        self.vault = vault
+
+    def find_or_create(self, id_number: str, now: int) -> PersonRecord:
+        """The one person a (normalized) ID number names (DESIGN §3), created on first use.
+
+        An authority may mark an ID number before anyone applies for it: the record then waits,
+        without a name, for the person's application.
+        """
+        id_hash = self.vault.lookup_hash(id_number)
+        person_id = self.persons.claim_index(id_hash, secrets.token_hex(12))
+        record = self.persons.get(person_id)
+        if record is None:
+            self.persons.create(PersonRecord(
+                id=person_id, id_hash=id_hash, id_number_ct=self.vault.seal(id_number, f"{person_id}:id"),
+                created_at=now,
+            ))
+            record = self.persons.get(person_id)
+            assert record is not None
+        return record
+
+    def name(self, record: PersonRecord) -> str | None:
+        return self.open(record.id, record.name_ct, "name")
+
+    def open(self, person_id: str, blob: bytes | None, field: str) -> str | None:
+        return None if blob is None else self.vault.open(blob, f"{person_id}:{field}")
+
+    def seal(self, person_id: str, value: str, field: str) -> bytes:
+        return self.vault.seal(value, f"{person_id}:{field}")
 
     def view(self, record: PersonRecord, link: Link) -> PersonView:
         """Masked forms; before the face check, only what this link's application typed."""
-        if link.verified:
-            name, phone = self._open(record, "name"), self._open(record, "phone")
-        else:
-            name = self._claimed(record, link.claimed_name_ct, "name") or self._open(record, "name")
-            phone = self._claimed(record, link.claimed_phone_ct, "phone")
+        name = name_claims.shown_name(
+            self.name(record), self.open(record.id, link.claimed_name_ct, "name"), link.verified)
+        phone = name_claims.shown_phone(
+            self.open(record.id, record.phone_ct, "phone"), self.open(record.id, link.claimed_phone_ct, "phone"),
+            link.verified)
         return PersonView(
             id=record.id,
             name_masked=mask_name(name) if name else "",
-            id_number_masked=mask_id_number(self._vault.open(record.id_number_ct, f"{record.id}:id")),
+            id_number_masked=mask_id_number(self.vault.open(record.id_number_ct, f"{record.id}:id")),
             phone_masked=mask_phone(phone) if phone else "",
             relation=link.relation,
             verified=link.verified,
         )
 
+
+class PersonService:
+    def __init__(self, directory: PersonDirectory, details: PersonDetails, links: AccountLinks,
+                 reads: PersonReads, clock: Clock, max_family: int = 5) -> None:
+        self._directory = directory
+        self._persons = directory.persons
+        self._details = details
+        self._links = links
+        self._reads = reads
+        self._clock = clock
+        self._max_family = max_family
+
+    # -- reading -------------------------------------------------------------------------
+
     def list(self, session: Session) -> list[PersonView]:
         views = []
-        for pid, link in sorted(self._store.links(session.account_id).items(), key=lambda kv: kv[1].linked_at):
-            record = self._store.get(pid)
+        for pid, link in sorted(self._links.links(session.account_id).items(), key=lambda kv: kv[1].linked_at):
+            record = self._persons.get(pid)
             if live_link(link, record, session.account_id):
                 assert record is not None
-                views.append(self.view(record, link))
+                views.append(self._directory.view(record, link))
         return views
 
     def linked(self, session: Session, person_id: str) -> tuple[Link, PersonRecord]:
         """The account's link to a person and the person, or NotFound (same for not yours)."""
-        link, record, _ = self._store.load(person_id, session.account_id)
+        snapshot = self._reads.load(person_id, session.account_id)
+        link, record = snapshot.link, snapshot.person
         if link is None or record is None or not live_link(link, record, session.account_id):
-            raise NotFound("no such person on this account")
+            raise NotFound(Msg.NOT_ON_ACCOUNT)
         return link, record
 
     def verified(self, session: Session, person_id: str) -> tuple[Link, PersonRecord]:
@@ -94,101 +136,74 @@ class PersonService:
     def apply(self, session: Session, application: Application) -> PersonView:
         """申领 (self) or 代领 (family): validate, find or create the person, link it."""
         now = self._clock.now()
-        if application.relation not in RELATIONS:
-            raise InvalidInput("invalid relation", {"relation": ["self or family"]})
-        errors: dict[str, list[str]] = {}
-        values: dict[str, str] = {}
-        today = dt.datetime.fromtimestamp(now, CN_TZ).date()
-        for field, normalize in (
-            ("name", normalize_name),
-            ("id_number", lambda raw: normalize_id_number(raw, today)),
-            ("phone", normalize_phone),
-        ):
-            raw = getattr(application, field)
-            if not (raw or "").strip():
-                errors[field] = ["required"]
-                continue
-            try:
-                values[field] = normalize(raw)
-            except InvalidInput as exc:
-                errors.update(exc.fields or {})
-        if errors:
-            raise InvalidInput("invalid application", errors)
-
+        relation, values = _validated(application, dt.datetime.fromtimestamp(now, CN_TZ).date())
         # Stale links first: an erased relative must not come back to life by their new name.
         links = self._prune_stale_links(session.account_id)
-        record = find_or_create_person(self._store, self._vault, values["id_number"], now)
-        if application.relation == "self" and record.self_account not in (None, session.account_id):
-            raise Conflict("this ID number is already another account's own code")
-        written, claimed_name = self._settle_name(record, values["name"], application.relation)
+        record = self._directory.find_or_create(values["id_number"], now)
+        if relation == Relation.SELF and record.self_account not in (None, session.account_id):
+            raise Conflict(Msg.ID_IS_OTHERS_SELF)
+        written, claimed_name = self._settle_name(record, values["name"], relation)
         # The first application gives the phone; after that only a face check changes it (the
         # owner's application claims its phone, as it claims a name), or a verified link's
         # update_phone: nobody who merely knows an ID number can redirect a person's phone.
-        phone_ct = self._vault.seal(values["phone"], f"{record.id}:phone")
+        phone_ct = self._directory.seal(record.id, values["phone"], "phone")
         # An erasure revokes to the end of its second; a re-application in it must not lapse.
         linked_at = max(now, record.revoked_before)
-        link = Link(record.id, application.relation, False, linked_at, claimed_name,
-                    phone_ct if application.relation == "self" else None)
+        link = Link(record.id, relation, False, linked_at, claimed_name,
+                    phone_ct if relation == Relation.SELF else None)
         try:
             self._link(session, links, link)
         except Conflict:
             if written is not None:  # a refused application leaves the name as it found it
-                self._store.set_name(record.id, record.name_ct, record.name_source, expected=written)
+                self._details.set_name(record.id, record.name_ct, record.name_source, expected=written)
             raise
         if record.phone_ct is None:
-            self._store.set_pii(record.id, phone_ct=phone_ct)
-        return self.view(self._store.get(record.id) or record, link)
+            self._details.set_phone(record.id, phone_ct)
+        return self._directory.view(self._persons.get(record.id) or record, link)
 
-    def _settle_name(self, record: PersonRecord, name: str, relation: str) -> tuple[bytes | None, bytes | None]:
-        """Check the name against the record, or record it: (ciphertext written, name claimed).
-
-        Once a face check has passed against the record's name, another name is refused. Until
-        then the record's name is only the first applicant's word (mistyped or made up, maybe),
-        so a different name is claimed on the link, and replaces the record's when the face
-        check passes against it: applying first locks nobody out, for self or for family.
-        """
+    def _settle_name(self, record: PersonRecord, name: str, relation: Relation) -> tuple[bytes | None, bytes | None]:
+        """Check the name against the record, or record it: (ciphertext written, name claimed)."""
         for _ in range(3):  # compare-and-set: a concurrent application may write in between
-            stored = self._open(record, "name")
-            if stored == name:
+            step = name_claims.settle(self._directory.name(record), record.name_source, name)
+            if step is Settle.SAME:
                 return None, None
-            if stored is not None:
-                self._check_claim(record, name)  # a face-checked name is final
-                return None, self._vault.seal(name, f"{record.id}:name")
-            sealed = self._vault.seal(name, f"{record.id}:name")
-            if self._store.set_name(record.id, sealed, relation, expected=record.name_ct):
+            sealed = self._directory.seal(record.id, name, "name")
+            if step is Settle.CLAIM:
+                return None, sealed
+            if self._details.set_name(record.id, sealed, NameSource(relation.value), expected=record.name_ct):
                 return sealed, None
-            record = self._store.get(record.id) or record
-        raise Conflict("the application changed concurrently; try again")
+            record = self._persons.get(record.id) or record
+        raise Conflict(Msg.CONCURRENT_CHANGE)
 
     def _link(self, session: Session, links: dict[str, Link], link: Link) -> None:
         if link.person_id in links:
-            raise Conflict("this person is already on this account")
-        outcome = self._store.link(session.account_id, link, self._max_family)
-        if outcome == "ok":
+            raise Conflict(Msg.ALREADY_LINKED)
+        outcome = self._links.link(session.account_id, link, self._max_family)
+        if outcome == LinkOutcome.OK:
             return
-        if outcome == "self_taken":
-            raise Conflict("this account already has its own code")
-        if outcome == "family_full":
-            raise Conflict(f"at most {self._max_family} family members per account")
-        raise Conflict("this person is already on this account")
+        if outcome == LinkOutcome.SELF_TAKEN:
+            raise Conflict(Msg.SELF_TAKEN)
+        if outcome == LinkOutcome.FAMILY_FULL:
+            raise Conflict(Message(Msg.FAMILY_FULL, max=self._max_family))
+        raise Conflict(Msg.ALREADY_LINKED)
 
     def _prune_stale_links(self, account_id: str) -> dict[str, Link]:
         """Drop links to persons erased since they were linked, so they neither block nor count."""
-        links = self._store.links(account_id)
+        links = self._links.links(account_id)
         for pid, link in list(links.items()):
-            if not live_link(link, self._store.get(pid), account_id):
-                self._store.unlink(account_id, pid)
+            if not live_link(link, self._persons.get(pid), account_id):
+                self._links.unlink(account_id, pid)
                 del links[pid]
         return links
 
     def update_phone(self, session: Session, person_id: str, phone: str) -> PersonView:
         """Change the phone: the person's own account, or a relative's while the person has none."""
         link, record = self.verified(session, person_id)
-        if link.relation != "self" and record.self_account is not None:
-            raise Forbidden("only the person's own account can change their phone")
+        if link.relation != Relation.SELF and record.self_account is not None:
+            raise Forbidden(Msg.OWNER_ONLY_PHONE)
         normalized = normalize_phone(phone)
-        self._store.set_pii(person_id, phone_ct=self._vault.seal(normalized, f"{person_id}:phone"))
-        return self.view(self._store.get(person_id) or record, link)
+        self._details.set_phone(person_id, self._directory.seal(person_id, normalized, "phone"))
+        return self._directory.view(self._persons.get(person_id) or record, link)
 
     def unlink(self, session: Session, person_id: str) -> None:
         """Remove a person from the account; for the person's verified owner, also erase their data.
@@ -199,10 +214,10 @@ class PersonService:
         account the person's owner.
         """
         link, record = self.linked(session, person_id)
-        self._store.unlink(session.account_id, person_id)
-        if link.relation == "self" and link.verified and record.self_account == session.account_id:
+        self._links.unlink(session.account_id, person_id)
+        if link.relation == Relation.SELF and link.verified and record.self_account == session.account_id:
             # Revoked to the end of this second: codes and links are stamped in whole seconds.
-            self._store.erase(person_id, self._clock.now() + 1)
+            self._persons.erase(person_id, self._clock.now() + 1)
 
     def verify(self, session: Session, person_id: str, platform: PlatformAdapter, ticket: str) -> PersonView:
         """Face check through the platform the account logged in with.
@@ -217,69 +232,68 @@ class PersonService:
         # account holder's: for a family link it is the relative who must be present.
         sealed_name = link.claimed_name_ct or record.name_ct
         assert sealed_name is not None  # a live link's person has a name
-        name = self._vault.open(sealed_name, f"{record.id}:name")
-        self._check_claim(record, name)  # a claim overtaken by a verified name: not worth a check
-        id_number = self._vault.open(record.id_number_ct, f"{record.id}:id")
+        name = self._directory.vault.open(sealed_name, f"{record.id}:name")
+        # A claim overtaken by a verified name: not worth asking the platform.
+        name_claims.refuse_if_final(self._directory.name(record), record.name_source, name)
+        id_number = self._directory.vault.open(record.id_number_ct, f"{record.id}:id")
         if not platform.verify_identity(session.account_id, ticket, name, id_number):
-            raise Forbidden("identity verification failed")
+            raise Forbidden(Msg.IDENTITY_FAILED)
         self._set_verified_name(record, sealed_name, name, link.linked_at)
-        if link.relation == "self":
-            owner = self._store.claim_self(person_id, session.account_id, link.linked_at)
+        if link.relation == Relation.SELF:
+            owner = self._details.claim_self(person_id, session.account_id, link.linked_at)
             if owner is None:
-                raise NotFound("no such person on this account")
+                raise NotFound(Msg.NOT_ON_ACCOUNT)
             if owner != session.account_id:
-                raise Conflict("this ID number is already another account's own code")
+                raise Conflict(Msg.ID_IS_OTHERS_SELF)
             if link.claimed_phone_ct is not None:
-                self._store.set_pii(person_id, phone_ct=link.claimed_phone_ct)
-        if not self._store.set_verified(session.account_id, person_id):
-            raise NotFound("no such person on this account")
+                self._details.set_phone(person_id, link.claimed_phone_ct)
+        if not self._links.set_verified(session.account_id, person_id):
+            raise NotFound(Msg.NOT_ON_ACCOUNT)
         verified = Link(link.person_id, link.relation, True, link.linked_at)
-        fresh = self._store.get(person_id)
+        fresh = self._persons.get(person_id)
         if fresh is None or not live_link(verified, fresh, session.account_id):
-            raise NotFound("no such person on this account")  # erased while the platform answered
-        return self.view(fresh, verified)
-
-    def _check_claim(self, record: PersonRecord, name: str) -> None:
-        if record.name_source == VERIFIED and self._open(record, "name") != name:
-            raise InvalidInput("name does not match", {"name": ["does not match the ID number's record"]})
+            raise NotFound(Msg.NOT_ON_ACCOUNT)  # erased while the platform answered
+        return self._directory.view(fresh, verified)
 
     def _set_verified_name(self, record: PersonRecord, sealed: bytes, name: str, linked_at: int) -> None:
         """The name a face check passed against becomes the record's, and final."""
         for _ in range(3):  # compare-and-set against concurrent applications and erasures
-            if record.name_ct is None or linked_at < record.revoked_before:
-                raise NotFound("no such person on this account")  # erased meanwhile
-            self._check_claim(record, name)
-            if record.name_source == VERIFIED:
-                return  # already this name, and final
-            if self._store.set_name(record.id, sealed, VERIFIED, expected=record.name_ct):
+            erased = linked_at < record.revoked_before
+            step = name_claims.after_face_check(self._directory.name(record), record.name_source, erased, name)
+            if step is AfterCheck.ERASED:
+                raise NotFound(Msg.NOT_ON_ACCOUNT)  # erased meanwhile
+            if step is AfterCheck.FINAL:
                 return
-            record = self._store.get(record.id) or replace(record, name_ct=None)
-        raise Conflict("the application changed concurrently; try again")
-
-    def _claimed(self, record: PersonRecord, blob: bytes | None, field: str) -> str | None:
-        return None if blob is None else self._vault.open(blob, f"{record.id}:{field}")
-
-    def _open(self, record: PersonRecord, field: str) -> str | None:
-        blob = record.name_ct if field == "name" else record.phone_ct
-        return None if blob is None else self._vault.open(blob, f"{record.id}:{field}")
+            if self._details.set_name(record.id, sealed, NameSource.VERIFIED, expected=record.name_ct):
+                return
+            record = self._persons.get(record.id) or replace(record, name_ct=None)
+        raise Conflict(Msg.CONCURRENT_CHANGE)
 
 
-def find_or_create_person(store: PersonStore, vault: PiiVault, id_number: str, now: int) -> PersonRecord:
-    """The one person a (normalized) ID number names (DESIGN §3), created on first use.
-
-    An authority may mark an ID number before anyone applies for it: the record then waits,
-    without a name, for the person's application.
-    """
-    id_hash = vault.lookup_hash(id_number)
-    person_id = store.claim_index(id_hash, secrets.token_hex(12))
-    record = store.get(person_id)
-    if record is None:
-        store.create(PersonRecord(
-            id=person_id, id_hash=id_hash, id_number_ct=vault.seal(id_number, f"{person_id}:id"), created_at=now,
-        ))
-        record = store.get(person_id)
-        assert record is not None
-    return record
+def _validated(application: Application, today: dt.date) -> tuple[Relation, dict[str, str]]:
+    """The application's relation and normalized fields; every field's error at once."""
+    try:
+        relation = Relation(application.relation)
+    except ValueError:
+        raise InvalidInput(Msg.INVALID_RELATION, {"relation": [Msg.SELF_OR_FAMILY]}) from None
+    errors: Fields = {}
+    values: dict[str, str] = {}
+    for field, normalize in (
+        ("name", normalize_name),
+        ("id_number", lambda raw: normalize_id_number(raw, today)),
+        ("phone", normalize_phone),
+    ):
+        raw = getattr(application, field)
+        if not (raw or "").strip():
+            errors[field] = [Msg.REQUIRED]
+            continue
+        try:
+            values[field] = normalize(raw)
+        except InvalidInput as exc:
+            errors.update(exc.fields or {})
+    if errors:
+        raise InvalidInput(Msg.INVALID_APPLICATION, errors)
+    return relation, values
 
 
 def live_link(link: Link, record: PersonRecord | None, account_id: str) -> bool:
@@ -289,11 +303,11 @@ def live_link(link: Link, record: PersonRecord | None, account_id: str) -> bool:
         record is not None
         and record.name_ct is not None
         and link.linked_at >= record.revoked_before
-        and (link.relation != "self" or record.self_account in (None, account_id))
+        and (link.relation != Relation.SELF or record.self_account in (None, account_id))
     )
 
 
 def require_verified(link: Link) -> None:
     """The code, the history, the phone and erasure need the face check on this link."""
     if not link.verified:
-        raise VerificationRequired("identity verification (face check) is required first")
+        raise VerificationRequired(Msg.VERIFICATION_REQUIRED)

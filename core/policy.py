@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.codes import Color
+from core.model import Color
 
 LANGS = ("zh", "en")
 

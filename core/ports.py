@@ -1,74 +1,147 @@
-"""Ports: the small interfaces the core needs from the outside world, implemented in adapters/."""
+"""Ports: the small interfaces the core needs from the outside world, one per role.
+
+adapters/ implements them (Redis, AES-GCM, COSE, the platforms); tests/unit/fakes.py fakes them.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from core.facts import Facts, LabResult, Marker
 from core.identity import PlatformIdentity
+from core.model import (
+    ColorChange,
+    Credential,
+    LabResult,
+    Link,
+    LinkOutcome,
+    Marker,
+    NameSource,
+    PersonRecord,
+    PersonSnapshot,
+    ScanRecord,
+    Session,
+)
+
+# -- persons and their data ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PersonRecord:
-    """A person as stored: PII only as ciphertext, looked up by a keyed hash of the ID number."""
+class Persons(Protocol):
+    """Person records: the one record an ID number names, created once, erased by its owner."""
 
-    id: str
-    id_hash: str
-    id_number_ct: bytes
-    name_ct: bytes | None = None
-    phone_ct: bytes | None = None
-    self_account: str | None = None
-    last_color: str | None = None
-    revoked_before: int = 0
-    created_at: int = 0
-    # "self" or "family": whose application gave the name; "verified": a face check passed on it
-    name_source: str | None = None
+    def claim_index(self, id_hash: str, person_id: str) -> str:
+        """The person id the ID-number hash names; `person_id` if this is its first claim."""
+        ...
 
+    def create(self, record: PersonRecord) -> None:
+        """Write the record unless one exists (never overwrites)."""
+        ...
 
-@dataclass(frozen=True)
-class Link:
-    """An account's link to a person: `self` or `family`, and whether the face check passed."""
+    def get(self, person_id: str) -> PersonRecord | None: ...
 
-    person_id: str
-    relation: str
-    verified: bool
-    linked_at: int
-    # An application whose name differs from the record's unverified one: sealed on the link
-    # until the face check passes against it, then it becomes the person's name. A `self`
-    # application's phone likewise, as the phone the person's owner gives.
-    claimed_name_ct: bytes | None = None
-    claimed_phone_ct: bytes | None = None
+    def erase(self, person_id: str, now: int) -> bool:
+        """Drop the person's own data and history, revoking codes before `now`; True if
+        authority facts kept the record."""
+        ...
 
 
-@dataclass(frozen=True)
-class ColorChange:
-    at: int
-    from_color: str | None
-    to_color: str
-    reason_codes: tuple[str, ...]
+class PersonDetails(Protocol):
+    """What applications and face checks write on a person: name, phone, owner."""
+
+    def set_name(self, person_id: str, name_ct: bytes | None, source: NameSource | None,
+                 expected: bytes | None) -> bool:
+        """Compare-and-set the name ciphertext; None deletes it. False if it was not `expected`."""
+        ...
+
+    def set_phone(self, person_id: str, phone_ct: bytes) -> None: ...
+
+    def claim_self(self, person_id: str, account_id: str, linked_at: int) -> str | None:
+        """Make the account the person's verified owner unless another is; returns the owner,
+        or None when the person was erased after `linked_at` (the link is stale)."""
+        ...
 
 
-@dataclass(frozen=True)
-class ScanRecord:
-    at: int
-    place: str
-    result: str
+class AccountLinks(Protocol):
+    """An account's links to persons (one self, a few family)."""
+
+    def links(self, account_id: str) -> dict[str, Link]: ...
+
+    def link(self, account_id: str, link: Link, max_family: int) -> LinkOutcome: ...
+
+    def unlink(self, account_id: str, person_id: str) -> None: ...
+
+    def set_verified(self, account_id: str, person_id: str) -> bool:
+        """Mark the link verified and drop its claims; False when the link is gone."""
+        ...
 
 
-@dataclass(frozen=True)
-class Session:
-    account_id: str
-    platform: str
+class FactRecords(Protocol):
+    """The facts a colour is derived from: authority markers and lab results."""
+
+    def add_marker(self, marker: Marker) -> None: ...
+
+    def remove_marker(self, person_id: str, marker_id: str) -> Marker | None: ...
+
+    def add_lab_result(self, person_id: str, result: LabResult) -> None: ...
 
 
-@dataclass(frozen=True)
-class Credential:
-    """A staff credential (authority, checkpoint): who holds it and for which role."""
+class HistoryLog(Protocol):
+    """Colour changes and scans, kept for the retention period (trimmed by the store itself)."""
 
-    id: str
-    role: str
-    name: str
-    created_at: int
+    def record_change(self, person_id: str, expected_last: str | None, change: ColorChange,
+                      retention: int) -> bool:
+        """Append the change if the person's last colour is still `expected_last`."""
+        ...
+
+    def replace_scan(self, person_id: str, ref: str, scan: ScanRecord) -> None: ...
+
+    def history(self, person_id: str, since: int) -> tuple[list[ColorChange], list[ScanRecord]]:
+        """Changes and scans since `since`, newest first."""
+        ...
+
+
+class PersonReads(Protocol):
+    """The fused reads of the hot paths: everything a colour needs in one round trip."""
+
+    def load(self, person_id: str, account_id: str | None = None) -> PersonSnapshot:
+        """The person and facts, with the account's link when `account_id` is given."""
+        ...
+
+    def load_for_session(self, token_hash: str, account_id: str, person_id: str) -> PersonSnapshot:
+        """As load(), with the session the token's hash names."""
+        ...
+
+    def load_and_record_scan(self, person_id: str, scan: ScanRecord, issued_at: int,
+                             retention: int) -> PersonSnapshot:
+        """As load(), writing the scan into the person's history in the same step (its
+        `scan_ref`, or None when the person has not applied or the code predates an erasure)."""
+        ...
+
+
+# -- tokens ----------------------------------------------------------------------------------
+
+
+class SessionStore(Protocol):
+    """Mini-program sessions by token hash, with a lifetime."""
+
+    def save_session(self, token_hash: str, session: Session, ttl: int) -> None: ...
+
+    def session(self, token_hash: str) -> Session | None: ...
+
+    def delete_session(self, token_hash: str) -> None: ...
+
+
+class CredentialStore(Protocol):
+    """Staff credentials by token hash."""
+
+    def save_credential(self, token_hash: str, credential: Credential) -> None: ...
+
+    def credential(self, token_hash: str) -> Credential | None: ...
+
+    def credentials(self) -> list[Credential]: ...
+
+    def revoke_credential(self, credential_id: str) -> bool: ...
+
+
+# -- the outside world -----------------------------------------------------------------------
 
 
 class PlatformAdapter(Protocol):
@@ -93,74 +166,38 @@ class PiiVault(Protocol):
     def open(self, blob: bytes, context: str) -> str: ...
 
 
-class TokenStore(Protocol):
-    """Opaque bearer tokens, kept only as hashes, with a lifetime."""
+class SigningKeys(Protocol):
+    """The code-signing key ring, as operators and verifiers see it."""
 
-    def save_session(self, token_hash: str, session: Session, ttl: int) -> None: ...
+    def ensure_active_key(self) -> str: ...
 
-    def session(self, token_hash: str) -> Session | None: ...
+    def rotate(self) -> str: ...
 
-    def delete_session(self, token_hash: str) -> None: ...
+    def retire(self, kid: str) -> None: ...
 
-    def save_credential(self, token_hash: str, credential: Credential) -> None: ...
+    def keys(self) -> list[dict[str, Any]]: ...
 
-    def credential(self, token_hash: str) -> Credential | None: ...
-
-    def credentials(self) -> list[Credential]: ...
-
-    def revoke_credential(self, credential_id: str) -> bool: ...
+    def jwks(self) -> dict[str, Any]: ...
 
 
-class PersonStore(Protocol):
-    """Persons, their links to accounts, their facts and history."""
+class QrRenderer(Protocol):
+    """QR images of code texts."""
 
-    def claim_index(self, id_hash: str, person_id: str) -> str: ...
+    def png(self, qr: str) -> bytes: ...
 
-    def create(self, record: PersonRecord) -> None: ...
+    def svg(self, qr: str) -> bytes: ...
 
-    def get(self, person_id: str) -> PersonRecord | None: ...
 
-    def set_pii(self, person_id: str, name_ct: bytes | None = None, phone_ct: bytes | None = None) -> None: ...
+class StoreHealth(Protocol):
+    """Whether the store answers, and what its outages look like."""
 
-    def set_name(self, person_id: str, name_ct: bytes | None, source: str | None, expected: bytes | None) -> bool:
-        """Compare-and-set the name ciphertext; None deletes it. False if it was not `expected`."""
+    errors: tuple[type[Exception], ...]
+    """The exceptions that mean the store is unreachable (503, never 500)."""
+
+    def ping(self) -> None:
+        """Raise one of `errors` unless the store answers."""
         ...
 
-    def claim_self(self, person_id: str, account_id: str, linked_at: int) -> str | None:
-        """Make the account the person's verified owner unless another is; returns the owner,
-        or None when the person was erased after `linked_at` (the link is stale)."""
+    def recover(self) -> None:
+        """After an outage: restart what this process may restart (the embedded server)."""
         ...
-
-    def erase(self, person_id: str, now: int) -> bool: ...
-
-    def links(self, account_id: str) -> dict[str, Link]: ...
-
-    def link(self, account_id: str, link: Link, max_family: int) -> str: ...
-
-    def unlink(self, account_id: str, person_id: str) -> None: ...
-
-    def set_verified(self, account_id: str, person_id: str) -> bool:
-        """Mark the link verified and drop its claims; False when the link is gone."""
-        ...
-
-    def load(self, person_id: str, account_id: str | None = None) -> tuple[Link | None, PersonRecord | None, Facts]: ...
-
-    def load_for_session(
-        self, token_hash: str, account_id: str, person_id: str
-    ) -> tuple[Session | None, Link | None, PersonRecord | None, Facts]: ...
-
-    def load_and_record_scan(
-        self, person_id: str, scan: ScanRecord, issued_at: int, retention: int
-    ) -> tuple[PersonRecord | None, Facts, str | None]: ...
-
-    def replace_scan(self, person_id: str, ref: str, scan: ScanRecord) -> None: ...
-
-    def add_marker(self, marker: Marker) -> None: ...
-
-    def remove_marker(self, person_id: str, marker_id: str) -> Marker | None: ...
-
-    def add_lab_result(self, person_id: str, result: LabResult) -> None: ...
-
-    def record_change(self, person_id: str, expected_last: str | None, change: ColorChange, retention: int) -> bool: ...
-
-    def history(self, person_id: str, since: int) -> tuple[list[ColorChange], list[ScanRecord]]: ...

@@ -4,7 +4,7 @@ For local use and tests only; create_app refuses it when HEALTHCODE_ENV=producti
 """
 from __future__ import annotations
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, Msg
 from core.identity import PlatformIdentity
 
 
@@ -14,7 +14,7 @@ class DevPlatform:
     def login(self, code: str) -> PlatformIdentity:
         code = (code or "").strip()
         if not code or len(code) > 64:
-            raise InvalidInput("invalid login code", {"code": ["1–64 characters"]})
+            raise InvalidInput(Msg.INVALID_LOGIN_CODE, {"code": [Msg.LENGTH_1_64]})
         return PlatformIdentity(platform="dev", app_id="dev", user_id=code)
 
     def verify_identity(self, account_id: str, ticket: str, name: str, id_number: str) -> bool:

@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.hashes import SHA256
 
 from adapters.signing.keyring import RetiredKey, kid_text
-from core.codes import CodeClaims, Color, InvalidCode
+from core.codes import CodeClaims, InvalidCode
+from core.model import Color
 
 # QR version 8 at error correction M holds 221 alphanumeric characters (ISO/IEC 18004 Table 7).
 MAX_QR_CHARS = 220

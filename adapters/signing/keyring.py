@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from cryptography.exceptions import InvalidTag
@@ -234,7 +235,9 @@ class RedisKeyRing:
 
     def _reload(self) -> None:
         with self._redis.pipeline(transaction=True) as pipe:
-            version, raw = pipe.get(self._ver_key).hgetall(self._hash_key).execute()
+            pipe.get(self._ver_key)
+            pipe.hgetall(self._hash_key)
+            version, raw = pipe.execute()
         old = {k.kid: k for k in self._snapshot.keys.values()}
         keys: dict[bytes, _Key] = {}
         for value in raw.values():
@@ -249,7 +252,7 @@ class RedisKeyRing:
         newest = max(active, key=lambda k: k.record["seq"], default=None)
         self._snapshot = _Snapshot(version, keys, newest)
 
-    def _change(self, change: Callable[[dict[str, dict]], tuple[dict[str, dict], object]]):
+    def _change(self, change: Callable[[dict[str, dict]], tuple[dict[str, dict], Any]]) -> Any:
         """Apply change(records) -> (changed records, result) atomically across processes."""
         with self._redis.pipeline(transaction=True) as pipe:
             while True:

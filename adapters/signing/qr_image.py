@@ -43,3 +43,13 @@ def _checked(qr: str) -> qrcode.QRCode:
     if code.version > MAX_VERSION:
         raise ValueError(f"code needs QR version {code.version}, over {MAX_VERSION}: too big for a screen")
     return code
+
+
+class QrImages:
+    """QrRenderer: PNG and SVG images of code texts, at most version 8."""
+
+    def png(self, qr: str) -> bytes:
+        return render_png(qr)
+
+    def svg(self, qr: str) -> bytes:
+        return render_svg(qr)

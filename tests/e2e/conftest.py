@@ -69,7 +69,7 @@ def live_server() -> Iterator[LiveServer]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
-        app.extensions["healthcode"].redis.close()
+        app.extensions["healthcode.runtime"].store.close()
         client.flushdb()
         client.close()
 

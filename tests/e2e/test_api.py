@@ -266,7 +266,7 @@ def test_key_rotation_and_retirement(api, client, app):
     me = api.login()
     person = api.apply(me)
     qr = client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json["qr"]
-    keyring = app.extensions["healthcode"].keyring
+    keyring = app.extensions["healthcode"].keys
     old_kid = client.get("/.well-known/health-code-keys").json["keys"][0]["kid"]
     new_kid = keyring.rotate()
     jwks = client.get("/.well-known/health-code-keys").json["keys"]

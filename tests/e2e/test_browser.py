@@ -266,7 +266,8 @@ def test_page_turns_red_at_next_refresh_when_the_authority_marks_the_person(brow
 
     reasons = browser.find_elements(By.CSS_SELECTOR, "#reasons li")
     assert len(reasons) == 1 and reasons[0].is_displayed()
-    policy = json.loads(Path(live_server.app.config["HEALTHCODE_POLICY_FILE"]).read_text(encoding="utf-8"))
+    policy_file = live_server.app.extensions["healthcode.runtime"].settings.policy_file
+    policy = json.loads(Path(policy_file).read_text(encoding="utf-8"))
     how_to_clear = policy["markers"]["close_contact"]["how_to_clear"]["zh"]
     assert "密切接触者" in reasons[0].text
     assert how_to_clear in reasons[0].text

@@ -194,7 +194,7 @@ def test_environment_takes_a_log_level_in_any_case_and_fractional_cache_seconds(
     monkeypatch.setenv("HEALTHCODE_LOG_LEVEL", "debug")
     monkeypatch.setenv("HEALTHCODE_CREDENTIAL_CACHE_SECONDS", "0.5")
     app = create_app({"HEALTHCODE_REDIS_URL": SERVER_URL, "HEALTHCODE_SECRET_KEY": SECRET, "TESTING": True})
-    assert app.config["HEALTHCODE_CREDENTIAL_CACHE_SECONDS"] == 0.5
+    assert app.extensions["healthcode.runtime"].settings.credential_cache_seconds == 0.5
     token, _ = app.extensions["healthcode"].credentials.create("checkpoint", "东门")
     for _ in range(2):  # checked, then from the cache
         scan = app.test_client().post("/api/v1/scans", json={"qr": "CNHC1:x"},

@@ -43,19 +43,20 @@ def test_embedded_store_is_the_default(tmp_path):
 
     app = create_app({"HEALTHCODE_DATA_DIR": str(tmp_path / "redis"), "HEALTHCODE_SECRET_KEY": SECRET})
     try:
-        services = app.extensions["healthcode"]
-        assert services.embedded is not None
-        assert services.redis.config_get("appendfsync") == {"appendfsync": "always"}
-        assert services.redis.config_get("appendonly") == {"appendonly": "yes"}
+        store = app.extensions["healthcode.runtime"].store
+        assert store.embedded is not None
+        assert store.client.config_get("appendfsync") == {"appendfsync": "always"}
+        assert store.client.config_get("appendonly") == {"appendonly": "yes"}
     finally:
         EmbeddedRedis(tmp_path / "redis").stop()
 
 
 def test_secret_key_persists_in_instance_folder_for_development(tmp_path):
-    from app import _secret
+    from bootstrap import secret
+    from config import Settings
 
-    first = _secret({"HEALTHCODE_SECRET_KEY": "", "HEALTHCODE_ENV": "development"}, tmp_path)
-    assert first == _secret({"HEALTHCODE_SECRET_KEY": "", "HEALTHCODE_ENV": "development"}, tmp_path)
+    first = secret(Settings(secret_key="", env="development"), tmp_path)
+    assert first == secret(Settings(secret_key="", env="development"), tmp_path)
     assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
     with pytest.raises(RuntimeError, match="required"):
-        _secret({"HEALTHCODE_SECRET_KEY": "", "HEALTHCODE_ENV": "production"}, tmp_path / "other")
+        secret(Settings(secret_key="", env="production"), tmp_path / "other")

@@ -31,3 +31,18 @@ def test_keys_rotate_and_retire(app, client):
     assert runner.invoke(args=["keys", "retire", new]).exit_code != 0  # the active key signs
     assert runner.invoke(args=["keys", "retire", old]).exit_code == 0
     assert [k["kid"] for k in client.get("/.well-known/health-code-keys").json["keys"]] == [new]
+
+
+def test_a_wrong_setting_stops_the_cli_with_one_line_naming_it(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "HEALTHCODE_CODE_TTL": "soon", "HEALTHCODE_DATA_DIR": str(tmp_path / "redis")}
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "routes"], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == ["healthcode: HEALTHCODE_CODE_TTL must be an integer, not 'soon'"]
+    assert not (tmp_path / "redis").exists()  # stopped before it started anything

@@ -15,7 +15,8 @@ from pycose.messages import Sign1Message
 from adapters.signing.cose import MAX_QR_CHARS, CoseCodec
 from adapters.signing.keyring import RedisKeyRing, WrapKeyError
 from adapters.signing.qr_image import qr_version, render_png, render_svg
-from core.codes import CodeClaims, Color, InvalidCode
+from core.codes import CodeClaims, InvalidCode
+from core.model import Color
 
 WRAP_KEY = bytes(range(32))
 NOW = 1_700_000_000

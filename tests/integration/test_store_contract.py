@@ -1,10 +1,23 @@
-"""One contract, two PersonStores: the Redis store and the unit tests' in-memory fake agree."""
+"""One contract, two stores: the Redis adapters and the unit tests' in-memory fake agree."""
 import pytest
 
-from adapters.store.persons import RedisPersonStore
-from core.facts import LabResult, Marker
-from core.ports import ColorChange, Link, PersonRecord, ScanRecord
+from adapters.store import redis_stores
+from core.model import ColorChange, LabResult, Link, Marker, PersonRecord, ScanRecord
 from tests.unit.fakes import FakePersonStore
+
+
+class RedisStore:
+    """Every person port of the Redis adapters behind one object, as the fake has them."""
+
+    def __init__(self, client) -> None:
+        stores = redis_stores(client)
+        self._ports = (stores.persons, stores.links, stores.facts, stores.history, stores.reads)
+
+    def __getattr__(self, name):
+        for port in self._ports:
+            if hasattr(port, name):
+                return getattr(port, name)
+        raise AttributeError(name)
 
 PID, OTHER = "a" * 24, "b" * 24
 DAY = 86400
@@ -12,7 +25,7 @@ DAY = 86400
 
 @pytest.fixture(params=["redis", "fake"])
 def store(request, redis_server):
-    return RedisPersonStore(redis_server) if request.param == "redis" else FakePersonStore()
+    return RedisStore(redis_server) if request.param == "redis" else FakePersonStore()
 
 
 def record_scan(store, person_id: str, scan: ScanRecord, retention: int) -> None:
@@ -31,7 +44,8 @@ def test_first_index_claim_wins(store):
 
 def test_create_never_overwrites_and_pii_is_set_separately(store):
     store.create(record())
-    store.set_pii(PID, name_ct=b"name", phone_ct=b"phone")
+    store.set_name(PID, b"name", "self", expected=None)
+    store.set_phone(PID, b"phone")
     store.create(PersonRecord(id=PID, id_hash="other", id_number_ct=b"x"))
     got = store.get(PID)
     assert (got.id_hash, got.id_number_ct, got.name_ct, got.phone_ct) == ("h-" + PID, b"\x00id", b"name", b"phone")
@@ -57,7 +71,7 @@ def test_a_claimed_name_rides_on_the_link_until_verification(store):
     claimed = Link(PID, "self", False, 1, claimed_name_ct=b"\x00sealed|name\xff", claimed_phone_ct=b"|p")
     store.link("acct", claimed, 5)
     assert store.links("acct")[PID] == claimed
-    assert store.load(PID, "acct")[0] == claimed
+    assert store.load(PID, "acct").link == claimed
     phone_only = Link(OTHER, "family", False, 2, claimed_phone_ct=b"p")
     store.link("acct", phone_only, 5)
     assert store.links("acct")[OTHER] == phone_only
@@ -84,11 +98,12 @@ def test_facts_round_trip(store):
     store.add_marker(marker)
     store.add_lab_result(PID, LabResult(2000, "negative", "某检测机构"))
     store.link("acct", Link(PID, "self", False, 1), 5)
-    link, got, facts = store.load(PID, "acct")
+    snapshot = store.load(PID, "acct")
+    link, got, facts = snapshot.link, snapshot.person, snapshot.facts
     assert link.relation == "self" and got.id == PID
     assert facts.markers == (marker,)
     assert facts.lab_results == (LabResult(2000, "negative", "某检测机构"),)
-    assert store.load(PID, "stranger")[0] is None
+    assert store.load(PID, "stranger").link is None
     assert store.remove_marker(PID, marker.id) == marker
     assert store.remove_marker(PID, marker.id) is None
 
@@ -97,7 +112,7 @@ def test_lab_results_keep_the_latest_fifty(store):
     store.create(record())
     for at in range(60):
         store.add_lab_result(PID, LabResult(at, "negative", "lab"))
-    _, _, facts = store.load(PID)
+    facts = store.load(PID).facts
     assert sorted(r.sampled_at for r in facts.lab_results) == list(range(10, 60))
 
 
@@ -115,7 +130,7 @@ def test_change_is_recorded_only_when_the_last_colour_still_holds(store):
 
 def test_history_is_trimmed_by_retention(store):
     store.create(record())
-    store.set_pii(PID, name_ct=b"n")
+    store.set_name(PID, b"n", "self", expected=None)
     record_scan(store, PID, ScanRecord(1000, "gate", "green"), 10 * DAY)
     record_scan(store, PID, ScanRecord(1000 + 11 * DAY, "gate", "red"), 10 * DAY)
     _, scans = store.history(PID, 0)
@@ -126,7 +141,8 @@ def test_history_is_trimmed_by_retention(store):
 def test_erase_keeping_facts_drops_pii_and_history(store):
     store.claim_index("h-" + PID, PID)
     store.create(record())
-    store.set_pii(PID, name_ct=b"n", phone_ct=b"p")
+    store.set_name(PID, b"n", "self", expected=None)
+    store.set_phone(PID, b"p")
     assert store.claim_self(PID, "acct", 1) == "acct"
     store.add_marker(Marker(f"{PID}.01", PID, "confirmed", "x", 1, None, "c"))
     record_scan(store, PID, ScanRecord(5, "gate", "red"), DAY)
@@ -134,7 +150,7 @@ def test_erase_keeping_facts_drops_pii_and_history(store):
     assert store.erase(PID, now=777) is True
     got = store.get(PID)
     assert (got.name_ct, got.phone_ct, got.self_account, got.revoked_before) == (None, None, None, 777)
-    assert len(store.load(PID)[2].markers) == 1
+    assert len(store.load(PID).facts.markers) == 1
     assert store.history(PID, 0) == ([], [])
     assert store.claim_index("h-" + PID, OTHER) == PID
 
@@ -142,7 +158,7 @@ def test_erase_keeping_facts_drops_pii_and_history(store):
 def test_erase_without_facts_drops_the_record_but_remembers_when(store):
     store.claim_index("h-" + PID, PID)
     store.create(record())
-    store.set_pii(PID, name_ct=b"n")
+    store.set_name(PID, b"n", "self", expected=None)
     assert store.erase(PID, now=777) is False
     assert store.get(PID) is None
     assert store.claim_index("h-" + PID, OTHER) == PID  # the index still leads here
@@ -156,7 +172,7 @@ def test_a_marker_written_after_an_erasure_is_kept(store):
     store.erase(PID, now=777)
     store.add_marker(Marker(f"{PID}.01", PID, "confirmed", "x", 800, None, "c"))
     assert store.erase(PID, now=900) is True
-    assert len(store.load(PID)[2].markers) == 1
+    assert len(store.load(PID).facts.markers) == 1
 
 
 def test_scans_of_unknown_persons_are_not_recorded(store):
@@ -166,8 +182,9 @@ def test_scans_of_unknown_persons_are_not_recorded(store):
 
 def test_scan_is_recorded_with_the_read_and_can_be_amended(store):
     store.create(record())
-    store.set_pii(PID, name_ct=b"n")
-    got, facts, ref = store.load_and_record_scan(PID, ScanRecord(50, "gate", "green"), 40, DAY)
+    store.set_name(PID, b"n", "self", expected=None)
+    snapshot = store.load_and_record_scan(PID, ScanRecord(50, "gate", "green"), 40, DAY)
+    got, facts, ref = snapshot.person, snapshot.facts, snapshot.scan_ref
     assert got.id == PID and facts.markers == () and ref
     store.replace_scan(PID, ref, ScanRecord(50, "gate", "red changed"))
     assert store.history(PID, 0)[1] == [ScanRecord(50, "gate", "red changed")]
@@ -175,46 +192,47 @@ def test_scan_is_recorded_with_the_read_and_can_be_amended(store):
 
 def test_scan_of_a_code_issued_before_erasure_is_not_recorded(store):
     store.create(record())
-    store.set_pii(PID, name_ct=b"n")
+    store.set_name(PID, b"n", "self", expected=None)
     store.add_marker(Marker(f"{PID}.01", PID, "confirmed", "x", 1, None, "c"))
     store.erase(PID, now=100)
-    store.set_pii(PID, name_ct=b"n")  # applied again
-    assert store.load_and_record_scan(PID, ScanRecord(150, "gate", "red"), 99, DAY)[2] is None
-    assert store.load_and_record_scan(PID, ScanRecord(150, "gate", "red"), 120, DAY)[2] is not None
+    store.set_name(PID, b"n", "self", expected=None)  # applied again
+    assert store.load_and_record_scan(PID, ScanRecord(150, "gate", "red"), 99, DAY).scan_ref is None
+    assert store.load_and_record_scan(PID, ScanRecord(150, "gate", "red"), 120, DAY).scan_ref is not None
     assert len(store.history(PID, 0)[1]) == 1
 
 
 def test_session_is_read_with_the_person(store, redis_server):
-    from adapters.store.tokens import RedisTokenStore
-    from core.ports import Session
+    from adapters.store.tokens import RedisSessionStore
+    from core.model import Session
     from tests.unit.fakes import FakeTokenStore
 
-    tokens = RedisTokenStore(redis_server) if isinstance(store, RedisPersonStore) else FakeTokenStore()
-    if not isinstance(store, RedisPersonStore):
+    tokens = RedisSessionStore(redis_server) if isinstance(store, RedisStore) else FakeTokenStore()
+    if not isinstance(store, RedisStore):
         store.tokens = tokens
     tokens.save_session("digest", Session("acct", "dev"), 60)
     store.create(record())
     store.link("acct", Link(PID, "self", False, 1), 5)
-    session, link, got, _ = store.load_for_session("digest", "acct", PID)
+    snapshot = store.load_for_session("digest", "acct", PID)
+    session, link, got = snapshot.session, snapshot.link, snapshot.person
     assert session == Session("acct", "dev") and link.relation == "self" and got.id == PID
-    assert store.load_for_session("other", "acct", PID)[0] is None
+    assert store.load_for_session("other", "acct", PID).session is None
 
 
 def test_scan_recording_survives_a_script_flush(redis_server):
-    store = RedisPersonStore(redis_server)
+    store = RedisStore(redis_server)
     store.create(record())
-    store.set_pii(PID, name_ct=b"n")
+    store.set_name(PID, b"n", "self", expected=None)
     redis_server.script_flush()
-    assert store.load_and_record_scan(PID, ScanRecord(50, "gate", "green"), 40, DAY)[2]
+    assert store.load_and_record_scan(PID, ScanRecord(50, "gate", "green"), 40, DAY).scan_ref
     assert len(store.history(PID, 0)[1]) == 1
 
 
 def test_scan_history_is_capped(redis_server):
-    from adapters.store.persons import MAX_SCANS
+    from adapters.store.reads import MAX_SCANS
 
-    store = RedisPersonStore(redis_server)
+    store = RedisStore(redis_server)
     store.create(record())
-    store.set_pii(PID, name_ct=b"n")
+    store.set_name(PID, b"n", "self", expected=None)
     for at in range(MAX_SCANS + 20):
         record_scan(store, PID, ScanRecord(1000 + at, "gate", "expired"), DAY)
     scans = store.history(PID, 0)[1]
@@ -222,9 +240,9 @@ def test_scan_history_is_capped(redis_server):
 
 
 def test_verifying_a_link_with_claims_leaves_the_account_hash_compact(redis_server):
-    from adapters.store.persons import RedisPersonStore, account_key
+    from adapters.store.keys import account_key
 
-    store = RedisPersonStore(redis_server)
+    store = RedisStore(redis_server)
     claimed = Link(PID, "self", False, 1, claimed_name_ct=b"n" * 40, claimed_phone_ct=b"p" * 42)
     store.link("acct", Link(OTHER, "family", True, 0), 5)
     store.link("acct", claimed, 5)

@@ -1,9 +1,11 @@
-"""In-memory fakes of the ports in core/ports.py and core/codes.py, and a wired set of services.
+"""In-memory fakes of the ports in core/ports.py and core/codes.py, and the services wired on
+them by the app's own core.wiring.wire().
 
-FakePersonStore mirrors the semantics of the Redis store (adapters/store/persons.py): the
-first claim of an ID-number hash wins, `create` never overwrites, `link` answers
-ok/exists/self_taken/family_full, `erase` keeps or drops the facts, `record_change` only
-writes when the expected last colour still holds, and history is newest first.
+FakePersonStore implements every person port over dicts and mirrors the semantics of the Redis
+store (adapters/store/): the first claim of an ID-number hash wins, `create` never overwrites,
+`link` answers ok/exists/self_taken/family_full, `erase` keeps or drops the facts,
+`record_change` only writes when the expected last colour still holds, and history is newest
+first. tests/integration/test_store_contract.py holds both to the same contract.
 """
 
 from __future__ import annotations
@@ -17,17 +19,29 @@ import json
 import re
 from dataclasses import dataclass, replace
 
-from core.accounts import CredentialService, SessionService
 from core.clock import Clock, FixedClock
-from core.codes import CodeClaims, Color, InvalidCode
-from core.errors import InvalidInput
-from core.facts import Facts, LabResult, Marker
-from core.health_codes import HealthCodeService
+from core.codes import CodeClaims, InvalidCode
+from core.errors import InvalidInput, Msg
 from core.identity import PlatformIdentity
-from core.marking import MarkingService
-from core.persons import Application, PersonService, PersonView
+from core.model import (
+    Color,
+    ColorChange,
+    Credential,
+    Facts,
+    LabResult,
+    Link,
+    LinkOutcome,
+    Marker,
+    NameSource,
+    PersonRecord,
+    PersonSnapshot,
+    Relation,
+    ScanRecord,
+    Session,
+)
+from core.persons import Application, PersonView
 from core.policy import Policy
-from core.ports import ColorChange, Credential, Link, PersonRecord, ScanRecord, Session
+from core.wiring import Adapters, Services, ServiceSettings, Stores, wire
 
 MAX_LAB_RESULTS = 50  # as the Redis store keeps
 
@@ -36,7 +50,7 @@ MAX_LAB_RESULTS = 50  # as the Redis store keeps
 
 
 class FakePersonStore:
-    """PersonStore over dicts."""
+    """Persons, PersonDetails, AccountLinks, FactRecords, HistoryLog and PersonReads over dicts."""
 
     def __init__(self) -> None:
         self.index: dict[str, str] = {}
@@ -69,17 +83,13 @@ class FakePersonStore:
     def get(self, person_id: str) -> PersonRecord | None:
         return self.persons.get(person_id)
 
-    def set_pii(self, person_id: str, name_ct: bytes | None = None, phone_ct: bytes | None = None) -> None:
+    def set_phone(self, person_id: str, phone_ct: bytes) -> None:
         record = self.persons.get(person_id)
-        if record is None:
-            return
-        if name_ct is not None:
-            record = replace(record, name_ct=name_ct)
-        if phone_ct is not None:
-            record = replace(record, phone_ct=phone_ct)
-        self.persons[person_id] = record
+        if record is not None:
+            self.persons[person_id] = replace(record, phone_ct=phone_ct)
 
-    def set_name(self, person_id: str, name_ct: bytes | None, source: str | None, expected: bytes | None) -> bool:
+    def set_name(self, person_id: str, name_ct: bytes | None, source: NameSource | None,
+                 expected: bytes | None) -> bool:
         record = self.persons.get(person_id)
         if record is None or record.name_ct != expected:
             return False
@@ -116,17 +126,17 @@ class FakePersonStore:
     def links(self, account_id: str) -> dict[str, Link]:
         return dict(self.accounts.get(account_id, {}))
 
-    def link(self, account_id: str, link: Link, max_family: int) -> str:
+    def link(self, account_id: str, link: Link, max_family: int) -> LinkOutcome:
         links = self.accounts.setdefault(account_id, {})
         if link.person_id in links:
-            return "exists"
-        if link.relation == "self" and any(other.relation == "self" for other in links.values()):
-            return "self_taken"
-        family = sum(other.relation == "family" for other in links.values())
-        if link.relation == "family" and family >= max_family:
-            return "family_full"
+            return LinkOutcome.EXISTS
+        if link.relation == Relation.SELF and any(other.relation == Relation.SELF for other in links.values()):
+            return LinkOutcome.SELF_TAKEN
+        family = sum(other.relation == Relation.FAMILY for other in links.values())
+        if link.relation == Relation.FAMILY and family >= max_family:
+            return LinkOutcome.FAMILY_FULL
         links[link.person_id] = link
-        return "ok"
+        return LinkOutcome.OK
 
     def unlink(self, account_id: str, person_id: str) -> None:
         self.accounts.get(account_id, {}).pop(person_id, None)
@@ -140,28 +150,21 @@ class FakePersonStore:
 
     # -- facts -----------------------------------------------------------------------------
 
-    def load(
-        self, person_id: str, account_id: str | None = None
-    ) -> tuple[Link | None, PersonRecord | None, Facts]:
+    def load(self, person_id: str, account_id: str | None = None) -> PersonSnapshot:
         link = self.accounts.get(account_id, {}).get(person_id) if account_id is not None else None
         facts = Facts(
             markers=tuple(self.markers.get(person_id, {}).values()),
             lab_results=tuple(self.labs.get(person_id, [])),
         )
-        return link, self.persons.get(person_id), facts
+        return PersonSnapshot(self.persons.get(person_id), facts, link=link)
 
-    def load_for_session(
-        self, token_hash: str, account_id: str, person_id: str
-    ) -> tuple[Session | None, Link | None, PersonRecord | None, Facts]:
+    def load_for_session(self, token_hash: str, account_id: str, person_id: str) -> PersonSnapshot:
         session = self.tokens.session(token_hash) if self.tokens is not None else None
-        return (session, *self.load(person_id, account_id))
+        return replace(self.load(person_id, account_id), session=session)
 
-    def load_and_record_scan(
-        self, person_id: str, scan: ScanRecord, issued_at: int, retention: int
-    ) -> tuple[PersonRecord | None, Facts, str | None]:
-        _, record, facts = self.load(person_id)
-        ref = self._record(person_id, scan, issued_at, retention)
-        return record, facts, ref
+    def load_and_record_scan(self, person_id: str, scan: ScanRecord, issued_at: int, retention: int) -> PersonSnapshot:
+        snapshot = self.load(person_id)
+        return replace(snapshot, scan_ref=self._record(person_id, scan, issued_at, retention))
 
     def replace_scan(self, person_id: str, ref: str, scan: ScanRecord) -> None:
         scans = self.scans.get(person_id, [])
@@ -221,7 +224,8 @@ def _trimmed(items: list, older_than_or_at: int) -> list:
 
 
 class FakeTokenStore:
-    """TokenStore over dicts; sessions expire on the given clock, as Redis keys with a TTL do."""
+    """SessionStore and CredentialStore over dicts; sessions expire on the given clock, as Redis
+    keys with a TTL do."""
 
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock = clock
@@ -394,7 +398,7 @@ class FakePlatform:
 
     def login(self, code: str) -> PlatformIdentity:
         if not code:
-            raise InvalidInput("invalid login code", {"code": ["required"]})
+            raise InvalidInput(Msg.INVALID_LOGIN_CODE, {"code": [Msg.REQUIRED]})
         return PlatformIdentity(platform=self.name, app_id="app", user_id=code)
 
     def verify_identity(self, account_id: str, ticket: str, name: str, id_number: str) -> bool:
@@ -409,9 +413,53 @@ NOW = int(dt.datetime(2026, 12, 1, 0, 0, tzinfo=dt.UTC).timestamp())
 ISSUER = "CN-TEST"
 
 
+class FakeKeys:
+    """SigningKeys of the fake codec: its kid, no published key material."""
+
+    def __init__(self, codec: FakeCodec) -> None:
+        self._codec = codec
+
+    def ensure_active_key(self) -> str:
+        return self._codec.kid
+
+    def rotate(self) -> str:
+        raise NotImplementedError("the unit tests rotate FakeCodec.kid directly")
+
+    def retire(self, kid: str) -> None:
+        self._codec.known_kids.discard(kid)
+
+    def keys(self) -> list[dict]:
+        return [{"kid": kid} for kid in sorted(self._codec.known_kids)]
+
+    def jwks(self) -> dict:
+        return {"keys": []}
+
+
+class FakeQr:
+    """QrRenderer: the text itself, as bytes."""
+
+    def png(self, qr: str) -> bytes:
+        return qr.encode()
+
+    def svg(self, qr: str) -> bytes:
+        return qr.encode()
+
+
+class FakeStoreHealth:
+    """StoreHealth of dicts: always up."""
+
+    errors: tuple[type[Exception], ...] = ()
+
+    def ping(self) -> None:
+        return None
+
+    def recover(self) -> None:
+        return None
+
+
 @dataclass
 class World:
-    """The core services on fakes, sharing one clock and one store."""
+    """The core services on fakes, wired by core.wiring.wire() as the app's are."""
 
     policy: Policy
     clock: FixedClock = dataclasses.field(default_factory=lambda: FixedClock(NOW))
@@ -425,21 +473,21 @@ class World:
     def __post_init__(self) -> None:
         self.tokens = FakeTokenStore(self.clock)
         self.store.tokens = self.tokens
-        self.sessions = SessionService({self.platform.name: self.platform}, self.tokens, ttl=7200)
-        self.credentials = CredentialService(self.tokens, self.clock)
-        self.persons = PersonService(self.store, self.vault, self.clock)
-        self.codes = HealthCodeService(
-            self.store,
-            self.persons,
-            self.policy,
-            self.codec,
-            self.codec,
-            self.code_ids,
-            self.clock,
-            issuer=ISSUER,
-            code_ttl=self.code_ttl,
+        store = self.store
+        stores = Stores(persons=store, details=store, links=store, facts=store, history=store, reads=store,
+                        sessions=self.tokens, credentials=self.tokens)
+        adapters = Adapters(
+            stores=stores, vault=self.vault, clock=self.clock, signer=self.codec, verifier=self.codec,
+            code_ids=self.code_ids, platforms={self.platform.name: self.platform}, keys=FakeKeys(self.codec),
+            qr=FakeQr(), store=FakeStoreHealth(),
         )
-        self.marking = MarkingService(self.store, self.vault, self.codes, self.clock)
+        self.services: Services = wire(adapters, ServiceSettings(policy=self.policy, issuer=ISSUER,
+                                                                 code_ttl=self.code_ttl))
+        self.sessions = self.services.sessions
+        self.credentials = self.services.credentials
+        self.persons = self.services.persons
+        self.codes = self.services.codes
+        self.marking = self.services.marking
 
     def login(self, user: str = "alice") -> Session:
         return self.sessions.authenticate(self.sessions.login(self.platform.name, user).token)

@@ -4,7 +4,7 @@ import pytest
 
 from core.accounts import CredentialService, SessionService, token_hash
 from core.clock import FixedClock
-from core.errors import Forbidden, InvalidInput, Unauthorized
+from core.errors import Forbidden, InvalidInput, Msg, Unauthorized
 from tests.unit.fakes import NOW, FakePlatform, FakeTokenStore
 
 
@@ -82,7 +82,8 @@ def test_token_stops_working_when_it_expires(sessions, clock):
 def test_unknown_platform_is_invalid_input(sessions):
     with pytest.raises(InvalidInput) as caught:
         sessions.login("myspace", "alice")
-    assert caught.value.fields == {"platform": ["not enabled: myspace"]}
+    assert caught.value.fields == {"platform": [Msg.PLATFORM_NOT_ENABLED]}
+    assert caught.value.fields["platform"][0].params == {"name": "myspace"}
 
 
 def test_platform_refusing_the_login_code_is_invalid_input(sessions, tokens):

@@ -4,9 +4,8 @@ import itertools
 
 import pytest
 
-from core.codes import Color
 from core.color import derive_color
-from core.facts import Facts, LabResult, Marker
+from core.model import Color, Facts, LabResult, Marker
 
 HOUR = 3600
 DAY = 24 * HOUR

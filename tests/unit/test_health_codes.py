@@ -2,9 +2,10 @@
 
 import pytest
 
-from core.codes import CodeClaims, Color
+from core.codes import CodeClaims
 from core.errors import NotFound
 from core.marking import MarkerRequest
+from core.model import Color
 from core.persons import Application
 from tests.unit.fakes import ISSUER, NOW, FakeCodec, World
 

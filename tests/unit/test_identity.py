@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, Msg
 from core.identity import (
     PlatformIdentity,
     mask_id_number,
@@ -48,18 +48,18 @@ def test_surrounding_spaces_are_dropped_from_an_id_number():
 
 @pytest.mark.parametrize("wrong", ["110105194912310020", "110105194912310021", "11010519491231002A"])
 def test_wrong_check_digit_is_refused(wrong):
-    assert _field_error(normalize_id_number, wrong, TODAY) == {"id_number": ["check digit does not match"]}
+    assert _field_error(normalize_id_number, wrong, TODAY) == {"id_number": [Msg.ID_CHECK_DIGIT]}
 
 
 @pytest.mark.parametrize("born", ["19491331", "19490230", "19491200", "20230229"])
 def test_impossible_birth_date_is_refused(born):
     fields = _field_error(normalize_id_number, id_number(born=born), TODAY)
-    assert fields == {"id_number": ["birth date or region code is not valid"]}
+    assert fields == {"id_number": [Msg.ID_BIRTH_OR_REGION]}
 
 
 def test_birth_date_in_the_future_is_refused():
     fields = _field_error(normalize_id_number, id_number(born="20261202"), TODAY)
-    assert fields == {"id_number": ["birth date is in the future"]}
+    assert fields == {"id_number": [Msg.ID_BIRTH_IN_FUTURE]}
 
 
 def test_born_today_is_accepted():
@@ -70,13 +70,13 @@ def test_born_today_is_accepted():
 @pytest.mark.parametrize("region", ["999999", "000000", "990105"])
 def test_unknown_region_is_refused(region):
     fields = _field_error(normalize_id_number, id_number(region=region), TODAY)
-    assert fields == {"id_number": ["birth date or region code is not valid"]}
+    assert fields == {"id_number": [Msg.ID_BIRTH_OR_REGION]}
 
 
 @pytest.mark.parametrize("region", ["110199", "119900", "440399"])
 def test_unknown_county_in_a_known_province_is_refused(region):
     fields = _field_error(normalize_id_number, id_number(region=region), TODAY)
-    assert fields == {"id_number": ["birth date or region code is not valid"]}
+    assert fields == {"id_number": [Msg.ID_BIRTH_OR_REGION]}
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_unknown_county_in_a_known_province_is_refused(region):
 )
 def test_id_number_of_wrong_length_or_format_is_refused(bad):
     fields = _field_error(normalize_id_number, bad, TODAY)
-    assert fields == {"id_number": ["must be 18 characters: 17 digits and a check digit"]}
+    assert fields == {"id_number": [Msg.ID_LENGTH]}
 
 
 # -- phones -------------------------------------------------------------------------------------
@@ -107,22 +107,22 @@ def test_mainland_mobile_is_normalized_to_e164(raw):
 
 @pytest.mark.parametrize("landline", ["010-12345678", "+86 10 1234 5678", "02112345678"])
 def test_landline_is_refused(landline):
-    assert _field_error(normalize_phone, landline) == {"phone": ["must be a mainland China mobile number"]}
+    assert _field_error(normalize_phone, landline) == {"phone": [Msg.PHONE_CN_MOBILE]}
 
 
 @pytest.mark.parametrize("foreign", ["+1 650 253 0000", "+852 6123 4567", "+44 7911 123456"])
 def test_foreign_number_is_refused(foreign):
-    assert _field_error(normalize_phone, foreign) == {"phone": ["must be a mainland China mobile number"]}
+    assert _field_error(normalize_phone, foreign) == {"phone": [Msg.PHONE_CN_MOBILE]}
 
 
 @pytest.mark.parametrize("garbage", ["", "abc", "1380013800", "138001380000", "+86", "13800138000abc"])
 def test_garbage_phone_is_refused(garbage):
-    assert _field_error(normalize_phone, garbage) == {"phone": ["must be a mainland China mobile number"]}
+    assert _field_error(normalize_phone, garbage) == {"phone": [Msg.PHONE_CN_MOBILE]}
 
 
 @pytest.mark.parametrize("typo", ["138OO138OOO", "138-OO13-8OOO"])
 def test_phone_with_letters_is_refused_not_read_as_a_keypad_word(typo):
-    assert _field_error(normalize_phone, typo) == {"phone": ["must be a mainland China mobile number"]}
+    assert _field_error(normalize_phone, typo) == {"phone": [Msg.PHONE_CN_MOBILE]}
 
 
 # -- names --------------------------------------------------------------------------------------

@@ -5,9 +5,9 @@ from dataclasses import replace
 
 import pytest
 
-from core.codes import Color
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, Msg, NotFound
 from core.marking import MarkerRequest
+from core.model import Color
 from core.persons import Application
 from core.policy import load_policy
 from tests.unit.fakes import NOW, World, id_number
@@ -93,8 +93,9 @@ def test_marking_an_invalid_id_number_is_refused_and_creates_nobody(world, autho
 def test_unknown_marker_kind_is_invalid_and_creates_nobody(world, authority):
     with pytest.raises(InvalidInput) as caught:
         world.marking.add_marker(request("zombie"), authority)
-    assert caught.value.fields == {
-        "kind": ["one of close_contact, confirmed, from_risk_area, secondary_contact, symptoms"]
+    assert caught.value.fields == {"kind": [Msg.ONE_OF]}
+    assert caught.value.fields["kind"][0].params == {
+        "choices": "close_contact, confirmed, from_risk_area, secondary_contact, symptoms"
     }
     assert world.store.persons == {}
 
@@ -135,13 +136,13 @@ class TestKindWhosePolicyAllowsUntil:
     def test_until_not_after_since_is_invalid(self, world, authority, until):
         with pytest.raises(InvalidInput) as caught:
             world.marking.add_marker(request(since=NOW, until=until), authority)
-        assert caught.value.fields == {"until": ["must be after since"]}
+        assert caught.value.fields == {"until": [Msg.AFTER_SINCE]}
         assert world.store.markers == {}
 
     def test_until_in_the_past_without_since_is_invalid(self, world, authority):
         with pytest.raises(InvalidInput) as caught:
             world.marking.add_marker(request(until=NOW - HOUR), authority)
-        assert caught.value.fields == {"until": ["must be after since"]}
+        assert caught.value.fields == {"until": [Msg.AFTER_SINCE]}
 
 
 def test_backdated_marker_expires_from_its_since(world, authority, alice, zhang):

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from core.clock import FixedClock
-from core.errors import Conflict, Forbidden, InvalidInput, NotFound, VerificationRequired
+from core.errors import Conflict, Forbidden, InvalidInput, Msg, NotFound, VerificationRequired
 from core.marking import MarkerRequest
 from core.persons import Application, PersonView
 from tests.unit.fakes import FakePersonStore, World, id_number
@@ -68,7 +68,7 @@ def test_personal_data_is_stored_only_sealed_and_looked_up_by_hash(world):
 def test_second_self_on_the_same_account_is_a_conflict(world):
     alice = world.login("alice")
     apply(world, alice)
-    with pytest.raises(Conflict, match="already has its own code"):
+    with pytest.raises(Conflict, match=Msg.SELF_TAKEN):
         apply(world, alice, name="李四", id_number=id_number(sequence="001"))
     assert len(world.persons.list(alice)) == 1
 
@@ -85,7 +85,7 @@ def test_refused_second_self_leaves_that_id_free_for_its_owner(world):
 def test_id_number_that_is_another_accounts_self_is_a_conflict(world):
     apply(world, world.login("alice"))
     bob = world.login("bob")
-    with pytest.raises(Conflict, match="another account's own code"):
+    with pytest.raises(Conflict, match=Msg.ID_IS_OTHERS_SELF):
         apply(world, bob)
     assert world.persons.list(bob) == []
 
@@ -93,9 +93,9 @@ def test_id_number_that_is_another_accounts_self_is_a_conflict(world):
 def test_same_person_twice_on_one_account_is_a_conflict(world):
     alice = world.login("alice")
     apply(world, alice, "family")
-    with pytest.raises(Conflict, match="already on this account"):
+    with pytest.raises(Conflict, match=Msg.ALREADY_LINKED):
         apply(world, alice, "family")
-    with pytest.raises(Conflict, match="already on this account"):
+    with pytest.raises(Conflict, match=Msg.ALREADY_LINKED):
         apply(world, alice, "self")
 
 
@@ -122,8 +122,9 @@ def test_five_family_members_are_allowed_and_a_sixth_is_a_conflict(world):
     apply(world, alice)
     for n in range(1, 6):
         world.persons.apply(alice, family_member(n))
-    with pytest.raises(Conflict, match="at most 5 family members"):
+    with pytest.raises(Conflict, match=Msg.FAMILY_FULL) as caught:
         world.persons.apply(alice, family_member(6))
+    assert caught.value.message.params == {"max": "5"}
     assert [view.relation for view in world.persons.list(alice)] == ["self"] + ["family"] * 5
 
 
@@ -144,7 +145,7 @@ def test_all_field_errors_are_reported_together(world):
     with pytest.raises(InvalidInput) as caught:
         apply(world, world.login("alice"), name="张3", id_number="110105194912310020", phone="010-12345678")
     assert set(caught.value.fields) == {"name", "id_number", "phone"}
-    assert caught.value.fields["id_number"] == ["check digit does not match"]
+    assert caught.value.fields["id_number"] == [Msg.ID_CHECK_DIGIT]
 
 
 def test_invalid_application_changes_nothing(world):
@@ -336,7 +337,7 @@ def test_double_submitted_self_application_keeps_the_self_claim(policy):
     world.store.stale_links_once = True
     with pytest.raises(Conflict):
         apply(world, alice)
-    with pytest.raises(Conflict, match="another account's own code"):
+    with pytest.raises(Conflict, match=Msg.ID_IS_OTHERS_SELF):
         apply(world, world.login("mallory"))
 
 

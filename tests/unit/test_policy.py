@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from core.codes import Color
+from core.model import Color
 from core.policy import NegativeTests, PolicyError, load_policy
 
 

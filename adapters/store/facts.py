@@ -1,0 +1,65 @@
+"""Redis repositories of a person's facts (markers, lab results) and history (changes, scans)."""
+from __future__ import annotations
+
+import redis
+
+from adapters.store import scripts
+from adapters.store.encoding import (
+    change_json,
+    lab_member,
+    marker_value,
+    parse_change,
+    parse_marker,
+    parse_scan,
+    scan_json,
+)
+from adapters.store.keys import changes_key, labs_key, markers_key, person_key, scans_key
+from core.model import ColorChange, LabResult, Marker, ScanRecord
+
+MAX_LAB_RESULTS = 50
+
+
+class RedisFactRecords:
+    """FactRecords: markers in a hash, lab results in a sorted set (the latest 50)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._r = client
+        self._remove_marker = scripts.register(client, "remove_marker")
+
+    def add_marker(self, marker: Marker) -> None:
+        self._r.hset(markers_key(marker.person_id), marker.id, marker_value(marker))
+
+    def remove_marker(self, person_id: str, marker_id: str) -> Marker | None:
+        raw = self._remove_marker(keys=[markers_key(person_id)], args=[marker_id])
+        return parse_marker(person_id, marker_id, raw) if raw else None
+
+    def add_lab_result(self, person_id: str, result: LabResult) -> None:
+        key = labs_key(person_id)
+        pipe = self._r.pipeline(transaction=True)
+        pipe.zadd(key, {lab_member(result): result.sampled_at})
+        pipe.zremrangebyrank(key, 0, -MAX_LAB_RESULTS - 1)
+        pipe.execute()
+
+
+class RedisHistoryLog:
+    """HistoryLog: changes and scans in sorted sets by time, trimmed and expiring by retention."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._r = client
+        self._record_change = scripts.register(client, "record_change")
+        self._replace_scan = scripts.register(client, "replace_scan")
+
+    def record_change(self, person_id: str, expected_last: str | None, change: ColorChange, retention: int) -> bool:
+        args: list[str | int] = [expected_last or "", change.to_color, change.at, change_json(change), retention]
+        return bool(self._record_change(keys=[person_key(person_id), changes_key(person_id)], args=args))
+
+    def replace_scan(self, person_id: str, ref: str, scan: ScanRecord) -> None:
+        seq = ref.split("|", 1)[0]
+        self._replace_scan(keys=[scans_key(person_id)], args=[ref, f"{seq}|{scan_json(scan)}", scan.at])
+
+    def history(self, person_id: str, since: int) -> tuple[list[ColorChange], list[ScanRecord]]:
+        pipe = self._r.pipeline(transaction=False)
+        pipe.zrevrangebyscore(changes_key(person_id), "+inf", since)
+        pipe.zrevrangebyscore(scans_key(person_id), "+inf", since)
+        raw_changes, raw_scans = pipe.execute()
+        return [parse_change(raw) for raw in raw_changes], [parse_scan(raw) for raw in raw_scans]

@@ -1,0 +1,4 @@
+-- KEYS: person; ARGV: field, value, ... Writes a new record; never overwrites one.
+if redis.call('HEXISTS', KEYS[1], 'i') == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1

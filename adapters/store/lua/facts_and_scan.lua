@@ -1,0 +1,16 @@
+-- KEYS: person, markers, labs, scans; ARGV: at, member, retention, issued_at of the scanned
+-- code, the most scans kept. The facts, and the scan recorded: only for a person who has
+-- applied and whose data was not erased after the code was issued. The fourth reply is the
+-- stored member (to amend it), or false.
+local facts = {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]), redis.call('ZRANGE', KEYS[3], 0, -1)}
+local p = redis.call('HMGET', KEYS[1], 'n', 'r')
+if not p[1] then facts[4] = false; return facts end
+if p[2] and tonumber(ARGV[4]) < tonumber(p[2]) then facts[4] = false; return facts end
+local seq = redis.call('HINCRBY', KEYS[1], 'q', 1)
+local member = string.format('%012d|', seq) .. ARGV[2]
+redis.call('ZADD', KEYS[4], ARGV[1], member)
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[3]))
+redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -(tonumber(ARGV[5]) + 1))
+redis.call('EXPIRE', KEYS[4], ARGV[3])
+facts[4] = member
+return facts

@@ -1,0 +1,140 @@
+"""Composition root: the server secret, the one Redis client, the real adapters, wired into the core."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from adapters.pii import AesGcmVault, derive_key
+from adapters.platforms.dev import DevPlatform
+from adapters.signing.codeid import AesCodeIdCipher
+from adapters.signing.cose import CoseCodec
+from adapters.signing.keyring import RedisKeyRing
+from adapters.signing.qr_image import QrImages
+from adapters.store import redis_stores
+from adapters.store.durability import NonDurableStore, refuse_non_durable
+from adapters.store.embedded import EmbeddedRedis
+from adapters.store.health import STORE_ERRORS, RedisStoreHealth
+from config import Settings, SettingsError
+from core.clock import SystemClock
+from core.policy import PolicyError, load_policy
+from core.ports import PlatformAdapter
+from core.wiring import Adapters, Services, ServiceSettings, wire
+
+# Versioned prefix of every QR text: China health code, format 1 (not EU DCC's "HC1:").
+QR_PREFIX = "CNHC1:"
+log = logging.getLogger("healthcode")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the process holds besides the services: its settings and its store connection."""
+
+    settings: Settings
+    store: RedisStoreHealth
+
+
+def secret(settings: Settings, instance: Path) -> bytes:
+    """The server secret all keys derive from; in development, kept in the instance folder."""
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    if settings.production:
+        raise SettingsError("HEALTHCODE_SECRET_KEY is required when HEALTHCODE_ENV=production")
+    path = instance / "secret.key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+    return path.read_text().strip().encode()
+
+
+def redis_client(settings: Settings, instance: Path) -> tuple[redis.Redis, EmbeddedRedis | None]:
+    """The one store client: the server at HEALTHCODE_REDIS_URL, or an embedded redis-server."""
+    embedded = None
+    url = settings.redis_url
+    if not url:
+        embedded = EmbeddedRedis(settings.data_dir or instance / "redis")
+        url = embedded.start()
+    options: dict[str, Any] = {}
+    if settings.production and not settings.allow_non_durable_store:
+        # Checked on every new connection, so also when Redis was down at start-up (DESIGN §7).
+        options["redis_connect_func"] = refuse_non_durable
+    # Few, quick retries: when the store is down, callers get 503 store_unavailable at once
+    # instead of waiting out redis-py's default ten retries.
+    client = redis.Redis.from_url(
+        url,
+        socket_connect_timeout=2,
+        socket_timeout=5,
+        health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
+        **options,
+    )
+    return client, embedded
+
+
+def service_settings(settings: Settings) -> ServiceSettings:
+    try:
+        policy = load_policy(json.loads(Path(settings.policy_file).read_text(encoding="utf-8")))
+    except (OSError, ValueError, PolicyError) as exc:
+        raise SettingsError(f"HEALTHCODE_POLICY_FILE {settings.policy_file}: {exc}") from None
+    return ServiceSettings(
+        policy=policy,
+        issuer=settings.issuer,
+        code_ttl=settings.code_ttl,
+        session_ttl=settings.session_ttl,
+        retention_days=settings.history_retention_days,
+        max_family=settings.max_family,
+        credential_cache_seconds=settings.credential_cache_seconds,
+    )
+
+
+def build(settings: Settings, instance: Path) -> tuple[Services, Runtime]:
+    """The real adapters on one Redis client, wired; nothing sent to the store yet."""
+    core_settings = service_settings(settings)
+    key = secret(settings, instance)
+    client, embedded = redis_client(settings, instance)
+    keyring = RedisKeyRing(client, derive_key(key, "signing-key-wrap"), settings.issuer,
+                           refresh_seconds=settings.key_refresh_seconds)
+    codec = CoseCodec(keyring, prefix=QR_PREFIX)
+    platforms: dict[str, PlatformAdapter] = {}
+    if settings.dev_login_enabled:
+        platforms["dev"] = DevPlatform()
+    store = RedisStoreHealth(client, embedded)
+    adapters = Adapters(
+        stores=redis_stores(client),
+        vault=AesGcmVault(key),
+        clock=SystemClock(),
+        signer=codec,
+        verifier=codec,
+        code_ids=AesCodeIdCipher(derive_key(key, "code-id")),
+        platforms=platforms,
+        keys=keyring,
+        qr=QrImages(),
+        store=store,
+    )
+    return wire(adapters, core_settings), Runtime(settings, store)
+
+
+def open_store(services: Services) -> None:
+    """Reach the store once at start-up: refuse a non-durable one, but start while it is down.
+
+    When Redis is unreachable the app starts anyway: API calls answer 503 store_unavailable
+    until it is back, the durability check runs on the first connection that succeeds, and the
+    key ring creates its first key on first use.
+    """
+    try:
+        services.keys.ensure_active_key()
+    except NonDurableStore as exc:
+        raise RuntimeError(str(exc)) from None
+    except STORE_ERRORS as exc:
+        # The type only: the message can carry the store's address.
+        log.warning("store unavailable at start-up (%s); starting anyway", type(exc).__name__)

@@ -1,0 +1,66 @@
+"""Operator commands under `flask --app app …`: staff credentials and the signing key ring."""
+from __future__ import annotations
+
+import json
+
+import click
+from flask import Flask
+
+from core.model import Role
+from core.wiring import Services
+
+
+def register(app: Flask, services: Services) -> None:
+    """Add the `credentials` and `keys` command groups to the app's CLI."""
+
+    @app.cli.group()
+    def credentials() -> None:
+        """Staff credentials (authority, checkpoint)."""
+
+    @credentials.command("create")
+    @click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
+    @click.option("--name", required=True, help="Who or which gate holds it, e.g. 'Xicheng CDC'.")
+    def create_credential(role: str, name: str) -> None:
+        """Create a credential and print its token once (it is stored only as a hash)."""
+        token, credential = services.credentials.create(Role(role), name)
+        click.echo(f"# credential {credential.id}: role={credential.role} name={credential.name}", err=True)
+        click.echo(token)
+
+    @credentials.command("list")
+    def list_credentials() -> None:
+        """List credentials (never their tokens)."""
+        for c in services.credentials.list():
+            click.echo(f"{c.id}\t{c.role}\t{c.name}")
+
+    @credentials.command("revoke")
+    @click.argument("credential_id")
+    def revoke_credential(credential_id: str) -> None:
+        """Revoke a credential by its id."""
+        if not services.credentials.revoke(credential_id):
+            raise click.ClickException(f"no credential {credential_id}")
+        click.echo(f"revoked {credential_id}")
+
+    @app.cli.group()
+    def keys() -> None:
+        """The code-signing key ring."""
+
+    @keys.command("rotate")
+    def rotate() -> None:
+        """Make a new signing key; the old one keeps verifying until retired."""
+        click.echo(services.keys.rotate())
+
+    @keys.command("retire")
+    @click.argument("kid")
+    def retire(kid: str) -> None:
+        """Retire a verify-only key: codes signed with it stop verifying."""
+        try:
+            services.keys.retire(kid)
+        except (ValueError, KeyError) as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"retired {kid}")
+
+    @keys.command("list")
+    def list_keys() -> None:
+        """Key ids, status and dates."""
+        for key in services.keys.keys():
+            click.echo(json.dumps(key, ensure_ascii=False))

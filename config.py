@@ -1,0 +1,140 @@
+"""Settings: every HEALTHCODE_* variable, parsed and checked once into a frozen dataclass.
+
+create_app(config) takes the same names as overrides (tests pass them), so a setting is read
+in one place and reaches the code as a typed field, never as a string key.
+"""
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+ENVIRONMENTS = ("development", "test", "production")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+PREFIX = "HEALTHCODE_"
+
+
+class SettingsError(RuntimeError):
+    """A setting that does not parse or is out of bounds; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The service's configuration. Field `x` is read from HEALTHCODE_X."""
+
+    env: str = "development"
+    redis_url: str = ""
+    data_dir: str = ""
+    secret_key: str = ""
+    issuer: str = "HCDEV"
+    code_ttl: int = 60
+    session_ttl: int = 7200
+    policy_file: str = str(ROOT / "policies" / "health-code-policy.json")
+    history_retention_days: int = 30
+    max_family: int = 5
+    dev_login: bool | None = None  # default: on unless production
+    key_refresh_seconds: float = 1.0
+    credential_cache_seconds: float = 5.0
+    log_level: str = "INFO"
+    allow_non_durable_store: bool = False
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def dev_login_enabled(self) -> bool:
+        return bool(self.dev_login)
+
+
+# Plausible bounds: a value outside them is a typo or a mistake (an endless credential cache
+# would never see a revocation; a code lifetime of 0 shows codes that are already expired).
+BOUNDS: dict[str, tuple[float, float]] = {
+    "code_ttl": (5, 86_400),
+    "session_ttl": (60, 30 * 86_400),
+    "history_retention_days": (1, 3_650),
+    "max_family": (0, 50),
+    "key_refresh_seconds": (0, 3_600),
+    "credential_cache_seconds": (0, 300),
+}
+
+
+def variable(name: str) -> str:
+    """The environment variable of a settings field."""
+    return PREFIX + name.upper()
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in TRUE + FALSE:
+        raise SettingsError(f"{variable(name)} must be one of {', '.join(TRUE + FALSE)}, not {raw!r}")
+    return value in TRUE
+
+
+def _parse_number(kind: Callable[[str], Any], what: str) -> Callable[[str, str], Any]:
+    def parse(name: str, raw: str) -> Any:
+        try:
+            return kind(raw.strip())
+        except ValueError:
+            raise SettingsError(f"{variable(name)} must be {what}, not {raw!r}") from None
+    return parse
+
+
+_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "bool": _parse_bool,
+    "bool | None": _parse_bool,
+    "int": _parse_number(int, "an integer"),
+    "float": _parse_number(float, "a number"),
+    "str": lambda name, raw: raw,
+}
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, then HEALTHCODE_* environment variables, then `overrides` (same names, typed
+    values); SettingsError names the first variable that is wrong."""
+    environ = os.environ if environ is None else environ
+    overrides = overrides or {}
+    values: dict[str, Any] = {}
+    for field in fields(Settings):
+        name = variable(field.name)
+        if name in overrides:
+            values[field.name] = overrides[name]
+        elif name in environ:
+            values[field.name] = _PARSERS[str(field.type)](field.name, environ[name])
+    unknown = sorted(k for k in overrides if k.startswith(PREFIX) and k[len(PREFIX):].lower() not in values)
+    if unknown:
+        raise SettingsError(f"unknown setting {unknown[0]}")
+    return _checked(Settings(**values))
+
+
+def _checked(settings: Settings) -> Settings:
+    if settings.env not in ENVIRONMENTS:
+        # A typo such as "prod" must not quietly run with development defaults (dev login on).
+        raise SettingsError(f"HEALTHCODE_ENV must be one of {', '.join(ENVIRONMENTS)}")
+    dev_login = settings.dev_login
+    if dev_login is None:
+        dev_login = not settings.production
+    if settings.production and dev_login:
+        raise SettingsError("the dev login platform cannot be enabled in production (HEALTHCODE_DEV_LOGIN)")
+    for name, (low, high) in BOUNDS.items():
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value) \
+                or not low <= value <= high:
+            raise SettingsError(f"{variable(name)} must be between {low:g} and {high:g}, not {value!r}")
+    if not 1 <= len(settings.issuer) <= 8 or not settings.issuer.isascii():
+        raise SettingsError("HEALTHCODE_ISSUER must be 1–8 ASCII characters (it goes into every QR code)")
+    level = settings.log_level
+    if isinstance(level, str):
+        level = level.strip().upper()
+        if level not in LOG_LEVELS:
+            raise SettingsError(f"HEALTHCODE_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)} (any case)")
+    secret = settings.secret_key
+    if secret and len(secret) < 32:
+        raise SettingsError("HEALTHCODE_SECRET_KEY must be at least 32 characters")
+    return Settings(**{**{f.name: getattr(settings, f.name) for f in fields(Settings)},
+                       "dev_login": dev_login, "log_level": level})

@@ -1,0 +1,178 @@
+"""The core's entities and named values: what is stored and passed between the services."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Color(StrEnum):
+    """Health-code colours, in rising severity (DESIGN §1)."""
+
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+
+    @property
+    def severity(self) -> int:
+        return _SEVERITY[self]
+
+
+_SEVERITY = {Color.GREEN: 0, Color.YELLOW: 1, Color.RED: 2}
+
+
+class Relation(StrEnum):
+    """How an account is linked to a person: 申领 (self) or 代领 (family)."""
+
+    SELF = "self"
+    FAMILY = "family"
+
+
+class NameSource(StrEnum):
+    """Whose word the name on record is: an application's (self or family), or a face check's."""
+
+    SELF = "self"
+    FAMILY = "family"
+    VERIFIED = "verified"
+
+
+class LinkOutcome(StrEnum):
+    """What linking an account to a person did."""
+
+    OK = "ok"
+    EXISTS = "exists"
+    SELF_TAKEN = "self_taken"
+    FAMILY_FULL = "family_full"
+
+
+class MarkerStatus(StrEnum):
+    ACTIVE = "active"
+    REMOVED = "removed"
+
+
+class LabOutcome(StrEnum):
+    """A nucleic-acid test's result."""
+
+    NEGATIVE = "negative"
+    POSITIVE = "positive"
+
+
+class Role(StrEnum):
+    """Staff roles a credential is made for."""
+
+    AUTHORITY = "authority"
+    CHECKPOINT = "checkpoint"
+
+
+class ScanFailure(StrEnum):
+    """Why a scan rejects a code (API.md, POST /api/v1/scans)."""
+
+    MALFORMED = "malformed"
+    BAD_SIGNATURE = "bad_signature"
+    UNKNOWN_KEY = "unknown_key"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """A person as stored: PII only as ciphertext, looked up by a keyed hash of the ID number."""
+
+    id: str
+    id_hash: str
+    id_number_ct: bytes
+    name_ct: bytes | None = None
+    phone_ct: bytes | None = None
+    self_account: str | None = None
+    last_color: str | None = None
+    revoked_before: int = 0
+    created_at: int = 0
+    name_source: NameSource | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    """An account's link to a person: `self` or `family`, and whether the face check passed."""
+
+    person_id: str
+    relation: Relation
+    verified: bool
+    linked_at: int
+    # An application whose name differs from the record's unverified one: sealed on the link
+    # until the face check passes against it, then it becomes the person's name. A `self`
+    # application's phone likewise, as the phone the person's owner gives.
+    claimed_name_ct: bytes | None = None
+    claimed_phone_ct: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Session:
+    account_id: str
+    platform: str
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A staff credential (authority, checkpoint): who holds it and for which role."""
+
+    id: str
+    role: Role
+    name: str
+    created_at: int
+
+
+@dataclass(frozen=True)
+class Marker:
+    """An authority's marking of a person (确诊, 密接, …), with who set it and why."""
+
+    id: str
+    person_id: str
+    kind: str
+    reason: str
+    since: int
+    until: int | None
+    created_by: str
+    status: MarkerStatus = MarkerStatus.ACTIVE
+
+
+@dataclass(frozen=True)
+class LabResult:
+    """A nucleic-acid test result (核酸检测结果)."""
+
+    sampled_at: int
+    result: LabOutcome
+    lab: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the colour of one person depends on."""
+
+    markers: tuple[Marker, ...] = ()
+    lab_results: tuple[LabResult, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class ColorChange:
+    at: int
+    from_color: str | None
+    to_color: str
+    reason_codes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ScanRecord:
+    at: int
+    place: str
+    result: str
+
+
+@dataclass(frozen=True)
+class PersonSnapshot:
+    """One read of a person for the hot paths: the record and its facts, and, as the read asked,
+    the account's link, the session of a token, or the reference of the scan it recorded."""
+
+    person: PersonRecord | None
+    facts: Facts = Facts()
+    link: Link | None = None
+    session: Session | None = None
+    scan_ref: str | None = None

@@ -1,0 +1,111 @@
+"""wire(): the one place the core services are built from their ports, for the app and the tests.
+
+The app's bootstrap builds real adapters (Redis, AES-GCM, COSE) and calls wire(); the unit
+tests build fakes and call the same wire(), so both run the services wired the same way.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from core.accounts import CredentialService, SessionService
+from core.clock import Clock
+from core.codes import CodeIdCipher, CodeIssuer, CodeSigner, CodeVerifier
+from core.color import ColorRecorder
+from core.health_codes import HealthCodeService
+from core.marking import MarkingService
+from core.persons import PersonDirectory, PersonService
+from core.policy import Policy
+from core.ports import (
+    AccountLinks,
+    CredentialStore,
+    FactRecords,
+    HistoryLog,
+    PersonDetails,
+    PersonReads,
+    Persons,
+    PiiVault,
+    PlatformAdapter,
+    QrRenderer,
+    SessionStore,
+    SigningKeys,
+    StoreHealth,
+)
+
+
+@dataclass(frozen=True)
+class Stores:
+    """The store's ports; one adapter object may implement several."""
+
+    persons: Persons
+    details: PersonDetails
+    links: AccountLinks
+    facts: FactRecords
+    history: HistoryLog
+    reads: PersonReads
+    sessions: SessionStore
+    credentials: CredentialStore
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """Everything from the outside world the services need."""
+
+    stores: Stores
+    vault: PiiVault
+    clock: Clock
+    signer: CodeSigner
+    verifier: CodeVerifier
+    code_ids: CodeIdCipher
+    platforms: Mapping[str, PlatformAdapter]
+    keys: SigningKeys
+    qr: QrRenderer
+    store: StoreHealth
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """The settings the services take (config.Settings holds them with the rest)."""
+
+    policy: Policy
+    issuer: str
+    code_ttl: int = 60
+    session_ttl: int = 7200
+    retention_days: int = 30
+    max_family: int = 5
+    credential_cache_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the HTTP edge and the CLI reach: the core services and the adapters they expose."""
+
+    sessions: SessionService
+    credentials: CredentialService
+    persons: PersonService
+    codes: HealthCodeService
+    marking: MarkingService
+    colors: ColorRecorder
+    keys: SigningKeys
+    qr: QrRenderer
+    store: StoreHealth
+
+
+def wire(adapters: Adapters, settings: ServiceSettings) -> Services:
+    """The services on these adapters. Pure: builds objects, does no I/O."""
+    stores, clock = adapters.stores, adapters.clock
+    directory = PersonDirectory(stores.persons, adapters.vault)
+    colors = ColorRecorder(settings.policy, stores.history, settings.retention_days)
+    issuer = CodeIssuer(adapters.signer, adapters.verifier, adapters.code_ids, settings.issuer, settings.code_ttl)
+    persons = PersonService(directory, stores.details, stores.links, stores.reads, clock, settings.max_family)
+    return Services(
+        sessions=SessionService(adapters.platforms, stores.sessions, settings.session_ttl),
+        credentials=CredentialService(stores.credentials, clock, settings.credential_cache_seconds),
+        persons=persons,
+        codes=HealthCodeService(stores.reads, stores.history, persons, directory, colors, issuer, clock),
+        marking=MarkingService(directory, stores.facts, stores.reads, colors, clock),
+        colors=colors,
+        keys=adapters.keys,
+        qr=adapters.qr,
+        store=adapters.store,
+    )

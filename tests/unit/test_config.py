@@ -1,0 +1,41 @@
+"""Settings: read once from HEALTHCODE_* into typed fields, every error naming its variable."""
+import pytest
+
+from config import Settings, SettingsError, load_settings
+
+
+def test_defaults_without_environment():
+    settings = load_settings(environ={})
+    assert settings == Settings(dev_login=True)
+    assert settings.code_ttl == 60 and settings.dev_login_enabled and not settings.production
+
+
+def test_environment_is_read_as_each_field_s_type():
+    settings = load_settings(environ={"HEALTHCODE_CODE_TTL": " 90 ", "HEALTHCODE_CREDENTIAL_CACHE_SECONDS": "0.5",
+                                      "HEALTHCODE_DEV_LOGIN": "off", "HEALTHCODE_LOG_LEVEL": "warning"})
+    assert (settings.code_ttl, settings.credential_cache_seconds) == (90, 0.5)
+    assert settings.dev_login is False and settings.log_level == "WARNING"
+
+
+def test_overrides_win_over_the_environment():
+    assert load_settings({"HEALTHCODE_CODE_TTL": 30}, environ={"HEALTHCODE_CODE_TTL": "90"}).code_ttl == 30
+
+
+def test_production_turns_the_dev_login_off_and_refuses_it_on():
+    assert load_settings(environ={"HEALTHCODE_ENV": "production"}).dev_login is False
+    with pytest.raises(SettingsError, match="HEALTHCODE_DEV_LOGIN"):
+        load_settings(environ={"HEALTHCODE_ENV": "production", "HEALTHCODE_DEV_LOGIN": "1"})
+
+
+@pytest.mark.parametrize("name, value", [
+    ("HEALTHCODE_ENV", "prod"), ("HEALTHCODE_ISSUER", "TOO-LONG-ISSUER"), ("HEALTHCODE_SECRET_KEY", "short"),
+    ("HEALTHCODE_SESSION_TTL", "10"), ("HEALTHCODE_HISTORY_RETENTION_DAYS", "0"),
+])
+def test_an_implausible_value_is_refused_by_name(name, value):
+    with pytest.raises(SettingsError, match=name):
+        load_settings(environ={name: value})
+
+
+def test_an_unknown_override_is_refused():
+    with pytest.raises(SettingsError, match="HEALTHCODE_CODE_TLL"):
+        load_settings({"HEALTHCODE_CODE_TLL": 30}, environ={})
