@@ -13,7 +13,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from adapters.pii import AesGcmVault, derive_key
+from adapters.pii import AesGcmVault, HmacAccountIds, derive_key
 from adapters.platforms.dev import DevPlatform
 from adapters.signing.codeid import AesCodeIdCipher
 from adapters.signing.cose import CoseCodec
@@ -107,7 +107,7 @@ def build(settings: Settings, instance: Path) -> tuple[Services, Runtime]:
     codec = CoseCodec(keyring, prefix=QR_PREFIX)
     platforms: dict[str, PlatformAdapter] = {}
     if settings.dev_login_enabled:
-        platforms["dev"] = DevPlatform()
+        platforms["dev"] = DevPlatform(HmacAccountIds(key))
     store = RedisStoreHealth(client, embedded)
     adapters = Adapters(
         stores=redis_stores(client),

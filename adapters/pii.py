@@ -39,3 +39,16 @@ class AesGcmVault:
     def open(self, blob: bytes, context: str) -> str:
         # Binding the context means a ciphertext moved to another person or field fails.
         return self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context.encode()).decode()
+
+
+class HmacAccountIds:
+    """AccountIds: HMAC-SHA256 of (platform, app id, user id) under a key derived from the secret,
+    96 bits as hex: a platform user id never reaches a key or a log, and without the secret
+    nobody can tell whose account an id is."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._key = derive_key(secret, "account-id")
+
+    def account_id(self, platform: str, app_id: str, user_id: str) -> str:
+        raw = f"{platform}\x1f{app_id}\x1f{user_id}".encode()
+        return hmac.new(self._key, raw, hashlib.sha256).hexdigest()[:24]

@@ -134,22 +134,28 @@ def close_store(services) -> None:
     services.store.close()
 
 
+def dev_platform():
+    """The dev platform as the app under test builds it (same secret, so the same account ids)."""
+    from adapters.pii import HmacAccountIds
+    from adapters.platforms.dev import DevPlatform
+
+    return DevPlatform(HmacAccountIds(SECRET.encode()))
+
+
 def account_session(code: str):
     """The Session SessionService.authenticate returns for a dev login with `code` (no token)."""
-    from adapters.platforms.dev import DevPlatform
     from core.model import Session
 
-    identity = DevPlatform().login(code)
+    identity = dev_platform().login(code)
     return Session(account_id=identity.account_id, platform=identity.platform)
 
 
 def load_population(services, n: int, mark_every: int = 10) -> tuple[list[tuple[str, str, str]], dict]:
     """Log in and apply for n persons, mark every `mark_every`-th, pre-issue one QR each."""
-    from adapters.platforms.dev import DevPlatform
     from core.marking import MarkerRequest
     from core.persons import Application
 
-    face_check = DevPlatform()
+    face_check = dev_platform()
     started = time.perf_counter()
     people = []
     for i in range(n):
@@ -188,12 +194,11 @@ def load_population(services, n: int, mark_every: int = 10) -> tuple[list[tuple[
 
 def _apply_range(args: tuple[str, int, int]) -> int:
     """Pool worker for the memory test: PersonService.apply and .verify one by one, as the API would."""
-    from adapters.platforms.dev import DevPlatform
     from core.persons import Application
 
     redis_url, lo, hi = args
     services = make_app(redis_url).extensions["healthcode"]
-    face_check = DevPlatform()
+    face_check = dev_platform()
     for i in range(lo, hi):
         session = account_session(f"mem-{i}")
         view = services.persons.apply(session, Application(person_name(i), id_number(i), phone(i), "self"))

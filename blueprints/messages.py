@@ -41,6 +41,10 @@ TEXTS: dict[Msg, tuple[str, str]] = {
     Msg.ROLE_REQUIRED: ("需要 {role} 角色", "this needs the {role} role"),
     Msg.UNKNOWN_ROLE: ("未知的角色", "unknown role"),
     Msg.PLATFORM_UNAVAILABLE: ("登录平台暂时不可用，请稍后重试", "the platform is unavailable; try again shortly"),
+    Msg.LOGIN_REFUSED: ("该平台拒绝了此次登录", "the platform refused this login"),
+    Msg.BAD_SIGNATURE: ("签名无效、过期或重复", "the signature is missing, wrong, stale or replayed"),
+    Msg.NO_SUCH_WEBHOOK: ("未启用该平台的回调", "no callbacks are enabled for this platform"),
+    Msg.PHONE_PROOF_INVALID: ("手机号授权无效，请重新授权", "the phone authorization is not valid; authorize again"),
     # marking and lab results
     Msg.ONE_PERSON_REFERENCE: ("身份证号与人员编号须且只能填写一项", "give exactly one of id_number and person_id"),
     Msg.NO_SUCH_PERSON: ("未找到该人员", "no such person"),

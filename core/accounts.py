@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from core.clock import Clock
 from core.errors import Forbidden, InvalidInput, Message, Msg, Unauthorized
-from core.identity import PlatformIdentity
 from core.model import Credential, Role, Session
+from core.platforms import PlatformIdentity
 from core.ports import CredentialStore, PlatformAdapter, SessionStore
 
 

@@ -34,6 +34,10 @@ class Msg(StrEnum):
     ROLE_REQUIRED = "role_required"  # {role}
     UNKNOWN_ROLE = "unknown_role"
     PLATFORM_UNAVAILABLE = "platform_unavailable"
+    LOGIN_REFUSED = "login_refused"
+    BAD_SIGNATURE = "bad_signature"
+    NO_SUCH_WEBHOOK = "no_such_webhook"
+    PHONE_PROOF_INVALID = "phone_proof_invalid"
     # marking and lab results
     ONE_PERSON_REFERENCE = "one_person_reference"
     NO_SUCH_PERSON = "no_such_person"
@@ -150,3 +154,21 @@ class PlatformUnavailable(DomainError):
     the request may be retried later (502/503, never a refused identity)."""
 
     code = "platform_unavailable"
+
+
+class InvalidLoginCode(Unauthorized):
+    """The platform refused the login code: unknown, expired or already used."""
+
+    code = "invalid_login_code"
+
+
+class LoginRefused(Forbidden):
+    """The platform refused this user's login (e.g. WeChat's high-risk users, 40226)."""
+
+    code = "login_refused"
+
+
+class BadSignature(Unauthorized):
+    """A webhook or feed whose signature is missing, wrong, stale or replayed."""
+
+    code = "bad_signature"

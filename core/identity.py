@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
 
 import phonenumbers
 from stdnum import exceptions as stdnum_errors
@@ -18,22 +16,6 @@ from core.errors import InvalidInput, Msg
 _NAME_CHARS = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002a6dfA-Za-z ·]{1,30}$")
 # Dots people type for the middle dot: full-width katakana dot, bullet, dot operator.
 _DOT_VARIANTS = str.maketrans({"・": "·", "•": "·", "∙": "·", "．": "·"})
-
-
-@dataclass(frozen=True)
-class PlatformIdentity:
-    """Who a platform says the user is: one account, whatever the platform."""
-
-    platform: str
-    app_id: str
-    user_id: str
-    union_id: str | None = None
-
-    @property
-    def account_id(self) -> str:
-        # A digest, so keys and logs never carry the platform's user id.
-        raw = f"{self.platform}\x1f{self.app_id}\x1f{self.user_id}".encode()
-        return hashlib.sha256(raw).hexdigest()[:24]
 
 
 def normalize_name(raw: str) -> str:

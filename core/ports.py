@@ -4,9 +4,9 @@ adapters/ implements them (Redis, AES-GCM, COSE, the platforms); tests/unit/fake
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
-from core.identity import PlatformIdentity
 from core.model import (
     ColorChange,
     Credential,
@@ -20,6 +20,7 @@ from core.model import (
     ScanRecord,
     Session,
 )
+from core.platforms import ColorNotice, IdentityCheck, PlatformIdentity, WebhookReply, WebhookRequest
 
 # -- persons and their data ----------------------------------------------------------------
 
@@ -145,14 +146,41 @@ class CredentialStore(Protocol):
 
 
 class PlatformAdapter(Protocol):
-    """One superapp's login and identity check, in core terms."""
+    """One superapp's login, phone authorization, identity check and callbacks, in core terms.
+
+    Failures: a code the platform refuses is `InvalidLoginCode`; a platform that times out,
+    fails or is over its quota is `PlatformUnavailable`; a callback whose signature does not
+    verify is `BadSignature`. Nothing here writes the core's store.
+    """
 
     name: str
 
-    def login(self, code: str) -> PlatformIdentity: ...
+    def login(self, code: str) -> PlatformIdentity:
+        """The account behind a mini-program login code (wx.login, my.getAuthCode, OAuth code)."""
+        ...
+
+    def begin_identity_check(self, account_id: str, name: str, id_number: str) -> IdentityCheck:
+        """Prepare the platform's face check (人脸核身) of the person with this name and ID number."""
+        ...
 
     def verify_identity(self, account_id: str, ticket: str, name: str, id_number: str) -> bool:
-        """The platform's face check (人脸核身) of the person with this name and ID number."""
+        """Whether the face check `ticket` passed, for the person with this name and ID number."""
+        ...
+
+    def phone_number(self, account_id: str, proof: Mapping[str, str]) -> str:
+        """The phone number the platform vouches for (its phone authorization), as digits."""
+        ...
+
+    def handle_webhook(self, request: WebhookRequest) -> WebhookReply:
+        """Check a callback's signature before reading it; the reply and the events it carried."""
+        ...
+
+
+class Notifier(Protocol):
+    """Tells an account's user about a person's colour change (subscribe/template messages)."""
+
+    def notify(self, account_id: str, notice: ColorNotice) -> bool:
+        """True when the platform took the message; False when the user cannot be reached."""
         ...
 
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass, replace
 from core.clock import Clock, FixedClock
 from core.codes import CodeClaims, InvalidCode
 from core.errors import InvalidInput, Msg
-from core.identity import PlatformIdentity
 from core.model import (
     Color,
     ColorChange,
@@ -40,6 +39,7 @@ from core.model import (
     Session,
 )
 from core.persons import Application, PersonView
+from core.platforms import IdentityCheck, PlatformIdentity, WebhookReply, WebhookRequest
 from core.policy import Policy
 from core.wiring import Adapters, Services, ServiceSettings, Stores, wire
 
@@ -390,20 +390,41 @@ class FakeCodeIdCipher:
 # -- platforms -------------------------------------------------------------------------------
 
 
+class FakeAccountIds:
+    """AccountIds: a keyed digest, as the real one is."""
+
+    def __init__(self, key: bytes = b"fake-account-key") -> None:
+        self._key = key
+
+    def account_id(self, platform: str, app_id: str, user_id: str) -> str:
+        return hmac.new(self._key, f"{platform}|{app_id}|{user_id}".encode(), hashlib.sha256).hexdigest()[:24]
+
+
 class FakePlatform:
     """A superapp: any non-empty code logs in as the user it names; the face check passes for 'ok'."""
 
     def __init__(self, name: str = "fake") -> None:
         self.name = name
+        self._ids = FakeAccountIds()
 
     def login(self, code: str) -> PlatformIdentity:
         if not code:
             raise InvalidInput(Msg.INVALID_LOGIN_CODE, {"code": [Msg.REQUIRED]})
-        return PlatformIdentity(platform=self.name, app_id="app", user_id=code)
+        return PlatformIdentity.of(self._ids, self.name, "app", code)
+
+    def begin_identity_check(self, account_id: str, name: str, id_number: str) -> IdentityCheck:
+        self.checked = (name, id_number)
+        return IdentityCheck(ticket="ok", expires_in=600)
 
     def verify_identity(self, account_id: str, ticket: str, name: str, id_number: str) -> bool:
         self.checked = (name, id_number)
         return ticket == "ok"
+
+    def phone_number(self, account_id: str, proof) -> str:
+        return proof["phone"]
+
+    def handle_webhook(self, request: WebhookRequest) -> WebhookReply:
+        return WebhookReply(body="success")
 
 
 # -- everything wired ------------------------------------------------------------------------

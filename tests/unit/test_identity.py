@@ -6,7 +6,6 @@ import pytest
 
 from core.errors import InvalidInput, Msg
 from core.identity import (
-    PlatformIdentity,
     mask_id_number,
     mask_name,
     mask_phone,
@@ -14,6 +13,7 @@ from core.identity import (
     normalize_name,
     normalize_phone,
 )
+from core.platforms import PlatformIdentity
 from tests.unit.fakes import id_number
 
 TODAY = dt.date(2026, 12, 1)
@@ -179,9 +179,13 @@ def test_phone_is_masked_in_national_form():
     assert mask_phone("+8613800138000") == "138****8000"
 
 
-def test_account_id_is_stable_and_does_not_carry_the_user_id():
-    identity = PlatformIdentity(platform="wechat", app_id="wx1", user_id="openid-123")
-    again = PlatformIdentity(platform="wechat", app_id="wx1", user_id="openid-123", union_id="u")
+def test_account_id_is_stable_keyed_and_does_not_carry_the_user_id():
+    from adapters.pii import HmacAccountIds
+
+    ids = HmacAccountIds(b"s" * 32)
+    identity = PlatformIdentity.of(ids, platform="wechat", app_id="wx1", user_id="openid-123")
+    again = PlatformIdentity.of(ids, platform="wechat", app_id="wx1", user_id="openid-123", union_id="u")
     assert identity.account_id == again.account_id
     assert "openid" not in identity.account_id
-    assert identity.account_id != PlatformIdentity("alipay", "wx1", "openid-123").account_id
+    assert identity.account_id != PlatformIdentity.of(ids, "alipay", "wx1", "openid-123").account_id
+    assert identity.account_id != HmacAccountIds(b"t" * 32).account_id("wechat", "wx1", "openid-123")
