@@ -155,8 +155,9 @@ class PlatformAdapter(Protocol):
 
     name: str
 
-    def login(self, code: str) -> PlatformIdentity:
-        """The account behind a mini-program login code (wx.login, my.getAuthCode, OAuth code)."""
+    def login(self, code: str, app_id: str | None = None) -> PlatformIdentity:
+        """The account behind a mini-program login code (wx.login, my.getAuthCode, OAuth code),
+        for one of the platform's configured apps (the first when `app_id` is None)."""
         ...
 
     def begin_identity_check(self, account_id: str, name: str, id_number: str) -> IdentityCheck:

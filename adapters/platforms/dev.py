@@ -17,7 +17,7 @@ class DevPlatform:
     def __init__(self, ids: AccountIds) -> None:
         self._ids = ids
 
-    def login(self, code: str) -> PlatformIdentity:
+    def login(self, code: str, app_id: str | None = None) -> PlatformIdentity:
         code = (code or "").strip()
         if not code or len(code) > 64:
             raise InvalidInput(Msg.INVALID_LOGIN_CODE, {"code": [Msg.LENGTH_1_64]})

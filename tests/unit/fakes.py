@@ -407,7 +407,7 @@ class FakePlatform:
         self.name = name
         self._ids = FakeAccountIds()
 
-    def login(self, code: str) -> PlatformIdentity:
+    def login(self, code: str, app_id: str | None = None) -> PlatformIdentity:
         if not code:
             raise InvalidInput(Msg.INVALID_LOGIN_CODE, {"code": [Msg.REQUIRED]})
         return PlatformIdentity.of(self._ids, self.name, "app", code)
