@@ -11,6 +11,13 @@ keys of `/.well-known/health-code-keys`.
 
 RFC 9052 §4.4 (Sig_structure), RFC 9053 §2.1 (ES256 signature as r || s),
 RFC 8392 (CWT claim keys). Expiry and status are checked by core, not here.
+
+One code, one text (DESIGN §5): offline scanners de-duplicate by text, so exactly one text of
+each code verifies. The signature is low-S (s ≤ n/2, as Bitcoin's BIP 62 and libsecp256k1
+require: ECDSA's (r, n − s) verifies too), every CBOR item is in its one definite, shortest
+encoding (RFC 8949 §4.2.1: re-encoding the decoded item gives the same bytes), the unprotected
+header is empty (it is not signed), and the base45 text is exactly the encoding of the bytes,
+with nothing before or after (RFC 9285). Anything else is `malformed` or `bad_signature`.
 """
 from __future__ import annotations
 
@@ -38,6 +45,9 @@ _ISS, _EXP, _IAT, _CTI, _COLOUR, _NAME = 1, 4, 6, 7, -1, -2
 _COSE_SIGN1_TAG = 18
 _COLOURS = sorted(Color, key=lambda c: c.severity)  # index = the colour's integer in the code
 _ECDSA = ec.ECDSA(SHA256())
+# The order of the P-256 group (SEC 2, §2.4.2); a signature's s above half of it is refused.
+_P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_HALF_N = _P256_N // 2
 
 
 class KeyRing(Protocol):
@@ -71,6 +81,8 @@ class CoseCodec:
             }
         )
         r, s = decode_dss_signature(private_key.sign(_sig_structure(protected, payload), _ECDSA))
+        if s > _HALF_N:
+            s = _P256_N - s  # the low-S twin: the one signature of this code that verifies
         signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
         message = cbor2.dumps(cbor2.CBORTag(_COSE_SIGN1_TAG, [protected, {}, payload, signature]))
         qr = self._prefix + base45.b45encode(message).decode("ascii")
@@ -82,10 +94,13 @@ class CoseCodec:
         """The claims of a QR text whose format, key and signature are good; else InvalidCode."""
         if not isinstance(qr, str) or not qr.startswith(self._prefix) or len(qr) > 2 * MAX_QR_CHARS:
             raise InvalidCode("malformed", "not a health code")
+        text = qr[len(self._prefix) :]
         try:
-            raw = base45.b45decode(qr[len(self._prefix) :])
+            raw = base45.b45decode(text)
         except ValueError:
             raise InvalidCode("malformed", "not base45") from None
+        if base45.b45encode(raw).decode("ascii") != text:  # b45decode drops a trailing newline
+            raise InvalidCode("malformed", "not exact base45")
         protected, payload, signature, header = _cose_sign1(_cbor_exact(raw, "not CBOR"))
 
         kid = header.get(_HDR_KID)
@@ -100,6 +115,8 @@ class CoseCodec:
         if header.get(_HDR_ALG) != _ES256 or len(signature) != 64:
             raise InvalidCode("bad_signature", "not ES256")
         r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+        if s > _HALF_N:
+            raise InvalidCode("bad_signature", "high S")
         try:
             public_key.verify(encode_dss_signature(r, s), _sig_structure(protected, payload), _ECDSA)
         except InvalidSignature:
@@ -112,13 +129,15 @@ def _sig_structure(protected: bytes, payload: bytes) -> bytes:
 
 
 def _cbor_exact(data: bytes, what: str) -> object:
-    """One CBOR item and nothing after it (cbor2.loads ignores trailing bytes); else malformed."""
+    """One CBOR item in its one encoding, and nothing after it (cbor2.loads ignores trailing
+    bytes, and reads indefinite lengths and longer integer forms too); else malformed."""
     stream = io.BytesIO(data)
     try:
         item = cbor2.CBORDecoder(stream, allow_duplicate_keys=False).decode()
+        canonical = stream.tell() == len(data) and cbor2.dumps(item) == data
     except Exception:  # untrusted input: whatever the decoder raises, the code is malformed
         raise InvalidCode("malformed", what) from None
-    if stream.tell() != len(data):
+    if not canonical:
         raise InvalidCode("malformed", what)
     return item
 
@@ -134,6 +153,7 @@ def _cose_sign1(message: object) -> tuple[bytes, bytes, bytes, Mapping]:
     if not (
         type(protected) is bytes
         and isinstance(unprotected, Mapping)
+        and not unprotected  # nothing unsigned rides along
         and type(payload) is bytes
         and type(signature) is bytes
     ):

@@ -86,7 +86,21 @@ def signed_by_pycose(ring: RedisKeyRing, payload: bytes) -> str:
         d=private.private_numbers().private_value.to_bytes(32, "big"),
     )
     message = Sign1Message(phdr={Algorithm: Es256, KID: kid}, payload=payload, key=key)
-    return qr_of(message.encode())
+    return qr_of(low_s(message.encode()))
+
+
+P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def low_s(message: bytes) -> bytes:
+    """The same COSE_Sign1 with its signature's low-S twin (s → n − s when s > n/2): pycose does
+    not normalise, and only the low-S text of a code verifies (one code, one text)."""
+    tagged = cbor2.loads(message)
+    protected, unprotected, payload, signature = tagged.value
+    r, s = signature[:32], int.from_bytes(signature[32:], "big")
+    if s > P256_N // 2:
+        signature = r + (P256_N - s).to_bytes(32, "big")
+    return cbor2.dumps(cbor2.CBORTag(18, [protected, dict(unprotected), payload, signature]))
 
 
 @pytest.fixture
@@ -366,3 +380,66 @@ def test_a_ring_lost_from_the_store_is_recreated_instead_of_failing_reads(redis_
     redis_server.flushdb()
     kid, _ = ring.signing_key()
     assert kid and ring.keys()[0]["kid"] != first
+
+
+# -- one code, one text ------------------------------------------------------------------------
+
+
+def _parts(qr: str) -> tuple[bytes, dict, bytes, bytes]:
+    protected, unprotected, payload, signature = cbor2.loads(cose_bytes(qr)).value
+    return protected, dict(unprotected), payload, signature
+
+
+def _rebuilt(protected: bytes, unprotected: dict, payload: bytes, signature: bytes) -> bytes:
+    return cbor2.dumps(cbor2.CBORTag(18, [protected, unprotected, payload, signature]))
+
+
+def test_every_signature_is_low_s(codec):
+    for _ in range(40):  # a high S would turn up about every other signature without the rule
+        signature = _parts(codec.sign(claims()))[3]
+        assert int.from_bytes(signature[32:], "big") <= P256_N // 2
+
+
+def test_the_high_s_twin_of_a_genuine_code_is_refused(codec):
+    qr = codec.sign(claims())
+    protected, unprotected, payload, signature = _parts(qr)
+    twin = signature[:32] + (P256_N - int.from_bytes(signature[32:], "big")).to_bytes(32, "big")
+    assert codec.verify(qr)  # the genuine text
+    assert reason_of(codec, qr_of(_rebuilt(protected, unprotected, payload, twin)))[0] == "bad_signature"
+
+
+@pytest.mark.parametrize("suffix", ["\n", "\n\n", " ", "%"])
+def test_a_genuine_code_with_anything_after_it_is_malformed(codec, suffix):
+    assert reason_of(codec, codec.sign(claims()) + suffix)[0] == "malformed"
+
+
+def test_a_genuine_code_with_anything_before_it_is_malformed(codec):
+    assert reason_of(codec, " " + codec.sign(claims()))[0] == "malformed"
+
+
+def _indefinite_bytes(data: bytes) -> bytes:
+    """The same byte string as an indefinite-length CBOR item (two chunks, then break)."""
+    half = len(data) // 2
+    return b"\x5f" + cbor2.dumps(data[:half]) + cbor2.dumps(data[half:]) + b"\xff"
+
+
+def test_an_indefinite_length_protected_header_is_malformed(codec):
+    protected, _, payload, signature = _parts(codec.sign(claims()))
+    # tag 18, array(4), <protected as indefinite bytes>, {}, payload, signature
+    message = (b"\xd2\x84" + _indefinite_bytes(protected) + b"\xa0" + cbor2.dumps(payload)
+               + cbor2.dumps(signature))
+    assert cbor2.loads(message).value[0] == protected  # cbor2 alone would read it as the same code
+    assert reason_of(codec, qr_of(message))[0] == "malformed"
+
+
+@pytest.mark.parametrize("encoding", ["long tag", "long array header", "unprotected header"])
+def test_other_encodings_of_the_same_code_are_malformed(codec, encoding):
+    protected, unprotected, payload, signature = _parts(codec.sign(claims()))
+    genuine = _rebuilt(protected, unprotected, payload, signature)
+    if encoding == "long tag":
+        message = b"\xd8\x12" + genuine[1:]  # tag 18 in two bytes instead of one
+    elif encoding == "long array header":
+        message = genuine[:1] + b"\x98\x04" + genuine[2:]  # array(4) with a one-byte length
+    else:
+        message = _rebuilt(protected, {4: b"x"}, payload, signature)  # unsigned, so refused
+    assert reason_of(codec, qr_of(message))[0] == "malformed"
