@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import bootstrap
 import cli
-from blueprints import register_blueprints
+from blueprints import limits, register_blueprints
 from config import PREFIX, SettingsError, load_settings
 
 
@@ -37,5 +38,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["healthcode.runtime"] = runtime
     bootstrap.open_store(services)
     register_blueprints(app, services)
+    # The limiter counts on the service's own Redis, through the same connection pool (so a
+    # production store is checked for durability once, and an outage is the same 503).
+    limits.install(app, settings, "redis://", {"connection_pool": runtime.store.client.connection_pool})
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     cli.register(app, services)
     return app

@@ -42,6 +42,19 @@ class Settings:
     credential_cache_seconds: float = 5.0
     log_level: str = "INFO"
     allow_non_durable_store: bool = False
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For is believed
+    # Rate limits (blueprints/limits.py): "amount/period", several joined by ";".
+    rate_limit_scale: int = 1
+    rate_login_ip: str = "20/minute;200/hour"
+    rate_login_platform: str = "3000/minute"
+    rate_apply_account: str = "10/hour;30/day"
+    rate_apply_ip: str = "30/hour;300/day"
+    rate_verify_account: str = "5/10minutes;20/day"
+    rate_verify_ip: str = "30/hour;300/day"
+    rate_oracle_account: str = "5/hour;10/day"
+    rate_oracle_ip: str = "20/hour;50/day"
+    rate_scan_credential: str = "20/second;30000/day"
+    rate_bearer_failure_ip: str = "30/minute;300/hour"
 
     @property
     def production(self) -> bool:
@@ -61,6 +74,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "max_family": (0, 50),
     "key_refresh_seconds": (0, 3_600),
     "credential_cache_seconds": (0, 300),
+    "trusted_proxies": (0, 10),
+    "rate_limit_scale": (1, 100_000),
 }
 
 
@@ -112,6 +127,17 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     return _checked(Settings(**values))
 
 
+def _check_limit(name: str, value: str) -> None:
+    from limits import parse_many
+
+    try:
+        parsed = parse_many(value)
+    except ValueError:
+        parsed = []
+    if not parsed or any(item.amount < 1 for item in parsed):
+        raise SettingsError(f"{variable(name)} must be limits such as '20/minute;200/hour', not {value!r}")
+
+
 def _checked(settings: Settings) -> Settings:
     if settings.env not in ENVIRONMENTS:
         # A typo such as "prod" must not quietly run with development defaults (dev login on).
@@ -128,6 +154,9 @@ def _checked(settings: Settings) -> Settings:
             raise SettingsError(f"{variable(name)} must be between {low:g} and {high:g}, not {value!r}")
     if not 1 <= len(settings.issuer) <= 8 or not settings.issuer.isascii():
         raise SettingsError("HEALTHCODE_ISSUER must be 1–8 ASCII characters (it goes into every QR code)")
+    for field in fields(Settings):
+        if field.name.startswith("rate_") and field.name != "rate_limit_scale":
+            _check_limit(field.name, getattr(settings, field.name))
     level = settings.log_level
     if isinstance(level, str):
         level = level.strip().upper()

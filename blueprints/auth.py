@@ -40,9 +40,10 @@ def require(audience: Role | Literal["citizen", "bearer"]) -> Callable[[Callable
             token = bearer_token()
             if token is None:
                 raise Unauthorized(Msg.BEARER_MISSING)
-            if audience == "citizen":
+            # A rate limit keyed by the account or credential may have checked it already.
+            if audience == "citizen" and g.get("session") is None:
                 g.session = services().sessions.authenticate(token)
-            elif isinstance(audience, Role):
+            elif isinstance(audience, Role) and g.get("credential") is None:
                 g.credential = services().credentials.authenticate(token, audience)
             return view(*args, **kwargs)
 

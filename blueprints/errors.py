@@ -10,6 +10,7 @@ from flask_smorest import Api, Blueprint
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
+from blueprints.limits import note_oracle_answer
 from blueprints.messages import for_status, localize, localize_fields
 from blueprints.metrics import STORE_UNAVAILABLE
 from blueprints.pages import error_page
@@ -98,7 +99,10 @@ def api_http_error(error: HTTPException) -> Response:
         message = next((m for messages in fields.values() for m in messages), Msg.BAD_REQUEST)
         return error_response(400, "bad_request", message, fields)
     code = HTTP_CODES.get(status, "error" if status < 500 else "internal_error")
-    return error_response(status, code, data.get("message") or for_status(status), headers=data.get("headers"))
+    headers = dict(data.get("headers") or {})
+    if status == 405:
+        headers.update((name, value) for name, value in error.get_headers() if name == "Allow")
+    return error_response(status, code, data.get("message") or for_status(status), headers=headers)
 
 
 def page_http_error(error: HTTPException) -> Response | HTTPException:
@@ -151,6 +155,7 @@ def is_api_path() -> bool:
 def register_error_handlers(app: Flask, services: Services) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Response:
+        note_oracle_answer(exc.message)
         headers = RETRY_AFTER if isinstance(exc, PlatformUnavailable) else None
         return error_response(status_of(exc), exc.code, exc.message, exc.fields, headers=headers)
 

@@ -43,6 +43,7 @@ TEXTS: dict[Msg, tuple[str, str]] = {
     Msg.PLATFORM_UNAVAILABLE: ("登录平台暂时不可用，请稍后重试", "the platform is unavailable; try again shortly"),
     Msg.LOGIN_REFUSED: ("该平台拒绝了此次登录", "the platform refused this login"),
     Msg.BAD_SIGNATURE: ("签名无效、过期或重复", "the signature is missing, wrong, stale or replayed"),
+    Msg.RATE_LIMITED: ("请求过于频繁，请稍后再试", "too many requests; try again later"),
     Msg.NO_SUCH_WEBHOOK: ("未启用该平台的回调", "no callbacks are enabled for this platform"),
     Msg.PHONE_PROOF_INVALID: ("手机号授权无效，请重新授权", "the phone authorization is not valid; authorize again"),
     # marking and lab results
@@ -121,6 +122,7 @@ _BY_STATUS = {
     405: Msg.METHOD_NOT_ALLOWED,
     413: Msg.PAYLOAD_TOO_LARGE,
     415: Msg.UNSUPPORTED_MEDIA_TYPE,
+    429: Msg.RATE_LIMITED,
 }
 
 

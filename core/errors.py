@@ -37,6 +37,7 @@ class Msg(StrEnum):
     LOGIN_REFUSED = "login_refused"
     BAD_SIGNATURE = "bad_signature"
     NO_SUCH_WEBHOOK = "no_such_webhook"
+    RATE_LIMITED = "rate_limited"
     PHONE_PROOF_INVALID = "phone_proof_invalid"
     # marking and lab results
     ONE_PERSON_REFERENCE = "one_person_reference"

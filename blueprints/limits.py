@@ -1,0 +1,141 @@
+"""Rate limits (Flask-Limiter, moving window, on the service's own Redis): one table of them.
+
+Every limit is a setting (config.Settings.rate_*), multiplied by HEALTHCODE_RATE_LIMIT_SCALE
+(a load test sets 1000 and keeps the limiter running, so the benchmark measures its cost). Over
+a limit the answer is `429 rate_limited` with `Retry-After`, in the one error format.
+
+Keys are never personal: the client IP (as the proxy chain says, see HEALTHCODE_TRUSTED_PROXIES),
+the account's keyed id, the credential id, the platform name.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_limiter import Limiter
+from limits import parse_many
+
+from blueprints.auth import bearer_token, services
+from core.errors import Msg, Unauthorized
+from core.model import Role
+
+# Answers that tell more than "no": whether an ID number is someone's own code, whether a name
+# matches the one on record. They stay (a citizen must be told why), but are counted tightly.
+ORACLE_ANSWERS = frozenset({Msg.ID_IS_OTHERS_SELF.value, Msg.NAME_MISMATCH.value})
+
+
+def client_ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+def login_platform() -> str:
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # the view refuses such a body (400); it counts under "?"
+        body = None
+    platform = body.get("platform") if isinstance(body, dict) else None
+    return platform[:16] if isinstance(platform, str) else "?"
+
+
+def session_account() -> str:
+    """The logged-in account (the session checked once per request, and kept for the view)."""
+    if g.get("session") is None:
+        g.session = services().sessions.authenticate(bearer_token())
+    account: str = g.session.account_id
+    return account
+
+
+def checkpoint_credential() -> str:
+    if g.get("credential") is None:
+        g.credential = services().credentials.authenticate(bearer_token(), Role.CHECKPOINT)
+    credential: str = g.credential.id
+    return credential
+
+
+def is_oracle_answer(response: Response) -> bool:
+    return bool(g.get("oracle_answer"))
+
+
+def is_bearer_failure(response: Response) -> bool:
+    return response.status_code == 401
+
+
+def note_oracle_answer(message: str) -> None:
+    """Called by the error handler: this refusal is one of the answers that tell something."""
+    if message in ORACLE_ANSWERS:
+        g.oracle_answer = True
+
+
+@dataclass(frozen=True)
+class RouteLimit:
+    endpoints: tuple[str, ...]
+    setting: str  # the config.Settings field holding the limit string
+    key: Callable[[], str]
+    methods: tuple[str, ...] | None = None
+    deduct_when: Callable[[Response], bool] | None = None
+    scope: str | None = None  # shared by all its endpoints when set
+
+
+BEARER_ENDPOINTS = (
+    "citizen.logout", "citizen.Persons", "citizen.Person", "citizen.verify", "citizen.health_code",
+    "citizen.health_code_image", "citizen.history", "checkpoint.scan", "authority.add_marker",
+    "authority.remove_marker",
+)
+ROUTE_LIMITS = (
+    RouteLimit(("citizen.login",), "rate_login_ip", client_ip),
+    RouteLimit(("citizen.login",), "rate_login_platform", login_platform),
+    RouteLimit(("citizen.Persons",), "rate_apply_account", session_account, methods=("POST",)),
+    RouteLimit(("citizen.Persons",), "rate_apply_ip", client_ip, methods=("POST",)),
+    RouteLimit(("citizen.Persons",), "rate_oracle_account", session_account, methods=("POST",),
+               deduct_when=is_oracle_answer, scope="oracle-account"),
+    RouteLimit(("citizen.Persons",), "rate_oracle_ip", client_ip, methods=("POST",),
+               deduct_when=is_oracle_answer, scope="oracle-ip"),
+    RouteLimit(("citizen.verify",), "rate_verify_account", session_account),
+    RouteLimit(("citizen.verify",), "rate_verify_ip", client_ip),
+    RouteLimit(("citizen.verify",), "rate_oracle_account", session_account,
+               deduct_when=is_oracle_answer, scope="oracle-account"),
+    RouteLimit(("checkpoint.scan",), "rate_scan_credential", checkpoint_credential),
+    # Checked before anything else on these routes: an IP that keeps failing is stopped first.
+    RouteLimit(BEARER_ENDPOINTS, "rate_bearer_failure_ip", client_ip, deduct_when=is_bearer_failure,
+               scope="bearer-failure"),
+)
+
+
+def scaled(limits: str, scale: int) -> str:
+    """'20/minute;200/hour' with every amount multiplied by `scale`."""
+    return ";".join(f"{item.amount * scale}/{item.multiples} {item.GRANULARITY.name}"
+                    for item in parse_many(limits))
+
+
+def install(app: Flask, settings: Any, storage_uri: str, storage_options: dict[str, Any]) -> Limiter:
+    """A Limiter for this app, on the given Redis, with ROUTE_LIMITS on the registered views."""
+    limiter = Limiter(
+        client_ip,
+        app=app,
+        storage_uri=storage_uri,
+        storage_options=storage_options,
+        strategy="moving-window",
+        key_prefix="hc:rl",
+        headers_enabled=True,
+        retry_after="delta-seconds",
+        swallow_errors=False,
+    )
+    scale = settings.rate_limit_scale
+    for rule in reversed(ROUTE_LIMITS):  # the first rule ends up outermost
+        value = scaled(getattr(settings, rule.setting), scale)
+        for endpoint in rule.endpoints:
+            options: dict[str, Any] = {"key_func": rule.key, "deduct_when": rule.deduct_when,
+                                       "methods": list(rule.methods) if rule.methods else None}
+            if rule.scope:
+                decorate = limiter.shared_limit(value, rule.scope, **options)
+            else:
+                decorate = limiter.limit(value, **options)
+            app.view_functions[endpoint] = decorate(app.view_functions[endpoint])  # type: ignore[assignment]
+    return limiter
+
+
+def unauthorized_if_missing() -> None:
+    if bearer_token() is None:
+        raise Unauthorized(Msg.BEARER_MISSING)
