@@ -92,7 +92,9 @@ class HealthCodeService:
         """Check signature, expiry and the person's status now; record it in their history.
 
         One round trip: the scan is written together with the read of the person's facts
-        (as the colour the code showed), and amended in the rare case the status changed.
+        (as the colour the code showed), and amended in the rare case the status changed. An
+        expired or revoked code goes into nobody's history, and a code is recorded once per
+        place (a screenshot replayed at a gate floods nothing).
         """
         now = self._clock.now()
         try:
@@ -100,14 +102,16 @@ class HealthCodeService:
         except InvalidCode as exc:
             return ScanResult(valid=False, reason=exc.reason, detail=exc.detail or None, checked_at=now)
         claims, person_id = read.claims, read.person_id
-        expired = now >= claims.expires_at
-        shown = ScanRecord(now, place, ScanFailure.EXPIRED.value if expired else claims.color.value)
+        if now >= claims.expires_at:
+            known = self._reads.load(person_id).person
+            revoked = known is None or known.name_ct is None or claims.issued_at < known.revoked_before
+            reason = ScanFailure.REVOKED if revoked else ScanFailure.EXPIRED
+            return ScanResult(valid=False, reason=reason, checked_at=now)
+        shown = ScanRecord(now, place, claims.color.value)
         snapshot = self._reads.load_and_record_scan(person_id, shown, claims.issued_at, self._colors.retention)
         record = snapshot.person
         if record is None or record.name_ct is None or claims.issued_at < record.revoked_before:
             return ScanResult(valid=False, reason=ScanFailure.REVOKED, checked_at=now)
-        if expired:
-            return ScanResult(valid=False, reason=ScanFailure.EXPIRED, checked_at=now)
         evaluation = self._colors.evaluate_and_record(person_id, snapshot.facts, record.last_color, now)
         changed = evaluation.color != claims.color
         if changed and snapshot.scan_ref is not None:

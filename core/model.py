@@ -87,6 +87,7 @@ class PersonRecord:
     revoked_before: int = 0
     created_at: int = 0
     name_source: NameSource | None = None
+    accounts: tuple[str, ...] = ()  # the accounts that link to the person (for notices, clean-up)
 
 
 @dataclass(frozen=True)

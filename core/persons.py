@@ -51,15 +51,24 @@ class PersonDirectory:
         self.persons = persons
         self.vault = vault
 
+    def find(self, id_number: str) -> str | None:
+        """The person id a (normalized) ID number names, if anyone has it yet."""
+        return self.persons.find(self.vault.lookup_hash(id_number))
+
     def find_or_create(self, id_number: str, now: int) -> PersonRecord:
         """The one person a (normalized) ID number names (DESIGN §3), created on first use.
 
         An authority may mark an ID number before anyone applies for it: the record then waits,
         without a name, for the person's application.
         """
+        return self.find_or_create_noting(id_number, now)[0]
+
+    def find_or_create_noting(self, id_number: str, now: int) -> tuple[PersonRecord, bool]:
+        """As find_or_create(), and whether this call created the record."""
         id_hash = self.vault.lookup_hash(id_number)
         person_id = self.persons.claim_index(id_hash, secrets.token_hex(12))
         record = self.persons.get(person_id)
+        created = record is None
         if record is None:
             self.persons.create(PersonRecord(
                 id=person_id, id_hash=id_hash, id_number_ct=self.vault.seal(id_number, f"{person_id}:id"),
@@ -67,7 +76,7 @@ class PersonDirectory:
             ))
             record = self.persons.get(person_id)
             assert record is not None
-        return record
+        return record, created
 
     def name(self, record: PersonRecord) -> str | None:
         return self.open(record.id, record.name_ct, "name")
@@ -139,7 +148,9 @@ class PersonService:
         relation, values = _validated(application, dt.datetime.fromtimestamp(now, CN_TZ).date())
         # Stale links first: an erased relative must not come back to life by their new name.
         links = self._prune_stale_links(session.account_id)
-        record = self._directory.find_or_create(values["id_number"], now)
+        # What the account's links alone refuse is refused before anything is written.
+        self._check_room(links, relation, self._directory.find(values["id_number"]))
+        record, created = self._directory.find_or_create_noting(values["id_number"], now)
         if relation == Relation.SELF and record.self_account not in (None, session.account_id):
             raise Conflict(Msg.ID_IS_OTHERS_SELF)
         written, claimed_name = self._settle_name(record, values["name"], relation)
@@ -151,11 +162,16 @@ class PersonService:
         linked_at = max(now, record.revoked_before)
         link = Link(record.id, relation, False, linked_at, claimed_name,
                     phone_ct if relation == Relation.SELF else None)
+        # The person notes the account first: a crash in between leaves one account too many
+        # on the person (kept a little longer), never one too few (removed while linked).
+        self._details.add_account(record.id, session.account_id)
         try:
             self._link(session, links, link)
-        except Conflict:
+        except Conflict:  # a concurrent application on this account won the race
             if written is not None:  # a refused application leaves the name as it found it
                 self._details.set_name(record.id, record.name_ct, record.name_source, expected=written)
+            if self._details.drop_account(record.id, session.account_id) == 0 and created:
+                self._persons.discard(record.id, record.id_hash)  # nothing left behind
             raise
         if record.phone_ct is None:
             self._details.set_phone(record.id, phone_ct)
@@ -175,6 +191,16 @@ class PersonService:
             record = self._persons.get(record.id) or record
         raise Conflict(Msg.CONCURRENT_CHANGE)
 
+    def _check_room(self, links: dict[str, Link], relation: Relation, person_id: str | None) -> None:
+        """The refusals the account's own links decide (the link script decides them again)."""
+        if person_id is not None and person_id in links:
+            raise Conflict(Msg.ALREADY_LINKED)
+        if relation == Relation.SELF and any(link.relation == Relation.SELF for link in links.values()):
+            raise Conflict(Msg.SELF_TAKEN)
+        family = sum(link.relation == Relation.FAMILY for link in links.values())
+        if relation == Relation.FAMILY and family >= self._max_family:
+            raise Conflict(Message(Msg.FAMILY_FULL, max=self._max_family))
+
     def _link(self, session: Session, links: dict[str, Link], link: Link) -> None:
         if link.person_id in links:
             raise Conflict(Msg.ALREADY_LINKED)
@@ -191,10 +217,22 @@ class PersonService:
         """Drop links to persons erased since they were linked, so they neither block nor count."""
         links = self._links.links(account_id)
         for pid, link in list(links.items()):
-            if not live_link(link, self._persons.get(pid), account_id):
+            record = self._persons.get(pid)
+            if not live_link(link, record, account_id):
                 self._links.unlink(account_id, pid)
+                if record is not None:
+                    self._release(record, account_id, erase=False)
                 del links[pid]
         return links
+
+    def _release(self, record: PersonRecord, account_id: str, erase: bool) -> None:
+        """The account no longer links to the person. Once nobody does, or when the owner leaves,
+        the person's own data goes (DESIGN §3); without authority facts, the record goes too."""
+        remaining = self._details.drop_account(record.id, account_id)
+        if erase or remaining == 0:
+            # Revoked to the end of this second: codes and links are stamped in whole seconds.
+            self._persons.erase(record.id, self._clock.now() + 1)
+            self._persons.discard(record.id, record.id_hash)
 
     def update_phone(self, session: Session, person_id: str, phone: str) -> PersonView:
         """Change the phone: the person's own account, or a relative's while the person has none."""
@@ -215,9 +253,8 @@ class PersonService:
         """
         link, record = self.linked(session, person_id)
         self._links.unlink(session.account_id, person_id)
-        if link.relation == Relation.SELF and link.verified and record.self_account == session.account_id:
-            # Revoked to the end of this second: codes and links are stamped in whole seconds.
-            self._persons.erase(person_id, self._clock.now() + 1)
+        owner = link.relation == Relation.SELF and link.verified and record.self_account == session.account_id
+        self._release(record, session.account_id, erase=owner)
 
     def verify(self, session: Session, person_id: str, platform: PlatformAdapter, ticket: str) -> PersonView:
         """Face check through the platform the account logged in with.

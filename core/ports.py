@@ -43,6 +43,15 @@ class Persons(Protocol):
         authority facts kept the record."""
         ...
 
+    def find(self, id_hash: str) -> str | None:
+        """The person id the ID-number hash names, if any (creates nothing)."""
+        ...
+
+    def discard(self, person_id: str, id_hash: str) -> bool:
+        """Remove a person no account links to and no fact names: record, history, index entry.
+        False (nothing removed) while an account or a fact still holds them."""
+        ...
+
 
 class PersonDetails(Protocol):
     """What applications and face checks write on a person: name, phone, owner."""
@@ -57,6 +66,14 @@ class PersonDetails(Protocol):
     def claim_self(self, person_id: str, account_id: str, linked_at: int) -> str | None:
         """Make the account the person's verified owner unless another is; returns the owner,
         or None when the person was erased after `linked_at` (the link is stale)."""
+        ...
+
+    def add_account(self, person_id: str, account_id: str) -> None:
+        """Note that the account links to the person (before the account's own link is made)."""
+        ...
+
+    def drop_account(self, person_id: str, account_id: str) -> int:
+        """Forget that the account links to the person; how many accounts still do."""
         ...
 
 

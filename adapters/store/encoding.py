@@ -44,7 +44,7 @@ def pairs(flat: list[Any] | dict[Any, Any]) -> dict[Any, Any]:
 def parse_record(person_id: str, raw: dict[bytes, bytes]) -> PersonRecord | None:
     if not raw or b"i" not in raw:
         return None
-    text = {k: raw[k].decode() for k in (b"h", b"o", b"c", b"r", b"t", b"ns") if k in raw}
+    text = {k: raw[k].decode() for k in (b"h", b"o", b"c", b"r", b"t", b"ns", b"a") if k in raw}
     source = text.get(b"ns")
     return PersonRecord(
         id=person_id,
@@ -57,6 +57,7 @@ def parse_record(person_id: str, raw: dict[bytes, bytes]) -> PersonRecord | None
         revoked_before=int(text.get(b"r", 0)),
         created_at=int(text.get(b"t", 0)),
         name_source=NameSource(source) if source else None,
+        accounts=tuple(text[b"a"].split(",")) if b"a" in text else (),
     )
 
 
@@ -134,8 +135,13 @@ def change_json(change: ColorChange) -> str:
                      "why": list(change.reason_codes)})
 
 
-def scan_json(scan: ScanRecord) -> str:
-    return _compact({"at": scan.at, "place": scan.place, "result": scan.result})
+def scan_json(scan: ScanRecord, issued_at: int | None = None) -> str:
+    """The scan's entry; with the scanned code's issue time (`iat`), so that a code is recorded
+    once per place."""
+    doc: dict[str, Any] = {"at": scan.at, "place": scan.place, "result": scan.result}
+    if issued_at is not None:
+        doc["iat"] = issued_at
+    return _compact(doc)
 
 
 def _history_doc(raw: bytes) -> dict[str, Any]:

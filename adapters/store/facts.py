@@ -1,6 +1,8 @@
 """Redis repositories of a person's facts (markers, lab results) and history (changes, scans)."""
 from __future__ import annotations
 
+import json
+
 import redis
 
 from adapters.store import scripts
@@ -54,8 +56,9 @@ class RedisHistoryLog:
         return bool(self._record_change(keys=[person_key(person_id), changes_key(person_id)], args=args))
 
     def replace_scan(self, person_id: str, ref: str, scan: ScanRecord) -> None:
-        seq = ref.split("|", 1)[0]
-        self._replace_scan(keys=[scans_key(person_id)], args=[ref, f"{seq}|{scan_json(scan)}", scan.at])
+        seq, old = ref.split("|", 1)
+        issued_at = json.loads(old).get("iat")  # kept: the amended entry still counts for its code
+        self._replace_scan(keys=[scans_key(person_id)], args=[ref, f"{seq}|{scan_json(scan, issued_at)}", scan.at])
 
     def history(self, person_id: str, since: int) -> tuple[list[ColorChange], list[ScanRecord]]:
         pipe = self._r.pipeline(transaction=False)

@@ -27,6 +27,14 @@ class RedisPersons:
         self._erase = scripts.register(client, "erase")
         self._set_name = scripts.register(client, "set_name")
         self._claim_self = scripts.register(client, "claim_self")
+        self._add_account = scripts.register(client, "add_account")
+        self._drop_account = scripts.register(client, "drop_account")
+        self._discard = scripts.register(client, "discard")
+        self._discard_index = scripts.register(client, "discard_index")
+
+    def find(self, id_hash: str) -> str | None:
+        found = self._r.get(index_key(id_hash))
+        return found.decode() if isinstance(found, bytes) else None
 
     def claim_index(self, id_hash: str, person_id: str) -> str:
         claimed: bytes = self._claim_index(keys=[index_key(id_hash)], args=[person_id])
@@ -43,6 +51,22 @@ class RedisPersons:
         keys = [person_key(person_id), markers_key(person_id), labs_key(person_id),
                 changes_key(person_id), scans_key(person_id)]
         return bool(self._erase(keys=keys, args=[now]))
+
+    def discard(self, person_id: str, id_hash: str) -> bool:
+        keys = [person_key(person_id), markers_key(person_id), labs_key(person_id),
+                changes_key(person_id), scans_key(person_id)]
+        if not self._discard(keys=keys):
+            return False
+        # Another slot than the record's (Redis Cluster): its own step, after the record went.
+        self._discard_index(keys=[index_key(id_hash)], args=[person_id])
+        return True
+
+    def add_account(self, person_id: str, account_id: str) -> None:
+        self._add_account(keys=[person_key(person_id)], args=[account_id])
+
+    def drop_account(self, person_id: str, account_id: str) -> int:
+        remaining: int = self._drop_account(keys=[person_key(person_id)], args=[account_id])
+        return remaining
 
     def set_name(self, person_id: str, name_ct: bytes | None, source: NameSource | None,
                  expected: bytes | None) -> bool:

@@ -45,7 +45,7 @@ class RedisPersonReads:
 
     def load_and_record_scan(self, person_id: str, scan: ScanRecord, issued_at: int, retention: int) -> PersonSnapshot:
         keys = (*facts_keys(person_id), scans_key(person_id))
-        args = (scan.at, scan_json(scan), retention, issued_at, MAX_SCANS)
+        args = (scan.at, scan_json(scan, issued_at), retention, issued_at, MAX_SCANS, scan.place)
         (reply,) = self._run(lambda pipe: pipe.evalsha(self._facts_and_scan.sha, 4, *keys, *args))
         record, facts = parse_facts(person_id, reply[:3])
         ref = reply[3] if len(reply) > 3 else None

@@ -250,3 +250,56 @@ def test_verifying_a_link_with_claims_leaves_the_account_hash_compact(redis_serv
     assert store.set_verified("acct", PID)
     assert redis_server.object("encoding", account_key("acct")) in (b"listpack", b"ziplist")  # 7 / 6.2
     assert store.links("acct") == {PID: Link(PID, "self", True, 1), OTHER: Link(OTHER, "family", True, 0)}
+
+
+def test_linked_accounts_are_noted_once_and_dropped(store):
+    store.create(record())
+    store.add_account(PID, "acct1")
+    store.add_account(PID, "acct2")
+    store.add_account(PID, "acct1")
+    assert store.get(PID).accounts == ("acct1", "acct2")
+    assert store.drop_account(PID, "acct1") == 1
+    assert store.drop_account(PID, "stranger") == 1
+    assert store.drop_account(PID, "acct2") == 0
+    assert store.get(PID).accounts == ()
+    assert store.drop_account(OTHER, "acct1") == 0  # no such person
+
+
+def test_a_person_nobody_links_to_and_no_fact_names_is_discarded_with_the_index(store):
+    assert store.claim_index("h-" + PID, PID) == PID
+    store.create(record())
+    store.add_account(PID, "acct")
+    assert store.discard(PID, "h-" + PID) is False  # an account links to them
+    store.drop_account(PID, "acct")
+    assert store.find("h-" + PID) == PID
+    assert store.discard(PID, "h-" + PID) is True
+    assert store.get(PID) is None and store.find("h-" + PID) is None
+    assert store.claim_index("h-" + PID, OTHER) == OTHER  # the number is free for a new person
+
+
+def test_a_person_an_authority_fact_names_is_not_discarded(store):
+    store.claim_index("h-" + PID, PID)
+    store.create(record())
+    store.add_lab_result(PID, LabResult(2000, "positive", "lab"))
+    assert store.discard(PID, "h-" + PID) is False
+    assert store.get(PID) is not None and store.find("h-" + PID) == PID
+
+
+def test_discarding_leaves_an_index_entry_that_names_another_person(store):
+    store.claim_index("h-" + PID, OTHER)
+    store.create(record())
+    assert store.discard(PID, "h-" + PID) is True
+    assert store.find("h-" + PID) == OTHER
+
+
+def test_the_same_code_at_the_same_place_is_recorded_once_in_the_store(store):
+    store.create(record())
+    store.set_name(PID, b"n", "self", expected=None)
+    first = store.load_and_record_scan(PID, ScanRecord(50, "gate", "green"), 40, DAY).scan_ref
+    assert first is not None
+    assert store.load_and_record_scan(PID, ScanRecord(55, "gate", "green"), 40, DAY).scan_ref is None
+    store.replace_scan(PID, first, ScanRecord(50, "gate", "red changed"))
+    assert store.load_and_record_scan(PID, ScanRecord(56, "gate", "red"), 40, DAY).scan_ref is None  # amended: still it
+    assert store.load_and_record_scan(PID, ScanRecord(57, "door", "green"), 40, DAY).scan_ref is not None
+    assert store.load_and_record_scan(PID, ScanRecord(58, "gate", "green"), 41, DAY).scan_ref is not None
+    assert [s.place for s in store.history(PID, 0)[1]] == ["gate", "door", "gate"]

@@ -60,6 +60,7 @@ class FakePersonStore:
         self.labs: dict[str, list[LabResult]] = {}
         self.changes: dict[str, list[ColorChange]] = {}
         self.scans: dict[str, list[ScanRecord]] = {}
+        self.scanned: dict[str, set[tuple[int, str]]] = {}  # (code issued at, place) recorded
         self.tokens: FakeTokenStore | None = None
         self.erased_at: dict[str, int] = {}  # what is left of a person erased without facts
 
@@ -109,17 +110,48 @@ class FakePersonStore:
         # As the Redis script: one step; the ID-number index keeps pointing at the person id.
         self.changes.pop(person_id, None)
         self.scans.pop(person_id, None)
-        keep = bool(self.markers.get(person_id) or self.labs.get(person_id))
+        self.scanned.pop(person_id, None)
+        keep = self._has_facts(person_id)
         stored = self.persons.get(person_id)
         if keep and stored is not None:
             self.persons[person_id] = replace(
                 stored, name_ct=None, phone_ct=None, self_account=None, last_color=None, revoked_before=now,
-                name_source=None,
+                name_source=None, accounts=(),
             )
         else:
             self.persons.pop(person_id, None)
             self.erased_at[person_id] = now
         return keep
+
+    def _has_facts(self, person_id: str) -> bool:
+        return bool(self.markers.get(person_id) or self.labs.get(person_id))
+
+    def find(self, id_hash: str) -> str | None:
+        return self.index.get(id_hash)
+
+    def discard(self, person_id: str, id_hash: str) -> bool:
+        record = self.persons.get(person_id)
+        if (record is not None and record.accounts) or self._has_facts(person_id):
+            return False
+        for store in (self.persons, self.changes, self.scans, self.scanned, self.markers, self.labs,
+                      self.erased_at):
+            store.pop(person_id, None)
+        if self.index.get(id_hash) == person_id:
+            del self.index[id_hash]
+        return True
+
+    def add_account(self, person_id: str, account_id: str) -> None:
+        record = self.persons.get(person_id)
+        if record is not None and account_id not in record.accounts:
+            self.persons[person_id] = replace(record, accounts=(*record.accounts, account_id))
+
+    def drop_account(self, person_id: str, account_id: str) -> int:
+        record = self.persons.get(person_id)
+        if record is None:
+            return 0
+        accounts = tuple(a for a in record.accounts if a != account_id)
+        self.persons[person_id] = replace(record, accounts=accounts)
+        return len(accounts)
 
     # -- account links ---------------------------------------------------------------------
 
@@ -201,6 +233,10 @@ class FakePersonStore:
         record = self.persons.get(person_id)
         if record is None or record.name_ct is None or issued_at < record.revoked_before:
             return None
+        seen = self.scanned.setdefault(person_id, set())
+        if (issued_at, scan.place) in seen:
+            return None  # this code at this place is in the history already
+        seen.add((issued_at, scan.place))
         scans = _trimmed(self.scans.get(person_id, []), scan.at - retention) + [scan]
         self.scans[person_id] = scans
         return str(len(scans) - 1)

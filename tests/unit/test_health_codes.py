@@ -196,13 +196,31 @@ def test_scans_are_recorded_newest_first(world, alice, zhang):
     mark(world, "secondary_contact")
     world.codes.scan(qr, "metro line 1")
     world.clock.advance(60)
-    world.codes.scan(qr, "mall")
+    assert world.codes.scan(qr, "mall").reason == "expired"
     scans = world.codes.history(alice, zhang.id).scans
-    assert [(s.at - NOW, s.place, s.result) for s in scans] == [
-        (70, "mall", "expired"),
+    assert [(s.at - NOW, s.place, s.result) for s in scans] == [  # the expired code is not in it
         (10, "metro line 1", "yellow changed"),
         (0, "gate 3", "green"),
     ]
+
+
+def test_the_same_code_at_the_same_place_is_recorded_once(world, alice, zhang):
+    qr = world.codes.show(alice, zhang.id).qr
+    for _ in range(5):
+        assert world.codes.scan(qr, "gate 3").valid
+    world.clock.advance(1)
+    world.codes.scan(qr, "gate 4")
+    fresh = world.codes.show(alice, zhang.id).qr
+    world.codes.scan(fresh, "gate 3")
+    scans = world.codes.history(alice, zhang.id).scans
+    assert [(s.at - NOW, s.place) for s in scans] == [(1, "gate 3"), (1, "gate 4"), (0, "gate 3")]
+
+
+def test_an_expired_code_of_an_erased_person_scans_as_revoked(world, alice, zhang):
+    qr = world.codes.show(alice, zhang.id).qr
+    world.persons.unlink(alice, zhang.id)
+    world.clock.advance(120)
+    assert world.codes.scan(qr, "gate 3").reason == "revoked"
 
 
 def test_refused_codes_leave_no_scan_in_anyones_history(world, alice, zhang):

@@ -235,8 +235,9 @@ def test_unlinking_self_without_facts_erases_the_person(world):
     world.persons.unlink(alice, view.id)
     assert world.persons.list(alice) == []
     assert world.store.persons == {}  # name, phone and ID-number ciphertext are gone
-    again = apply(world, alice)  # the keyed-hash index leads back to the same id
-    assert again.id == view.id
+    assert world.store.index == {}  # and the keyed-hash index entry: nothing is left
+    again = apply(world, alice)  # a new person, whose old codes scan as revoked
+    assert again.id != view.id and world.persons.list(alice) == [again]
 
 
 def test_unlinking_self_erases_pii_but_keeps_authority_markers(world):
@@ -443,11 +444,30 @@ def test_a_name_that_passed_a_face_check_is_final(world):
         apply_only(world, world.login("zhang"), name="张山")
 
 
-def test_unlinking_an_unverified_self_erases_nothing(world):
+def test_unlinking_an_unverified_self_erases_nothing_another_account_holds(world):
+    alice, son = world.login("alice"), world.login("son")
+    view = apply_only(world, alice)
+    held = apply(world, son, "family")
+    world.persons.unlink(alice, view.id)
+    assert world.store.get(view.id).name_ct is not None
+    assert world.persons.list(son) == [held]
+
+
+def test_a_person_nobody_links_to_any_more_is_removed(world):
     alice = world.login("alice")
     view = apply_only(world, alice)
     world.persons.unlink(alice, view.id)
-    assert world.store.get(view.id).name_ct is not None
+    assert world.store.persons == {} and world.store.index == {}
+
+
+def test_the_last_relative_leaving_removes_the_person_but_not_authority_facts(world):
+    son = world.login("son")
+    view = apply(world, son, "family")
+    world.marking.add_marker(MarkerRequest(kind="close_contact", reason="x", id_number=ZHANG), world.staff())
+    world.persons.unlink(son, view.id)
+    record = world.store.get(view.id)
+    assert (record.name_ct, record.phone_ct, record.accounts) == (None, None, ())
+    assert world.store.markers[view.id] and world.store.index  # the authority's facts stay
 
 
 def test_an_erasure_while_the_platform_checks_a_face_wins(world):
@@ -480,7 +500,7 @@ def test_links_made_in_the_second_of_an_erasure_lapse_but_a_reapplication_stands
     shown = world.codes.show(owner, again.id)
     assert shown.evaluation.color.value == "green"
     assert world.codes.scan(shown.qr, "gate").valid  # not `revoked` for its whole life
-    assert family.id == again.id
+    assert family.id != again.id  # the erased person left nothing, not even the index entry
 
 
 def test_an_erasure_during_a_relatives_face_check_does_not_bring_the_name_back(world):

@@ -7,7 +7,7 @@
 redis.call('DEL', KEYS[4], KEYS[5])
 local keep = redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1
 if keep then
-  redis.call('HDEL', KEYS[1], 'n', 'p', 'o', 'c', 'ns')
+  redis.call('HDEL', KEYS[1], 'n', 'p', 'o', 'c', 'ns', 'a')
 else
   redis.call('DEL', KEYS[1])
 end
