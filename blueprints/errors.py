@@ -106,8 +106,8 @@ def api_http_error(error: HTTPException) -> Response:
 
 
 def page_http_error(error: HTTPException) -> Response | HTTPException:
-    """An HTTP error under /m/ as a Chinese page of the H5 shell; elsewhere, Werkzeug's own."""
-    if not (request.path.startswith("/m/") and error.code):
+    """An HTTP error outside the API as a Chinese page of the H5 shell."""
+    if not error.code or error.code < 400:
         return error
     body, status = error_page(error.code)
     response = current_app.make_response((body, status))

@@ -40,7 +40,7 @@ def metrics() -> Response:
         body = generate_latest(registry)
     else:
         body = generate_latest()
-    return Response(body, mimetype=CONTENT_TYPE_LATEST)
+    return Response(body, content_type=CONTENT_TYPE_LATEST)  # it carries its charset: only one
 
 
 def instrument(app: Flask) -> None:

@@ -80,14 +80,18 @@ class LoginResultSchema(Strict):
 
 
 class ApplicationSchema(Strict):
-    name = fields.String(required=True, metadata={"example": "张三"})
-    id_number = fields.String(required=True, metadata={"example": "11010519491231002X"})
-    phone = fields.String(required=True, metadata={"example": "13800138000"})
+    # Longest as typed, before normalising (spaces, dashes, full-width digits); the core checks
+    # the content (GB 11643 check digit, a mainland mobile number, the characters of a name)
+    # and says "required" of an empty one.
+    name = fields.String(required=True, validate=validate.Length(max=64), metadata={"example": "张三"})
+    id_number = fields.String(required=True, validate=validate.Length(max=32),
+                              metadata={"example": "11010519491231002X"})
+    phone = fields.String(required=True, validate=validate.Length(max=32), metadata={"example": "13800138000"})
     relation = fields.String(required=True, validate=validate.OneOf(choices(Relation)))
 
 
 class PhoneUpdateSchema(Strict):
-    phone = fields.String(required=True)
+    phone = fields.String(required=True, validate=validate.Length(max=32))
 
 
 class PersonListSchema(Strict):
@@ -148,6 +152,8 @@ class HistorySchema(Strict):
 
 # -- checkpoint -----------------------------------------------------------------------------
 
+# Bidirectional embeddings, overrides and isolates, and the implicit marks (Unicode TR #9).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 # Hangul fillers are letters (Lo) that show as nothing: a place named by them looks blank.
 _INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
 _PLACE_PUNCTUATION = frozenset(" .:·()（）#/-_\u0f0b")  # U+0F0B: the Tibetan syllable mark
@@ -176,9 +182,25 @@ class PlaceName(fields.String):
         return text
 
 
+class FreeText(fields.String):
+    """A person's words (a reason, a note): any script, punctuation and line breaks, but no
+    control characters and no bidirectional overrides or isolates, which can make a text read
+    differently from what it is (Unicode TR #9; CVE-2021-42574, "Trojan Source")."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text: str = super()._deserialize(value, attr, data, **kwargs)
+        for char in text:
+            category = unicodedata.category(char)
+            if (category == "Cc" and char not in "\n\t") or char in _BIDI_CONTROLS or category in ("Cs", "Co"):
+                raise ma.ValidationError(Msg.FREE_TEXT_CHARS)
+        return text
+
+
 class ScanRequestSchema(Strict):
     qr = fields.String(required=True, validate=validate.Length(1, 2048))
-    place_id = PlaceName()
+    place_id = PlaceName(metadata={"minLength": 1, "maxLength": 64, "pattern": r"^\S(?:.*\S)?$",
+                                   "description": "a gate or place name: letters and digits of any script, "
+                                                  "single spaces, . : · ( ) # / - _"})
 
 
 class ScanPersonSchema(Strict):
@@ -214,10 +236,10 @@ class JwksSchema(Strict):
 # -- authority ------------------------------------------------------------------------------
 
 class MarkerRequestSchema(Strict):
-    id_number = fields.String()
+    id_number = fields.String(validate=validate.Length(max=32))
     person_id = fields.String(validate=validate.Regexp(r"^[0-9a-f]{24}$"))
-    kind = fields.String(required=True)
-    reason = fields.String(required=True, validate=validate.Length(1, 500))
+    kind = fields.String(required=True, validate=validate.Length(1, 64))
+    reason = FreeText(required=True, validate=validate.Length(1, 500))
     since = fields.AwareDateTime(metadata={"description": "ISO 8601 with offset; default now"})
     until = fields.AwareDateTime(metadata={
         "description": "ISO 8601 with offset; only for kinds whose policy rule has until_allowed, "
@@ -230,7 +252,7 @@ class MarkerRequestSchema(Strict):
 
 
 class MarkerRemovalSchema(Strict):
-    reason = fields.String(required=True, validate=validate.Length(1, 500))
+    reason = FreeText(required=True, validate=validate.Length(1, 500))
 
 
 class MarkerSchema(Strict):

@@ -71,6 +71,7 @@ class Msg(StrEnum):
     IN_FUTURE = "in_future"
     NEGATIVE_OR_POSITIVE = "negative_or_positive"
     PLACE_NAME = "place_name"
+    FREE_TEXT_CHARS = "free_text_chars"
     # the HTTP edge
     REQUEST_INVALID = "request_invalid"
     STORE_UNAVAILABLE = "store_unavailable"

@@ -67,3 +67,52 @@ def test_a_wrong_method_on_a_page_says_which_methods_work(client):
     response = client.post("/m/")
     assert response.status_code == 405 and "GET" in response.headers["Allow"]
     assert "无法访问" in response.get_data(as_text=True)
+
+
+# -- the HTTP edge (issue: every real resident can apply, §4–5) -----------------------------------
+
+
+def test_a_405_under_the_api_keeps_its_allow_header(client):
+    response = client.put("/api/v1/persons")
+    assert response.status_code == 405 and response.json["error"]["code"] == "method_not_allowed"
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+
+
+def test_a_404_outside_the_api_is_the_chinese_page_and_under_it_json(client):
+    page = client.get("/nowhere")
+    assert page.status_code == 404 and "页面不存在" in page.get_data(as_text=True)
+    assert page.content_type.startswith("text/html")
+    assert client.get("/api/v1/nowhere").json["error"]["code"] == "not_found"
+
+
+def test_metrics_have_one_charset(client):
+    content_type = client.get("/metrics").headers["Content-Type"]
+    assert content_type.count("charset") == 1
+
+
+@pytest.mark.parametrize("reason", ["流调\u202e判定", "a\x00b", "line\x1bbreak", "\u2066isolate\u2069"])
+def test_free_text_refuses_control_and_bidi_characters_and_changes_nothing(api, client, redis_server, reason):
+    authority = api.staff("authority")
+    before = redis_server.dbsize()
+    response = client.post("/api/v1/authority/markers", headers=authority,
+                           json={"id_number": "11010519491231002X", "kind": "close_contact", "reason": reason})
+    assert response.status_code == 422 and list(response.json["error"]["fields"]) == ["reason"]
+    assert redis_server.dbsize() == before
+
+
+def test_free_text_keeps_any_script_and_line_breaks(api, client):
+    response = client.post("/api/v1/authority/markers", headers=api.staff("authority"), json={
+        "id_number": "11010519491231002X", "kind": "close_contact", "reason": "流调判定\n第2轮 (Ürümqi) — ok"})
+    assert response.status_code == 201
+
+
+def test_the_openapi_schemas_carry_the_validators_constraints(client):
+    schemas = client.get("/openapi.json").json["components"]["schemas"]
+    application = schemas["Application"]["properties"]
+    assert application["relation"]["enum"] == ["self", "family"]
+    assert application["id_number"]["maxLength"] == 32
+    marker = schemas["MarkerRequest"]["properties"]
+    assert marker["reason"]["maxLength"] == 500 and marker["person_id"]["pattern"]
+    assert schemas["ScanResult"]["properties"]["reason"]["enum"] == [
+        "malformed", "bad_signature", "unknown_key", "expired", "revoked"]
+    assert schemas["ScanRequest"]["properties"]["place_id"]["maxLength"] == 64
