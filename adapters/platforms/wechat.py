@@ -28,7 +28,7 @@ from adapters.platforms.state import AccountState, ReplayGuard
 from adapters.platforms.wechat_api import Refused, WeChatApi, redact_query_strings, unavailable
 from adapters.platforms.wechat_push import MessagePush, VerifiedPush
 from core.clock import Clock, SystemClock
-from core.errors import InvalidInput, InvalidLoginCode, LoginRefused, Msg, Unauthorized
+from core.errors import InvalidInput, InvalidLoginCode, LoginRefused, Message, Msg, Unauthorized
 from core.persons import CN_TZ
 from core.platforms import (
     AccountIds,
@@ -251,7 +251,8 @@ class WeChatPlatform:
     def _api(self, app_id: str | None) -> WeChatApi:
         api = self._apis.get(app_id or self._default)
         if api is None:
-            raise InvalidInput(Msg.INVALID_LOGIN_CODE, {"app_id": [Msg.ONE_OF]})
+            choices = ", ".join(self._apis)
+            raise InvalidInput(Msg.REQUEST_INVALID, {"app_id": [Message(Msg.ONE_OF, choices=choices)]})
         return api
 
     def _account(self, account_id: str) -> tuple[WeChatApi, str]:
@@ -294,6 +295,9 @@ def _pure_phone(info: Mapping[str, Any], app_id: str) -> str:
     phone = info.get("purePhoneNumber")
     if not isinstance(phone, str) or not phone.isdigit():
         raise _phone_proof_invalid("no phone number in the proof")
+    # purePhoneNumber has no country code: a number from abroad must not pass for a mainland one.
+    if str(info.get("countryCode", "86")) != "86":
+        raise _phone_proof_invalid("not a mainland China number")
     return phone
 
 

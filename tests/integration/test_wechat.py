@@ -84,10 +84,10 @@ def logged_in(sim, wechat, code="code-1", openid="o-user-1", app=APP, **grant):
     return wechat.login(code, app.app_id)
 
 
-def encrypted_phone(session_key: str, app_id: str, phone: str = "13800138000") -> tuple[str, str]:
+def encrypted_phone(session_key: str, app_id: str, phone: str = "13800138000", country: str = "86") -> tuple[str, str]:
     """The older getPhoneNumber payload: AES-128-CBC under the session key, PKCS#7 (A2)."""
     iv = os.urandom(16)
-    plain = json.dumps({"phoneNumber": phone, "purePhoneNumber": phone, "countryCode": "86",
+    plain = json.dumps({"phoneNumber": phone, "purePhoneNumber": phone, "countryCode": country,
                         "watermark": {"timestamp": 1700000000, "appid": app_id}}).encode()
     padder = padding.PKCS7(128).padder()
     encryptor = Cipher(algorithms.AES(base64.b64decode(session_key)), modes.CBC(iv)).encryptor()
@@ -199,8 +199,10 @@ def test_a_server_that_does_not_answer_is_platform_unavailable(redis_server):
 
 
 def test_an_unknown_app_or_an_empty_code_is_invalid_input(sim, wechat):
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as refused:
         wechat.login("code-1", "wx-not-configured")
+    assert refused.value.fields["app_id"] == [Msg.ONE_OF]
+    assert refused.value.fields["app_id"][0].params == {"choices": f"{APP.app_id}, {OTHER.app_id}"}
     with pytest.raises(InvalidInput):
         wechat.login("  ")
     assert sim.calls == []
@@ -268,6 +270,13 @@ def test_encrypted_data_watermarked_for_another_app_is_refused(sim, wechat):
     with pytest.raises(InvalidInput) as refused:
         wechat.phone_number(account, {"encrypted_data": data, "iv": iv})
     assert refused.value.message == Msg.PHONE_PROOF_INVALID
+
+
+def test_a_number_from_abroad_is_refused(sim, wechat):
+    account = logged_in(sim, wechat, session_key=WXA_SESSION_KEY).account_id
+    data, iv = encrypted_phone(WXA_SESSION_KEY, APP.app_id, "13800138000", country="44")
+    with pytest.raises(InvalidInput):
+        wechat.phone_number(account, {"encrypted_data": data, "iv": iv})
 
 
 def test_encrypted_data_after_the_session_key_expired_is_refused(sim, wechat, redis_server):
