@@ -27,9 +27,10 @@ def test_errors_are_in_chinese_unless_english_is_asked_for(api, client):
     me = api.login()
     bad = {"name": "张三", "id_number": "110105194912310021", "phone": "13800138000", "relation": "self"}
     zh = client.post("/api/v1/persons", json=bad, headers=me).json["error"]
-    assert zh["message"] == "申领信息有误" and zh["fields"] == {"id_number": ["校验码不正确"]}
+    assert zh["message"] == "申领信息有误" and zh["fields"] == {"id_number": ["身份证号码有误，请核对"]}
     en = client.post("/api/v1/persons", json=bad, headers={**me, "Accept-Language": "en-US,en;q=0.9"}).json["error"]
-    assert en["message"] == "invalid application" and en["fields"] == {"id_number": ["check digit does not match"]}
+    assert en["message"] == "invalid application"
+    assert en["fields"] == {"id_number": ["the ID number is not right; please check it"]}
     assert client.get("/api/v1/nowhere?lang=en").json["error"]["code"] == "not_found"
     assert client.get("/api/v1/nowhere").json["error"]["message"] == "未找到"
 

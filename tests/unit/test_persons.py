@@ -145,7 +145,7 @@ def test_all_field_errors_are_reported_together(world):
     with pytest.raises(InvalidInput) as caught:
         apply(world, world.login("alice"), name="张3", id_number="110105194912310020", phone="010-12345678")
     assert set(caught.value.fields) == {"name", "id_number", "phone"}
-    assert caught.value.fields["id_number"] == [Msg.ID_CHECK_DIGIT]
+    assert caught.value.fields["id_number"] == [Msg.ID_NOT_RIGHT]
 
 
 def test_invalid_application_changes_nothing(world):
