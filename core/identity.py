@@ -16,9 +16,32 @@ from core.model import IdDocument
 
 # -- names ------------------------------------------------------------------------------------
 
-# Chinese (CJK unified ideographs, extension A and B), Latin letters, spaces and the
-# middle dot that separates given and family names in minority names (阿依古丽·买买提).
-_NAME_CHARS = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0002a6dfA-Za-z ·]{1,30}$")
+# The scripts of names on Chinese identity documents, after NFC:
+# - CJK ideographs of every block Unicode has for them (Blocks.txt, Unicode 16.0), so rare
+#   characters of names (䶮 U+4DAE, 𠮷 U+20BB7) pass: extensions A to I. NFC folds the
+#   compatibility ideographs (duplicates kept for round trips with older national character
+#   sets) into the unified ones, except the twelve in U+F900–FAFF that are unified ideographs
+#   themselves (﨑 U+FA11).
+# - Latin letters with their accents, as in minority and foreign names (René, José, Ñ, Ü, and
+#   Vietnamese): precomposed letters only, so no free-standing combining marks.
+# - Spaces, and the middle dot between given and family names (阿依古丽·买买提).
+# Everything else is refused: digits, emoji, punctuation and markup, control, format and bidi
+# characters (none of them is in these ranges).
+_NAME_CHARS = re.compile(
+    "^["
+    "\u4e00-\u9fff"  # CJK Unified Ideographs
+    "\u3400-\u4dbf"  # extension A
+    "\U00020000-\U0002a6df"  # extension B
+    "\U0002a700-\U0002ee5f"  # extensions C, D, E, F and I (adjacent blocks)
+    "\U00030000-\U000323af"  # extensions G and H (adjacent blocks)
+    "\uf900-\ufaff"  # CJK Compatibility Ideographs
+    "A-Za-z"
+    "\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff"  # Latin-1 Supplement letters (not × ÷)
+    "\u0100-\u024f"  # Latin Extended-A and -B
+    "\u1e00-\u1eff"  # Latin Extended Additional
+    " ·"
+    "]{1,30}$"
+)
 # Dots people type for the middle dot: full-width katakana dot, bullet, dot operator.
 _DOT_VARIANTS = str.maketrans({"・": "·", "•": "·", "∙": "·", "．": "·"})
 

@@ -348,7 +348,68 @@ def test_rare_ideograph_of_extension_b_is_accepted():
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "   ", "张3", "张三😀", "a" * 31, "·张三", "张三·", "阿依古丽··买买提", "张-三", "<script>"]
+    "name",
+    [
+        "刘䶮",  # U+4DAE, extension A
+        "𠮷田",  # U+20BB7, extension B
+        "王\U0002a700",  # extension C
+        "王\U0002b740",  # extension D
+        "王\U0002b820",  # extension E
+        "王\U0002ceb0",  # extension F
+        "王\U0002ebf0",  # extension I
+        "王\U00030000",  # extension G
+        "王\U00031350",  # extension H
+        "王\U000323af",  # the last of extension H
+        "山﨑",  # U+FA11, a unified ideograph in the compatibility block
+    ],
+)
+def test_ideographs_beyond_the_basic_block_are_accepted(name):
+    assert normalize_name(name) == name
+
+
+def test_compatibility_ideograph_becomes_its_unified_ideograph():
+    assert normalize_name("李\uf92c") == "李郎"  # U+F92C 郞 is U+90CE 郎 (NFC)
+
+
+@pytest.mark.parametrize(
+    "name", ["René Dupont", "José Martínez", "Ñuño", "Jürgen Müller", "Zoë", "Łukasz", "Nguyễn Văn Ân", "ÇAĞLAR"]
+)
+def test_latin_letters_with_accents_are_accepted(name):
+    assert normalize_name(name) == name
+
+
+def test_accents_typed_as_combining_marks_are_composed():
+    assert normalize_name("Rene\u0301 Mu\u0308ller") == "René Müller"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "   ",
+        "张3",
+        "张３",  # full-width digit
+        "张三😀",
+        "a" * 31,
+        "·张三",
+        "张三·",
+        "阿依古丽··买买提",
+        "张-三",
+        "<script>",
+        "张&amp;三",
+        "O'Brien",
+        "张\u200b三",  # zero-width space (format)
+        "张\u200d三",  # zero-width joiner (format)
+        "\u202eJohn",  # right-to-left override (bidi)
+        "\u2066张三\u2069",  # bidi isolates
+        "张\x00三",  # control
+        "张\u0007三",
+        "张三\u0301",  # a combining mark on no Latin letter
+        "Jo×n",  # the multiplication sign among the Latin-1 letters
+        "김철수",  # Hangul: not a script of Chinese documents' names
+        "\U000323b0",  # beyond extension H
+        "\U0002a6e0",  # between extensions B and C: no ideographs there
+    ],
 )
 def test_invalid_name_is_refused(bad):
     assert list(_field_error(normalize_name, bad)) == ["name"]
