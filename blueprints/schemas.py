@@ -13,7 +13,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from core.errors import Msg
-from core.model import Color, MarkerStatus, Relation, ScanFailure
+from core.model import Color, IdDocument, MarkerStatus, Relation, ScanFailure
 
 CN_TZ = dt.timezone(dt.timedelta(hours=8))
 
@@ -66,6 +66,8 @@ class PersonViewSchema(Strict):
     phone_masked = fields.String(required=True)
     relation = fields.String(required=True, validate=validate.OneOf(choices(Relation)))
     verified = fields.Boolean(required=True)
+    document = fields.String(required=True, validate=validate.OneOf(choices(IdDocument)), metadata={
+        "description": "the document the ID number is on: 居民身份证, 港澳台居民居住证 or 外国人永久居留身份证"})
 
 
 class AccountSchema(Strict):

@@ -56,10 +56,8 @@ class Msg(StrEnum):
     LENGTH_1_64 = "length_1_64"
     NAME_CHARS = "name_chars"
     NAME_NOT_RECORD = "name_not_record"
-    ID_LENGTH = "id_length"
-    ID_CHECK_DIGIT = "id_check_digit"
-    ID_BIRTH_OR_REGION = "id_birth_or_region"
-    ID_BIRTH_IN_FUTURE = "id_birth_in_future"
+    ID_LENGTH = "id_length"  # not 18 characters of digits and a final digit or X
+    ID_NOT_RIGHT = "id_not_right"  # the check digit, the birth date or the region does not fit
     PHONE_CN_MOBILE = "phone_cn_mobile"
     SELF_OR_FAMILY = "self_or_family"
     OR_PERSON_ID = "or_person_id"

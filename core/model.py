@@ -35,6 +35,14 @@ class NameSource(StrEnum):
     VERIFIED = "verified"
 
 
+class IdDocument(StrEnum):
+    """The document an 18-digit ID number is on (DESIGN §3): all three carry a GB 11643 check digit."""
+
+    RESIDENT_ID = "resident_id"  # 居民身份证
+    HMT_RESIDENCE_PERMIT = "hmt_residence_permit"  # 港澳台居民居住证 (810000 / 820000 / 830000)
+    FOREIGN_PERMANENT_RESIDENCE = "foreign_permanent_residence"  # 外国人永久居留身份证 (2023, starts with 9)
+
+
 class LinkOutcome(StrEnum):
     """What linking an account to a person did."""
 

@@ -9,6 +9,7 @@ from core import name_claims
 from core.clock import Clock
 from core.errors import Conflict, Fields, Forbidden, InvalidInput, Message, Msg, NotFound, VerificationRequired
 from core.identity import (
+    document_of,
     mask_id_number,
     mask_name,
     mask_phone,
@@ -16,7 +17,7 @@ from core.identity import (
     normalize_name,
     normalize_phone,
 )
-from core.model import Link, LinkOutcome, NameSource, PersonRecord, Relation, Session
+from core.model import IdDocument, Link, LinkOutcome, NameSource, PersonRecord, Relation, Session
 from core.name_claims import AfterCheck, Settle
 from core.ports import AccountLinks, PersonDetails, PersonReads, Persons, PiiVault, PlatformAdapter
 
@@ -25,7 +26,7 @@ CN_TZ = dt.timezone(dt.timedelta(hours=8))
 
 @dataclass(frozen=True)
 class PersonView:
-    """A person as the account sees it: masked forms only."""
+    """A person as the account sees it: masked forms only, and which document the number is on."""
 
     id: str
     name_masked: str
@@ -33,6 +34,7 @@ class PersonView:
     phone_masked: str
     relation: str
     verified: bool
+    document: IdDocument
 
 
 @dataclass(frozen=True)
@@ -94,13 +96,15 @@ class PersonDirectory:
         phone = name_claims.shown_phone(
             self.open(record.id, record.phone_ct, "phone"), self.open(record.id, link.claimed_phone_ct, "phone"),
             link.verified)
+        id_number = self.vault.open(record.id_number_ct, f"{record.id}:id")
         return PersonView(
             id=record.id,
             name_masked=mask_name(name) if name else "",
-            id_number_masked=mask_id_number(self.vault.open(record.id_number_ct, f"{record.id}:id")),
+            id_number_masked=mask_id_number(id_number),
             phone_masked=mask_phone(phone) if phone else "",
             relation=link.relation,
             verified=link.verified,
+            document=document_of(id_number),
         )
 
 

@@ -27,11 +27,27 @@ def test_errors_are_in_chinese_unless_english_is_asked_for(api, client):
     me = api.login()
     bad = {"name": "张三", "id_number": "110105194912310021", "phone": "13800138000", "relation": "self"}
     zh = client.post("/api/v1/persons", json=bad, headers=me).json["error"]
-    assert zh["message"] == "申领信息有误" and zh["fields"] == {"id_number": ["校验码不正确"]}
+    assert zh["message"] == "申领信息有误" and zh["fields"] == {"id_number": ["身份证号码有误，请核对"]}
     en = client.post("/api/v1/persons", json=bad, headers={**me, "Accept-Language": "en-US,en;q=0.9"}).json["error"]
-    assert en["message"] == "invalid application" and en["fields"] == {"id_number": ["check digit does not match"]}
+    assert en["message"] == "invalid application"
+    assert en["fields"] == {"id_number": ["the ID number is not right; please check it"]}
     assert client.get("/api/v1/nowhere?lang=en").json["error"]["code"] == "not_found"
     assert client.get("/api/v1/nowhere").json["error"]["message"] == "未找到"
+
+
+@pytest.mark.parametrize(
+    ("number", "masked", "document"),
+    [
+        (id_number(birth="19500101", region="440304"), "4403", "resident_id"),  # district younger than its holder
+        ("810000199408230021", "8100", "hmt_residence_permit"),
+        ("９３２６８２ １９８５０１０１ ００１７", "9326", "foreign_permanent_residence"),  # full-width, spaced
+    ],
+)
+def test_every_kind_of_id_number_can_apply_and_the_view_names_its_document(api, number, masked, document):
+    person = api.apply(api.login("alice"), name="René Müller", id_number=number, verify=False)
+    assert person["document"] == document
+    assert person["id_number_masked"].startswith(masked + "*" * 10) and len(person["id_number_masked"]) == 18
+    assert person["name_masked"] == "R*r"
 
 
 def test_production_has_no_dev_login(redis_server):
@@ -62,6 +78,7 @@ def test_apply_show_scan(api, client):
     assert person["id_number_masked"] == "1101**********002X"
     assert person["phone_masked"] == "138****8000"
     assert person["relation"] == "self" and person["verified"] is False
+    assert person["document"] == "resident_id"
     refused = client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me)
     assert refused.status_code == 403 and refused.json["error"]["code"] == "verification_required"
     assert refused.json["error"]["message"] == "请先完成人脸识别身份核验"

@@ -196,7 +196,7 @@ def test_wrong_id_check_digit_shows_the_error_under_the_id_field(browser, live_s
 
     error = browser.find_element(By.CSS_SELECTOR, '#apply .err[data-for="id_number"]')
     wait(browser).until(lambda d: error.text.strip())
-    assert "校验" in error.text or "check digit" in error.text, error.text
+    assert error.text == "身份证号码有误，请核对", error.text
     # It is the line right under the ID field, and the only field with an error.
     assert browser.execute_script(
         "const input = document.querySelector('#apply input[name=id_number]');"

@@ -67,6 +67,21 @@ def test_marking_by_lowercase_x_finds_the_same_person(world, authority, zhang):
     assert outcome.marker.person_id == zhang.id
 
 
+@pytest.mark.parametrize(
+    "number",
+    [
+        id_number(region="440304", born="19500101"),  # 深圳 福田区, a district younger than its holder
+        id_number(region="810000", born="19940823"),  # 港澳台居民居住证
+        id_number(region="932682", born="19850101"),  # 外国人永久居留身份证
+    ],
+)
+def test_an_authority_can_mark_every_kind_of_number_and_its_holder_applies_into_it(world, authority, alice, number):
+    outcome = world.marking.add_marker(request("confirmed", id_number=number), authority)
+    view = world.apply_verified(alice, Application("李四", number, "13800138000", "self"))
+    assert view.id == outcome.marker.person_id
+    assert colour(world, alice, view.id) is Color.RED
+
+
 def test_marking_by_person_id(world, authority, alice, zhang):
     world.marking.add_marker(request("symptoms", person_id=zhang.id), authority)
     assert colour(world, alice, zhang.id) is Color.YELLOW

@@ -7,6 +7,7 @@ import pytest
 from core.clock import FixedClock
 from core.errors import Conflict, Forbidden, InvalidInput, Msg, NotFound, VerificationRequired
 from core.marking import MarkerRequest
+from core.model import IdDocument
 from core.persons import Application, PersonView
 from tests.unit.fakes import FakePersonStore, World, id_number
 
@@ -44,7 +45,24 @@ def test_applying_for_self_shows_only_masked_details(world):
         "138****8000",
     )
     assert (view.relation, view.verified) == ("self", False)
+    assert view.document == IdDocument.RESIDENT_ID
     assert len(view.id) == 24
+
+
+@pytest.mark.parametrize(
+    ("number", "masked", "document"),
+    [
+        (id_number(region="440304", born="19500101", sequence="003"), "4403**********003X", IdDocument.RESIDENT_ID),
+        (id_number(region="830000", born="19920130", sequence="002"), "8300**********0022",
+         IdDocument.HMT_RESIDENCE_PERMIT),
+        (id_number(region="932682", born="19850101", sequence="001"), "9326**********0017",
+         IdDocument.FOREIGN_PERMANENT_RESIDENCE),
+    ],
+)
+def test_the_view_says_which_document_the_number_is_on_and_masks_it_alike(world, number, masked, document):
+    view = apply_only(world, world.login("alice"), name="René Müller", id_number=number)
+    assert (view.id_number_masked, view.document) == (masked, document)
+    assert world.persons.list(world.login("alice")) == [view]
 
 
 def test_applied_person_is_listed_on_the_account(world):
@@ -145,7 +163,7 @@ def test_all_field_errors_are_reported_together(world):
     with pytest.raises(InvalidInput) as caught:
         apply(world, world.login("alice"), name="张3", id_number="110105194912310020", phone="010-12345678")
     assert set(caught.value.fields) == {"name", "id_number", "phone"}
-    assert caught.value.fields["id_number"] == [Msg.ID_CHECK_DIGIT]
+    assert caught.value.fields["id_number"] == [Msg.ID_NOT_RIGHT]
 
 
 def test_invalid_application_changes_nothing(world):
