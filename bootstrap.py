@@ -5,9 +5,10 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -25,13 +26,15 @@ from adapters.store.embedded import EmbeddedRedis
 from adapters.store.health import STORE_ERRORS, RedisStoreHealth
 from config import Settings, SettingsError
 from core.clock import SystemClock
+from core.notice import load_notice
 from core.policy import PolicyError, load_policy
 from core.ports import PlatformAdapter
-from core.wiring import Adapters, Services, ServiceSettings, wire
+from core.wiring import Adapters, Contact, Services, ServiceSettings, wire
 
 # Versioned prefix of every QR text: China health code, format 1 (not EU DCC's "HC1:").
 QR_PREFIX = "CNHC1:"
 log = logging.getLogger("healthcode")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -81,11 +84,15 @@ def redis_client(settings: Settings, instance: Path) -> tuple[redis.Redis, Embed
     return client, embedded
 
 
-def service_settings(settings: Settings) -> ServiceSettings:
+def _document(variable: str, path: str, load: Callable[[Any], T]) -> T:
     try:
-        policy = load_policy(json.loads(Path(settings.policy_file).read_text(encoding="utf-8")))
+        return load(json.loads(Path(path).read_text(encoding="utf-8")))
     except (OSError, ValueError, PolicyError) as exc:
-        raise SettingsError(f"HEALTHCODE_POLICY_FILE {settings.policy_file}: {exc}") from None
+        raise SettingsError(f"{variable} {path}: {exc}") from None
+
+
+def service_settings(settings: Settings) -> ServiceSettings:
+    policy = _document("HEALTHCODE_POLICY_FILE", settings.policy_file, load_policy)
     return ServiceSettings(
         policy=policy,
         issuer=settings.issuer,
@@ -94,6 +101,8 @@ def service_settings(settings: Settings) -> ServiceSettings:
         retention_days=settings.history_retention_days,
         max_family=settings.max_family,
         credential_cache_seconds=settings.credential_cache_seconds,
+        notice=_document("HEALTHCODE_NOTICE_FILE", settings.notice_file, load_notice),
+        contact=Contact(settings.hotline, settings.office),
     )
 
 

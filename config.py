@@ -42,6 +42,9 @@ class Settings:
     credential_cache_seconds: float = 5.0
     log_level: str = "INFO"
     allow_non_durable_store: bool = False
+    notice_file: str = str(ROOT / "policies" / "notice.json")
+    hotline: str = "12345"  # shown on yellow and red codes: whom to call
+    office: str = "所在社区（村）居委会或当地卫生健康部门"  # and where to go
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For is believed
     # Rate limits (blueprints/limits.py): "amount/period", several joined by ";".
     rate_limit_scale: int = 1

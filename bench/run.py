@@ -66,6 +66,7 @@ sys.path.insert(0, str(BENCH))
 
 import cpuacct  # noqa: E402
 
+NOTICE_VERSION = json.loads((ROOT / "policies" / "notice.json").read_text(encoding="utf-8"))["version"]
 SECRET = "bench-secret-key-0123456789abcdefghijklmnopqrstuv"  # fixed, >= 32 characters
 CODE_TTL = 3600
 REDIS_CONFIG = ["appendonly yes", "appendfsync always", 'save ""']  # production persistence
@@ -134,6 +135,13 @@ def close_store(services) -> None:
     services.store.close()
 
 
+def bench_application(i: int):
+    """The i-th person's application, as the page sends it (the notice agreed to)."""
+    from core.persons import Application
+
+    return Application(person_name(i), id_number(i), phone(i), "self", NOTICE_VERSION)
+
+
 def dev_platform():
     """The dev platform as the app under test builds it (same secret, so the same account ids)."""
     from adapters.pii import HmacAccountIds
@@ -153,7 +161,6 @@ def account_session(code: str):
 def load_population(services, n: int, mark_every: int = 10) -> tuple[list[tuple[str, str, str]], dict]:
     """Log in and apply for n persons, mark every `mark_every`-th, pre-issue one QR each."""
     from core.marking import MarkerRequest
-    from core.persons import Application
 
     face_check = dev_platform()
     started = time.perf_counter()
@@ -161,7 +168,7 @@ def load_population(services, n: int, mark_every: int = 10) -> tuple[list[tuple[
     for i in range(n):
         login = services.sessions.login("dev", f"bench-{i}")
         session = services.sessions.authenticate(login.token)
-        view = services.persons.apply(session, Application(person_name(i), id_number(i), phone(i), "self"))
+        view = services.persons.apply(session, bench_application(i))
         services.persons.verify(session, view.id, face_check, "bench")  # 申领 → face check → code
         people.append((view.id, login.token, session))
     applied = time.perf_counter()
@@ -194,14 +201,13 @@ def load_population(services, n: int, mark_every: int = 10) -> tuple[list[tuple[
 
 def _apply_range(args: tuple[str, int, int]) -> int:
     """Pool worker for the memory test: PersonService.apply and .verify one by one, as the API would."""
-    from core.persons import Application
 
     redis_url, lo, hi = args
     services = make_app(redis_url).extensions["healthcode"]
     face_check = dev_platform()
     for i in range(lo, hi):
         session = account_session(f"mem-{i}")
-        view = services.persons.apply(session, Application(person_name(i), id_number(i), phone(i), "self"))
+        view = services.persons.apply(session, bench_application(i))
         services.persons.verify(session, view.id, face_check, "bench")
     close_store(services)
     return hi - lo
@@ -423,7 +429,7 @@ def memory_test(workdir: Path, n: int, procs: int, sample: int) -> dict:
         services = make_app(server.url).extensions["healthcode"]
         # One warm-up person outside the count, so the script cache and key ring are in `before`.
         services.persons.apply(account_session("mem-warmup"),
-                               Application("王伟", id_number(999_999), phone(99_999_999), "self"))
+                               Application("王伟", id_number(999_999), phone(99_999_999), "self", NOTICE_VERSION))
         time.sleep(0.2)
         before = server.info("memory")["used_memory"]
         keys_before = server.client.dbsize()

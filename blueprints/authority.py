@@ -45,6 +45,7 @@ def add_marker(data: dict[str, Any]) -> dict[str, Any]:
         reason=data["reason"],
         id_number=data.get("id_number"),
         person_id=data.get("person_id"),
+        public_note=data.get("public_note"),
         since=int(data["since"].timestamp()) if data.get("since") else None,
         until=int(data["until"].timestamp()) if data.get("until") else None,
     )

@@ -15,15 +15,20 @@ from blueprints.schemas import (
     HealthCodeQuerySchema,
     HealthCodeSchema,
     HistorySchema,
+    LangQuerySchema,
     LoginResultSchema,
     LoginSchema,
+    NoticeSchema,
     PersonListSchema,
     PersonViewSchema,
     PhoneUpdateSchema,
+    StatusSchema,
     VerificationSchema,
+    day,
     error_doc,
     iso,
 )
+from core.errors import Msg, NotFound
 from core.health_codes import HealthCodeView
 from core.persons import Application, PersonView
 
@@ -120,12 +125,12 @@ def verify(data: dict[str, Any], person_id: str) -> PersonView:
 
 def health_code_body(view: HealthCodeView, lang: str) -> dict[str, Any]:
     ev = view.evaluation
-    return {
+    body = {
         "color": ev.color.value,
         "meaning": view.meaning,
         "reasons": [
-            {"code": r.code, "text": r.rule.text.get(lang), "until": iso(r.until),
-             "how_to_clear": r.rule.how_to_clear.get(lang)}
+            {"code": r.code, "text": r.rule.text.get(lang), "until": iso(r.until), "until_day": day(r.until),
+             "how_to_clear": r.rule.how_to_clear.get(lang), "note": r.note}
             for r in ev.reasons
         ],
         "qr": view.qr,
@@ -134,6 +139,10 @@ def health_code_body(view: HealthCodeView, lang: str) -> dict[str, Any]:
         "person": dict(vars(view.person)),
         "policy_version": ev.policy_version,
     }
+    if ev.reasons:  # yellow or red: what to do now
+        contact = services().contact
+        body["help"] = {"hotline": contact.hotline, "office": contact.office}
+    return body
 
 
 @blp.route(PERSON + "/health-code", methods=["GET"])
@@ -151,7 +160,8 @@ def health_code(query: dict[str, Any], person_id: str) -> Response:
     view = services().codes.show_for_token(bearer_token(), person_id, query["lang"])
     body = health_code_body(view, query["lang"])
     if query.get("image") == "svg":
-        body["qr_image"] = "data:image/svg+xml;base64," + base64.b64encode(services().qr.svg(view.qr)).decode()
+        svg = services().qr.svg(view.qr, view.evaluation.color.value)
+        body["qr_image"] = "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
     return jsonify(body)
 
 
@@ -165,12 +175,42 @@ def health_code(query: dict[str, Any], person_id: str) -> Response:
 def health_code_image(person_id: str, fmt: str) -> Response:
     """The QR image (PNG or SVG) of a freshly issued code."""
     view = services().codes.show_for_token(bearer_token(), person_id)
-    qr = services().qr
-    body, mimetype = (qr.png(view.qr), "image/png") if fmt == "png" else (qr.svg(view.qr), "image/svg+xml")
+    qr, color = services().qr, view.evaluation.color.value
+    if fmt == "png":
+        body, mimetype = qr.png(view.qr, color), "image/png"
+    else:
+        body, mimetype = qr.svg(view.qr, color), "image/svg+xml"
     response = Response(body, mimetype=mimetype)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Code-Expires-At"] = iso(view.expires_at)
     return response
+
+
+@blp.route(PERSON + "/health-code/status", methods=["GET"])
+@blp.doc(security=BEARER)
+@require("bearer")
+@blp.response(200, StatusSchema)
+@blp.alt_response(401, **UNAUTHORIZED)
+@blp.alt_response(403, **NOT_VERIFIED)
+@blp.alt_response(404, **NOT_LINKED)
+def health_code_status(person_id: str) -> Response:
+    """The colour now, without a new code: an open code page asks every few seconds, so that a
+    change shows within seconds rather than at the next refresh."""
+    evaluation = services().codes.status_for_token(bearer_token(), person_id)
+    return jsonify({"color": evaluation.color.value, "policy_version": evaluation.policy_version})
+
+
+@blp.route("/notice", methods=["GET"])
+@blp.arguments(LangQuerySchema(), location="query")
+@blp.response(200, NoticeSchema)
+def notice(query: dict[str, Any]) -> dict[str, Any]:
+    """The notice (申领须知) to read and agree to before applying; its version goes with the application."""
+    current = services().notice
+    if current is None:
+        raise NotFound(Msg.NOT_FOUND)
+    lang = query["lang"]
+    return {"version": current.version, "title": current.title.get(lang),
+            "items": [item.get(lang) for item in current.items]}
 
 
 @blp.route(PERSON + "/history", methods=["GET"])

@@ -23,6 +23,14 @@ def iso(ts: int | None) -> str | None:
     return None if ts is None else dt.datetime.fromtimestamp(ts, CN_TZ).isoformat()
 
 
+def day(until: int | None) -> str | None:
+    """The last day a span ending at `until` covers, in Asia/Shanghai: a span ending at midnight
+    ended the day before (14 days from the 1st, 08:00, run to the 15th, 08:00: through the 15th)."""
+    if until is None:
+        return None
+    return (dt.datetime.fromtimestamp(until, CN_TZ) - dt.timedelta(microseconds=1)).date().isoformat()
+
+
 def choices(values: type[StrEnum]) -> list[str]:
     """The values of a core enum, for OneOf: the schemas never repeat them."""
     return [value.value for value in values]
@@ -90,6 +98,10 @@ class ApplicationSchema(Strict):
                               metadata={"example": "11010519491231002X"})
     phone = fields.String(required=True, validate=validate.Length(max=32), metadata={"example": "13800138000"})
     relation = fields.String(required=True, validate=validate.OneOf(choices(Relation)))
+    consent_notice = fields.String(required=True, validate=validate.Length(max=32),
+                                   error_messages={"required": Msg.CONSENT_CURRENT}, metadata={
+        "description": "the version of GET /api/v1/notice the applicant read and agreed to (the box ticked)",
+        "example": "2026-12-01"})
 
 
 class PhoneUpdateSchema(Strict):
@@ -117,7 +129,26 @@ class ReasonSchema(Strict):
     code = fields.String(required=True)
     text = fields.String(required=True)
     until = fields.String(allow_none=True, metadata={"description": "ISO 8601, or null when it needs an action"})
+    until_day = fields.String(allow_none=True, metadata={
+        "description": "the last day it applies (Asia/Shanghai, YYYY-MM-DD), for spans of days"})
     how_to_clear = fields.String(required=True)
+    note = fields.String(allow_none=True, metadata={"description": "the authority's public note, if it gave one"})
+
+
+class HelpSchema(Strict):
+    hotline = fields.String(required=True)
+    office = fields.String(required=True)
+
+
+class StatusSchema(Strict):
+    color = fields.String(required=True, validate=validate.OneOf(choices(Color)))
+    policy_version = fields.String(required=True)
+
+
+class NoticeSchema(Strict):
+    version = fields.String(required=True)
+    title = fields.String(required=True)
+    items = fields.List(fields.String(), required=True)
 
 
 class HealthCodeSchema(Strict):
@@ -129,7 +160,8 @@ class HealthCodeSchema(Strict):
     expires_at = fields.String(required=True)
     person = fields.Nested(PersonViewSchema, required=True)
     policy_version = fields.String(required=True)
-    qr_image = fields.String(metadata={"description": "data: URI of the QR image, when image=svg"})
+    help = fields.Nested(HelpSchema, metadata={"description": "for yellow and red: whom to call, where to go"})
+    qr_image = fields.String(metadata={"description": "data: URI of the QR image in the code's colour, when image=svg"})
 
 
 class ChangeSchema(Strict):
@@ -242,6 +274,8 @@ class MarkerRequestSchema(Strict):
     person_id = fields.String(validate=validate.Regexp(r"^[0-9a-f]{24}$"))
     kind = fields.String(required=True, validate=validate.Length(1, 64))
     reason = FreeText(required=True, validate=validate.Length(1, 500))
+    public_note = FreeText(validate=validate.Length(1, 200), metadata={
+        "description": "what the person is told on their code (the reason stays the authority's)"})
     since = fields.AwareDateTime(metadata={"description": "ISO 8601 with offset; default now"})
     until = fields.AwareDateTime(metadata={
         "description": "ISO 8601 with offset; only for kinds whose policy rule has until_allowed, "

@@ -23,6 +23,7 @@ class Reason:
     until: int | None
     rule: Rule
     marker_id: str | None = None
+    note: str | None = None  # the authority's public note on the marker
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def derive_color(facts: Facts, policy: Policy, now: int) -> Evaluation:
             continue
         active, until = _active(rule, marker.since, marker.until, facts, now)
         if active:
-            reasons.append(Reason(rule.code, rule.color, marker.since, until, rule, marker.id))
+            reasons.append(Reason(rule.code, rule.color, marker.since, until, rule, marker.id, marker.note))
     positives = [r for r in facts.lab_results if r.result == LabOutcome.POSITIVE and r.sampled_at <= now]
     if positives:
         latest = max(positives, key=lambda r: r.sampled_at)

@@ -70,6 +70,8 @@ class Msg(StrEnum):
     NEGATIVE_OR_POSITIVE = "negative_or_positive"
     PLACE_NAME = "place_name"
     FREE_TEXT_CHARS = "free_text_chars"
+    CONSENT_REQUIRED = "consent_required"
+    CONSENT_CURRENT = "consent_current"
     # the HTTP edge
     REQUEST_INVALID = "request_invalid"
     STORE_UNAVAILABLE = "store_unavailable"

@@ -8,7 +8,7 @@ from core.clock import Clock
 from core.codes import CodeIssuer, InvalidCode
 from core.color import ColorRecorder, Evaluation
 from core.errors import Msg, NotFound
-from core.model import Color, ColorChange, PersonSnapshot, ScanFailure, ScanRecord, Session
+from core.model import Color, ColorChange, PersonRecord, PersonSnapshot, ScanFailure, ScanRecord, Session
 from core.persons import PersonDirectory, PersonService, PersonView, live_link, require_verified
 from core.ports import HistoryLog, PersonReads
 
@@ -68,11 +68,28 @@ class HealthCodeService:
         session = check_session(account, snapshot.session)
         return self._show(session.account_id, snapshot, lang)
 
-    def _show(self, account_id: str, snapshot: PersonSnapshot, lang: str) -> HealthCodeView:
+    def status_for_token(self, token: str | None, person_id: str) -> Evaluation:
+        """The colour now, for a page showing the code to notice a change within seconds: the
+        same read as show_for_token(), and no signature."""
+        account = account_hint(token)
+        snapshot = self._reads.load_for_session(token_hash(token or ""), account, person_id)
+        check_session(account, snapshot.session)
+        record = self._shown_record(account, snapshot)
+        now = max(self._clock.now(), record.revoked_before)
+        return self._colors.evaluate_and_record(record.id, snapshot.facts, record.last_color, now)
+
+    def _shown_record(self, account_id: str, snapshot: PersonSnapshot) -> PersonRecord:
+        """The person the snapshot's link shows a code of: linked, live and face-checked."""
         link, record = snapshot.link, snapshot.person
         if link is None or record is None or not live_link(link, record, account_id):
             raise NotFound(Msg.NOT_ON_ACCOUNT)
         require_verified(link)  # 申领 gives a code once the platform's face check has passed
+        return record
+
+    def _show(self, account_id: str, snapshot: PersonSnapshot, lang: str) -> HealthCodeView:
+        record = self._shown_record(account_id, snapshot)
+        link = snapshot.link
+        assert link is not None
         # An erasure revokes codes to the end of its second: one issued after a re-application
         # in that second is stamped at the revocation time, or it would scan as `revoked`.
         now = max(self._clock.now(), record.revoked_before)

@@ -25,6 +25,7 @@ class MarkerRequest:
     person_id: str | None = None
     since: int | None = None
     until: int | None = None
+    public_note: str | None = None  # what the person is told (the reason stays the authority's)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class MarkingService:
             since=since,
             until=request.until,
             created_by=actor.id,
+            note=request.public_note or None,
         )
         before = self._color(person_id, now)
         self._facts.add_marker(marker)

@@ -111,6 +111,8 @@ class Link:
     # application's phone likewise, as the phone the person's owner gives.
     claimed_name_ct: bytes | None = None
     claimed_phone_ct: bytes | None = None
+    # The version of the notice (申领须知) the applicant agreed to, at `linked_at`.
+    consent_notice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ class Marker:
     until: int | None
     created_by: str
     status: MarkerStatus = MarkerStatus.ACTIVE
+    note: str | None = None  # the authority's public note, shown to the person
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ class Application:
     id_number: str
     phone: str
     relation: str
+    consent_notice: str | None = None  # the notice version the applicant agreed to
 
 
 class PersonDirectory:
@@ -110,7 +111,7 @@ class PersonDirectory:
 
 class PersonService:
     def __init__(self, directory: PersonDirectory, details: PersonDetails, links: AccountLinks,
-                 reads: PersonReads, clock: Clock, max_family: int = 5) -> None:
+                 reads: PersonReads, clock: Clock, max_family: int = 5, notice_version: str | None = None) -> None:
         self._directory = directory
         self._persons = directory.persons
         self._details = details
@@ -118,6 +119,7 @@ class PersonService:
         self._reads = reads
         self._clock = clock
         self._max_family = max_family
+        self._notice_version = notice_version
 
     # -- reading -------------------------------------------------------------------------
 
@@ -150,6 +152,9 @@ class PersonService:
         """申领 (self) or 代领 (family): validate, find or create the person, link it."""
         now = self._clock.now()
         relation, values = _validated(application, dt.datetime.fromtimestamp(now, CN_TZ).date())
+        if self._notice_version is not None and application.consent_notice != self._notice_version:
+            # Applying needs the current notice read and agreed to (the box ticked).
+            raise InvalidInput(Msg.CONSENT_REQUIRED, {"consent_notice": [Msg.CONSENT_CURRENT]})
         # Stale links first: an erased relative must not come back to life by their new name.
         links = self._prune_stale_links(session.account_id)
         # What the account's links alone refuse is refused before anything is written.
@@ -165,7 +170,7 @@ class PersonService:
         # An erasure revokes to the end of its second; a re-application in it must not lapse.
         linked_at = max(now, record.revoked_before)
         link = Link(record.id, relation, False, linked_at, claimed_name,
-                    phone_ct if relation == Relation.SELF else None)
+                    phone_ct if relation == Relation.SELF else None, application.consent_notice)
         # The person notes the account first: a crash in between leaves one account too many
         # on the person (kept a little longer), never one too few (removed while linked).
         self._details.add_account(record.id, session.account_id)
@@ -290,7 +295,7 @@ class PersonService:
                 self._details.set_phone(person_id, link.claimed_phone_ct)
         if not self._links.set_verified(session.account_id, person_id):
             raise NotFound(Msg.NOT_ON_ACCOUNT)
-        verified = Link(link.person_id, link.relation, True, link.linked_at)
+        verified = Link(link.person_id, link.relation, True, link.linked_at, consent_notice=link.consent_notice)
         fresh = self._persons.get(person_id)
         if fresh is None or not live_link(verified, fresh, session.account_id):
             raise NotFound(Msg.NOT_ON_ACCOUNT)  # erased while the platform answered

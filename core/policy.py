@@ -61,7 +61,7 @@ class Policy:
         return rule.text.get(lang) if rule else code
 
 
-def _text(doc: Any, where: str) -> Text:
+def text_of(doc: Any, where: str) -> Text:
     if not isinstance(doc, dict) or not all(isinstance(doc.get(lang), str) and doc[lang] for lang in LANGS):
         raise PolicyError(f"{where}: needs non-empty 'zh' and 'en' texts")
     return Text(zh=doc["zh"], en=doc["en"])
@@ -103,8 +103,8 @@ def _rule(code: str, doc: Any) -> Rule:
         color=color,
         duration_days=duration,
         negative_tests=negative_tests,
-        text=_text(doc.get("text"), f"{code}.text"),
-        how_to_clear=_text(doc.get("how_to_clear"), f"{code}.how_to_clear"),
+        text=text_of(doc.get("text"), f"{code}.text"),
+        how_to_clear=text_of(doc.get("how_to_clear"), f"{code}.how_to_clear"),
         until_allowed=until_allowed,
     )
 
@@ -121,7 +121,7 @@ def load_policy(doc: Any) -> Policy:
     if not isinstance(doc, dict) or not isinstance(doc.get("version"), str):
         raise PolicyError("policy needs a string 'version'")
     meanings_doc = _section(doc, "meanings")
-    meanings = {color: _text(meanings_doc.get(color.value), f"meanings.{color.value}") for color in Color}
+    meanings = {color: text_of(meanings_doc.get(color.value), f"meanings.{color.value}") for color in Color}
     markers_doc = doc.get("markers")
     if not isinstance(markers_doc, dict) or not markers_doc:
         raise PolicyError("policy needs 'markers'")

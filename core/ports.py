@@ -227,11 +227,11 @@ class SigningKeys(Protocol):
 
 
 class QrRenderer(Protocol):
-    """QR images of code texts."""
+    """QR images of code texts, drawn in the code's colour when one is given."""
 
-    def png(self, qr: str) -> bytes: ...
+    def png(self, qr: str, color: str | None = None) -> bytes: ...
 
-    def svg(self, qr: str) -> bytes: ...
+    def svg(self, qr: str, color: str | None = None) -> bytes: ...
 
 
 class StoreHealth(Protocol):

@@ -14,6 +14,7 @@ from core.codes import CodeIdCipher, CodeIssuer, CodeSigner, CodeVerifier
 from core.color import ColorRecorder
 from core.health_codes import HealthCodeService
 from core.marking import MarkingService
+from core.notice import Notice
 from core.persons import PersonDirectory, PersonService
 from core.policy import Policy
 from core.ports import (
@@ -64,6 +65,14 @@ class Adapters:
 
 
 @dataclass(frozen=True)
+class Contact:
+    """Whom a person with a yellow or red code calls, and where they go (shown on the code)."""
+
+    hotline: str = "12345"
+    office: str = ""
+
+
+@dataclass(frozen=True)
 class ServiceSettings:
     """The settings the services take (config.Settings holds them with the rest)."""
 
@@ -74,6 +83,8 @@ class ServiceSettings:
     retention_days: int = 30
     max_family: int = 5
     credential_cache_seconds: float = 5.0
+    notice: Notice | None = None  # None: applying asks for no consent (unit tests only)
+    contact: Contact = Contact()
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,8 @@ class Services:
     keys: SigningKeys
     qr: QrRenderer
     store: StoreHealth
+    notice: Notice | None
+    contact: Contact
 
 
 def wire(adapters: Adapters, settings: ServiceSettings) -> Services:
@@ -97,7 +110,8 @@ def wire(adapters: Adapters, settings: ServiceSettings) -> Services:
     directory = PersonDirectory(stores.persons, adapters.vault)
     colors = ColorRecorder(settings.policy, stores.history, settings.retention_days)
     issuer = CodeIssuer(adapters.signer, adapters.verifier, adapters.code_ids, settings.issuer, settings.code_ttl)
-    persons = PersonService(directory, stores.details, stores.links, stores.reads, clock, settings.max_family)
+    persons = PersonService(directory, stores.details, stores.links, stores.reads, clock, settings.max_family,
+                            settings.notice.version if settings.notice else None)
     return Services(
         sessions=SessionService(adapters.platforms, stores.sessions, settings.session_ttl),
         credentials=CredentialService(stores.credentials, clock, settings.credential_cache_seconds),
@@ -108,4 +122,6 @@ def wire(adapters: Adapters, settings: ServiceSettings) -> Services:
         keys=adapters.keys,
         qr=adapters.qr,
         store=adapters.store,
+        notice=settings.notice,
+        contact=settings.contact,
     )

@@ -84,9 +84,24 @@ const HC = (() => {
     });
   }
 
+  async function showNotice() {
+    // The notice comes from the server with its version: ticking the box agrees to that version.
+    const notice = await api("GET", "/api/v1/notice");
+    $("#notice-title").textContent = notice.title;
+    const list = $("#notice-items");
+    list.innerHTML = "";
+    for (const item of notice.items) {
+      const li = document.createElement("li");
+      li.textContent = item;
+      list.appendChild(li);
+    }
+    $("#consent").value = notice.version;
+  }
+
   function applyPage() {
-    requireLogin(() => {
+    requireLogin(async () => {
       const form = $("#apply");
+      await showNotice();
       form.hidden = false;
       form.addEventListener("submit", async (ev) => {
         ev.preventDefault();

@@ -4,6 +4,7 @@ import os
 import pytest
 import redis
 
+NOTICE = "2026-12-01"  # the version of policies/notice.json the tests agree to
 SERVER_URL = os.environ.get("HEALTHCODE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
@@ -50,7 +51,8 @@ class Api:
     def apply(self, headers: dict, relation: str = "self", verify: bool = True, **overrides) -> dict:
         """Apply, and (unless verify=False) pass the dev platform's face check, as a user who
         goes on to show the code does."""
-        body = {"name": "张三", "id_number": "11010519491231002X", "phone": "13800138000", "relation": relation}
+        body = {"name": "张三", "id_number": "11010519491231002X", "phone": "13800138000", "relation": relation,
+            "consent_notice": NOTICE}
         body.update(overrides)
         response = self.client.post("/api/v1/persons", json=body, headers=headers)
         assert response.status_code == 201, response.json

@@ -64,7 +64,8 @@ def parse_record(person_id: str, raw: dict[bytes, bytes]) -> PersonRecord | None
 # -- links ---------------------------------------------------------------------------------
 
 def link_value(link: Link) -> str:
-    value = f"{link.relation}|{int(link.verified)}|{link.linked_at}"
+    """relation|verified|linked_at|notice, then |name|phone while claims ride along."""
+    value = f"{link.relation}|{int(link.verified)}|{link.linked_at}|{link.consent_notice or ''}"
     claims = (link.claimed_name_ct, link.claimed_phone_ct)
     if any(claim is not None for claim in claims):  # "|name|phone", base64, either may be empty
         value += "".join("|" + (base64.b64encode(c).decode() if c is not None else "") for c in claims)
@@ -72,9 +73,9 @@ def link_value(link: Link) -> str:
 
 
 def parse_link(person_id: str, raw: bytes) -> Link:
-    relation, verified, linked_at, *claims = raw.decode().split("|")
+    relation, verified, linked_at, notice, *claims = raw.decode().split("|")
     name, phone = (base64.b64decode(c) if c else None for c in (claims + ["", ""])[:2])
-    return Link(person_id, Relation(relation), verified == "1", int(linked_at), name, phone)
+    return Link(person_id, Relation(relation), verified == "1", int(linked_at), name, phone, notice or None)
 
 
 # -- sessions ------------------------------------------------------------------------------
@@ -93,20 +94,23 @@ def parse_session(raw: bytes | None) -> Session | None:
 # -- facts ---------------------------------------------------------------------------------
 
 def marker_value(marker: Marker) -> str:
-    return _compact({
+    doc = {
         "kind": marker.kind,
         "reason": marker.reason,
         "since": marker.since,
         "until": marker.until,
         "by": marker.created_by,
         "status": marker.status,
-    })
+    }
+    if marker.note:
+        doc["note"] = marker.note
+    return _compact(doc)
 
 
 def parse_marker(person_id: str, marker_id: str, raw: bytes) -> Marker:
     doc = json.loads(raw)
     return Marker(marker_id, person_id, doc["kind"], doc["reason"], doc["since"], doc["until"], doc["by"],
-                  MarkerStatus(doc["status"]))
+                  MarkerStatus(doc["status"]), doc.get("note"))
 
 
 def lab_member(result: LabResult) -> str:

@@ -2,7 +2,7 @@
 import pytest
 
 from app import create_app
-from tests.conftest import SERVER_URL, Api
+from tests.conftest import NOTICE, SERVER_URL, Api
 from tests.unit.fakes import id_number
 
 SECRET = "test-secret-key-0123456789abcdef0123"
@@ -28,7 +28,7 @@ def person_keys(redis_server) -> set[bytes]:
 
 def family(n: int) -> dict:
     return {"name": "李四", "id_number": id_number(born="20100101", sequence=f"{n:03d}"), "phone": "13800138000",
-            "relation": "family"}
+            "relation": "family", "consent_notice": NOTICE}
 
 
 def test_applications_refused_by_the_family_limit_create_no_record_and_no_index_key(api, client, redis_server):
@@ -46,7 +46,8 @@ def test_a_second_self_on_an_account_creates_no_record(api, client, redis_server
     me = api.login("alice")
     api.apply(me)
     before = person_keys(redis_server)
-    other = {"name": "王五", "id_number": id_number(sequence="007"), "phone": "13800138000", "relation": "self"}
+    other = {"name": "王五", "id_number": id_number(sequence="007"), "phone": "13800138000", "relation": "self",
+        "consent_notice": NOTICE}
     assert client.post("/api/v1/persons", json=other, headers=me).status_code == 409
     assert person_keys(redis_server) == before
 

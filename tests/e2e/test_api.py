@@ -4,6 +4,7 @@ import base64
 import cbor2
 import pytest
 
+from tests.conftest import NOTICE
 from tests.ids import id_number
 
 
@@ -25,7 +26,8 @@ def test_login_errors(client):
 
 def test_errors_are_in_chinese_unless_english_is_asked_for(api, client):
     me = api.login()
-    bad = {"name": "张三", "id_number": "110105194912310021", "phone": "13800138000", "relation": "self"}
+    bad = {"name": "张三", "id_number": "110105194912310021", "phone": "13800138000", "relation": "self",
+        "consent_notice": NOTICE}
     zh = client.post("/api/v1/persons", json=bad, headers=me).json["error"]
     assert zh["message"] == "申领信息有误" and zh["fields"] == {"id_number": ["身份证号码有误，请核对"]}
     en = client.post("/api/v1/persons", json=bad, headers={**me, "Accept-Language": "en-US,en;q=0.9"}).json["error"]
@@ -166,14 +168,16 @@ def test_apply_validation_errors_change_nothing(api, client, redis_server):
     me = api.login()
     before = set(redis_server.keys("hc:p:*"))
     response = client.post("/api/v1/persons", headers=me, json={
-        "name": "张3", "id_number": "110105194912310021", "phone": "010-12345678", "relation": "self"})
+        "name": "张3", "id_number": "110105194912310021", "phone": "010-12345678", "relation": "self",
+            "consent_notice": NOTICE})
     assert response.status_code == 422
     error = response.json["error"]
     assert error["code"] == "validation_error"
     assert set(error["fields"]) == {"name", "id_number", "phone"}
     for bad_date in ("110105194913310021",):
         response = client.post("/api/v1/persons", headers=me, json={
-            "name": "张三", "id_number": bad_date, "phone": "13800138000", "relation": "self"})
+            "name": "张三", "id_number": bad_date, "phone": "13800138000", "relation": "self",
+            "consent_notice": NOTICE})
         assert response.status_code == 422 and "id_number" in response.json["error"]["fields"]
     assert set(redis_server.keys("hc:p:*")) == before
     assert client.get("/api/v1/persons", headers=me).json["persons"] == []
@@ -183,10 +187,12 @@ def test_apply_conflicts_and_family_limit(api, client):
     alice, bob = api.login("alice"), api.login("bob")
     api.apply(alice)
     response = client.post("/api/v1/persons", headers=alice, json={
-        "name": "李四", "id_number": id_number(seq=1), "phone": "13800138001", "relation": "self"})
+        "name": "李四", "id_number": id_number(seq=1), "phone": "13800138001", "relation": "self",
+            "consent_notice": NOTICE})
     assert response.status_code == 409 and response.json["error"]["code"] == "conflict"
     response = client.post("/api/v1/persons", headers=bob, json={
-        "name": "张三", "id_number": "11010519491231002X", "phone": "13800138001", "relation": "self"})
+        "name": "张三", "id_number": "11010519491231002X", "phone": "13800138001", "relation": "self",
+            "consent_notice": NOTICE})
     assert response.status_code == 409
     # the same person applied for as family from another account is one person
     family = api.apply(bob, relation="family")
@@ -194,14 +200,16 @@ def test_apply_conflicts_and_family_limit(api, client):
     for seq in range(2, 6):
         api.apply(bob, relation="family", name="王五", id_number=id_number(seq=seq))
     response = client.post("/api/v1/persons", headers=bob, json={
-        "name": "王五", "id_number": id_number(seq=9), "phone": "13800138001", "relation": "family"})
+        "name": "王五", "id_number": id_number(seq=9), "phone": "13800138001", "relation": "family",
+            "consent_notice": NOTICE})
     assert response.status_code == 409
 
 
 def test_name_must_match_existing_person(api, client):
     api.apply(api.login("alice"))
     response = client.post("/api/v1/persons", headers=api.login("bob"), json={
-        "name": "李四", "id_number": "11010519491231002X", "phone": "13800138001", "relation": "family"})
+        "name": "李四", "id_number": "11010519491231002X", "phone": "13800138001", "relation": "family",
+            "consent_notice": NOTICE})
     assert response.status_code == 422 and "name" in response.json["error"]["fields"]
 
 
@@ -385,7 +393,8 @@ def test_a_relative_applying_first_cannot_lock_the_owner_out(api, client):
     assert owner["id"] == squatted["id"] and owner["name_masked"] == "张*"
     assert client.get("/api/v1/persons", headers=mallory).json["persons"][0]["name_masked"] == "张*"
     response = client.post("/api/v1/persons", headers=api.login("eve"), json={
-        "name": "王五", "id_number": "11010519491231002X", "phone": "13800138000", "relation": "family"})
+        "name": "王五", "id_number": "11010519491231002X", "phone": "13800138000", "relation": "family",
+            "consent_notice": NOTICE})
     assert response.status_code == 422  # now the owner's name stands
 
 
@@ -394,7 +403,8 @@ def test_a_refused_application_leaves_no_name_behind(api, client):
     for seq in range(1, 6):
         api.apply(bob, relation="family", name="王五", id_number=id_number(seq=seq))
     response = client.post("/api/v1/persons", headers=bob, json={
-        "name": "假名", "id_number": id_number(seq=7), "phone": "13800138001", "relation": "family"})
+        "name": "假名", "id_number": id_number(seq=7), "phone": "13800138001", "relation": "family",
+            "consent_notice": NOTICE})
     assert response.status_code == 409
     api.apply(api.login("carol"), name="李四", id_number=id_number(seq=7))
 
@@ -416,7 +426,8 @@ def test_a_refused_self_application_restores_the_name_it_would_have_replaced(api
     busy = api.login("busy")
     api.apply(busy, name="李四", id_number=id_number(seq=3))  # this account has its own code already
     response = client.post("/api/v1/persons", headers=busy, json={
-        "name": "张三", "id_number": "11010519491231002X", "phone": "13800138000", "relation": "self"})
+        "name": "张三", "id_number": "11010519491231002X", "phone": "13800138000", "relation": "self",
+            "consent_notice": NOTICE})
     assert response.status_code == 409
     api.apply(api.login("eve"), relation="family", name="王五")  # the stored name is unchanged
 
@@ -426,7 +437,8 @@ def test_someone_who_knows_only_the_id_number_gets_nothing_and_erases_nothing(ap
     grandma = api.apply(carer, relation="family", name="王秀英")
     stranger = api.login("stranger")
     made_up = client.post("/api/v1/persons", headers=stranger, json={
-        "name": "某某", "id_number": "11010519491231002X", "phone": "13900139000", "relation": "self"})
+        "name": "某某", "id_number": "11010519491231002X", "phone": "13900139000", "relation": "self",
+            "consent_notice": NOTICE})
     assert made_up.status_code == 422  # her name passed a face check: it is final
     claim = api.apply(stranger, name="王秀英", phone="13900139000", verify=False)  # knows name and ID
     assert claim["id"] == grandma["id"] and claim["phone_masked"] == "139****9000"  # as typed
@@ -443,13 +455,14 @@ def test_someone_who_knows_only_the_id_number_gets_nothing_and_erases_nothing(ap
     mine = api.apply(owner, name="王秀英")
     assert mine["verified"] and mine["relation"] == "self"
     third = client.post("/api/v1/persons", headers=api.login("third"), json={
-        "name": "王秀英", "id_number": "11010519491231002X", "phone": "13800138000", "relation": "self"})
+        "name": "王秀英", "id_number": "11010519491231002X", "phone": "13800138000", "relation": "self",
+            "consent_notice": NOTICE})
     assert third.status_code == 409
 
 
 def test_empty_fields_say_they_are_required(api, client):
     response = client.post("/api/v1/persons", headers=api.login(), json={
-        "name": " ", "id_number": "", "phone": "13800138000", "relation": "self"})
+        "name": " ", "id_number": "", "phone": "13800138000", "relation": "self", "consent_notice": NOTICE})
     assert response.status_code == 422
     assert response.json["error"]["fields"] == {"name": ["请填写此项"], "id_number": ["请填写此项"]}
 

@@ -113,13 +113,17 @@ def dev_login(driver, server: LiveServer, account: str) -> None:
     assert driver.execute_script("return sessionStorage.getItem('hc.token')")
 
 
-def submit_application(driver, name: str, id_number: str, phone: str, relation: str = "self") -> None:
+def submit_application(driver, name: str, id_number: str, phone: str, relation: str = "self",
+                       consent: bool = True) -> None:
     form = driver.find_element(By.ID, "apply")
     for field, value in (("name", name), ("id_number", id_number), ("phone", phone)):
         element = form.find_element(By.NAME, field)
         element.clear()
         element.send_keys(value)
     form.find_element(By.CSS_SELECTOR, f"input[name=relation][value={relation}]").click()
+    box = form.find_element(By.ID, "consent")
+    if box.is_selected() != consent:
+        box.click()
     driver.find_element(By.ID, "apply-submit").click()
 
 
@@ -210,6 +214,18 @@ def test_wrong_id_check_digit_shows_the_error_under_the_id_field(browser, live_s
     assert browser.find_element(By.NAME, "id_number").get_attribute("value") == "110105194912310021"
     time.sleep(0.3)  # nothing navigates away late
     assert browser.current_url == live_server.url + "/m/apply"
+
+
+def test_applying_needs_the_notice_read_and_agreed_to(browser, live_server):
+    dev_login(browser, live_server, "e2e-consent")
+    items = browser.find_elements(By.CSS_SELECTOR, "#notice-items li")
+    assert len(items) >= 5 and "如实" in items[0].text  # truthful information comes first
+    submit_application(browser, **APPLICANT, consent=False)
+    error = browser.find_element(By.CSS_SELECTOR, '#apply .err[data-for="consent_notice"]')
+    wait(browser).until(lambda d: error.text.strip())
+    assert "申领须知" in error.text and browser.current_url == live_server.url + "/m/apply"
+    submit_application(browser, **APPLICANT)
+    wait(browser).until(EC.url_matches(CODE_URL.pattern))
 
 
 def test_a_face_check_ticket_from_the_mini_program_is_used_once_and_a_failed_one_can_be_retried(

@@ -2,7 +2,7 @@
 import pytest
 
 from app import create_app
-from tests.conftest import SERVER_URL, Api
+from tests.conftest import NOTICE, SERVER_URL, Api
 from tests.unit.fakes import id_number
 
 SECRET = "test-secret-key-0123456789abcdef0123"
@@ -65,10 +65,10 @@ def test_applications_per_account_stop_at_the_limit_and_leave_nothing(redis_serv
     me = api.login("alice")
     for n in range(2):
         body = {"name": "李四", "id_number": id_number(born="20100101", sequence=f"{n:03d}"), "phone": "13800138000",
-                "relation": "family"}
+                "relation": "family", "consent_notice": NOTICE}
         assert api.client.post("/api/v1/persons", json=body, headers=me).status_code == 201
     before = data_keys(redis_server)
-    body = {"name": "王五", "id_number": ZHANG, "phone": "13800138000", "relation": "self"}
+    body = {"name": "王五", "id_number": ZHANG, "phone": "13800138000", "relation": "self", "consent_notice": NOTICE}
     assert_rate_limited(api.client.post("/api/v1/persons", json=body, headers=me))
     assert data_keys(redis_server) == before
     other = api.login("bob")
@@ -80,7 +80,7 @@ def test_answers_that_tell_whether_an_id_number_is_registered_are_counted_tightl
     api = Api(app, app.test_client())
     api.apply(api.login("owner"))  # 张三 / ZHANG, face-checked: ZHANG is someone's own code
     prober = api.login("prober")
-    probe = {"name": "张三", "id_number": ZHANG, "phone": "13800138000", "relation": "self"}
+    probe = {"name": "张三", "id_number": ZHANG, "phone": "13800138000", "relation": "self", "consent_notice": NOTICE}
     for _ in range(2):
         assert api.client.post("/api/v1/persons", json=probe, headers=prober).status_code == 409
     assert_rate_limited(api.client.post("/api/v1/persons", json=probe, headers=prober))
@@ -92,9 +92,10 @@ def test_answers_that_tell_whether_a_name_matches_are_counted_tightly(redis_serv
     api.apply(api.login("owner"))
     guesser = api.login("guesser")
     for guess in ("张四", "张五"):
-        body = {"name": guess, "id_number": ZHANG, "phone": "13800138000", "relation": "family"}
+        body = {"name": guess, "id_number": ZHANG, "phone": "13800138000", "relation": "family",
+            "consent_notice": NOTICE}
         assert api.client.post("/api/v1/persons", json=body, headers=guesser).status_code == 422
-    body = {"name": "张三", "id_number": ZHANG, "phone": "13800138000", "relation": "family"}
+    body = {"name": "张三", "id_number": ZHANG, "phone": "13800138000", "relation": "family", "consent_notice": NOTICE}
     assert_rate_limited(api.client.post("/api/v1/persons", json=body, headers=guesser))
 
 
@@ -102,7 +103,8 @@ def test_other_refusals_do_not_count_as_oracle_answers(redis_server):
     app = limited_app(redis_server, rate_oracle_account="1/hour")
     api = Api(app, app.test_client())
     me = api.login("alice")
-    bad = {"name": "张三", "id_number": "110105194912310020", "phone": "13800138000", "relation": "self"}
+    bad = {"name": "张三", "id_number": "110105194912310020", "phone": "13800138000", "relation": "self",
+        "consent_notice": NOTICE}
     for _ in range(3):  # a typo in one's own number says nothing about anyone
         assert api.client.post("/api/v1/persons", json=bad, headers=me).status_code == 422
 

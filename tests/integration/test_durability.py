@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from adapters.store.embedded import EmbeddedRedis
+from tests.conftest import NOTICE
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +78,8 @@ def service(tmp_path):
     EmbeddedRedis(tmp_path / "redis").stop()
 
 
-APPLICATION = {"name": "张三", "id_number": "11010519491231002X", "phone": "13800138000", "relation": "self"}
+APPLICATION = {"name": "张三", "id_number": "11010519491231002X", "phone": "13800138000", "relation": "self",
+    "consent_notice": NOTICE}
 
 
 def login(base: str) -> dict:

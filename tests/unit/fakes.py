@@ -495,10 +495,10 @@ class FakeKeys:
 class FakeQr:
     """QrRenderer: the text itself, as bytes."""
 
-    def png(self, qr: str) -> bytes:
+    def png(self, qr: str, color: str | None = None) -> bytes:
         return qr.encode()
 
-    def svg(self, qr: str) -> bytes:
+    def svg(self, qr: str, color: str | None = None) -> bytes:
         return qr.encode()
 
 
