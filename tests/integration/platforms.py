@@ -14,8 +14,10 @@ import pytest
 
 from adapters.pii import HmacAccountIds
 from adapters.platforms.alipay import AlipayApp, AlipayPlatform
+from adapters.platforms.gov import GovConfig, GovPlatform
 from adapters.platforms.state import AccountState, ReplayGuard
 from tests.sims.alipay import AlipaySimulator, KeyPair
+from tests.sims.oidc import OidcProvider, SigningKey
 from tests.sims.server import Handler, serve
 
 SECRET = b"test-secret-key-0123456789abcdef0123"
@@ -27,6 +29,10 @@ OPEN_ID = "074a1CcTG1LelxKe4xQC0zgNdId0nxi95b5lsNpazWYoCo5"
 NAME = "张三"
 ID_NUMBER = "11010519491231002X"
 MOBILE = "13800138000"
+GOV_CLIENT_ID = "healthcode-gov"
+GOV_SECRET = "gov-client-secret-0123456789"
+GOV_SUB = "gov-user-0001"
+REDIRECT_URI = "https://healthcode.example/oauth/gov"
 
 
 @cache
@@ -118,3 +124,45 @@ def assert_no_personal_data(caplog: pytest.LogCaptureFixture, *secrets: str) -> 
         text = record.getMessage() + (logging.Formatter().formatException(record.exc_info) if record.exc_info else "")
         for secret in secrets:
             assert secret not in text, f"{record.name} logged personal data: {record.getMessage()!r}"
+
+
+@dataclass
+class GovWorld:
+    provider: OidcProvider
+    url: str
+    platform: GovPlatform
+    state: AccountState
+    ids: HmacAccountIds
+
+    def account_id(self, sub: str = GOV_SUB) -> str:
+        return self.ids.account_id("gov", GOV_CLIENT_ID, sub)
+
+    def login(self, sub: str = GOV_SUB, claims: dict | None = None, **options) -> str:
+        claims = {"name": NAME, "id_card": ID_NUMBER, "phone_number": "+86" + MOBILE} if claims is None else claims
+        return self.platform.login(self.provider.issue_code(sub, claims, **options)).account_id
+
+
+def gov_config(url: str, **overrides) -> GovConfig:
+    """A platform that issues ID tokens and names its claims name / id_card / phone_number."""
+    values = dict(client_id=GOV_CLIENT_ID, client_secret=GOV_SECRET, token_endpoint=f"{url}/token",
+                  userinfo_endpoint=f"{url}/userinfo", jwks_uri=f"{url}/jwks", issuer=url,
+                  redirect_uri=REDIRECT_URI, name_claim="name", id_number_claim="id_card",
+                  phone_claim="phone_number")
+    return GovConfig(**{**values, **overrides})
+
+
+@contextmanager
+def gov_world(redis_server, timeout: float = 1.0, id_tokens: bool = True, **config) -> Iterator[GovWorld]:
+    """The adapter against the OIDC provider simulator, its endpoints set by configuration."""
+    provider = OidcProvider(GOV_CLIENT_ID, GOV_SECRET, REDIRECT_URI, [signing_key()], id_tokens=id_tokens)
+    ids = HmacAccountIds(SECRET)
+    state = account_state(redis_server)
+    with switchboard().serving(provider) as url:
+        provider.issuer = url
+        platform = GovPlatform(gov_config(url, **config), ids, state, timeout=timeout)
+        yield GovWorld(provider, url, platform, state, ids)
+
+
+@cache
+def signing_key() -> SigningKey:
+    return SigningKey.generate()
