@@ -117,6 +117,11 @@ def alipay_world(redis_server, apps: list[AlipayApp] | None = None, timeout: flo
         yield AlipayWorld(sim, url, platform, state, ids)
 
 
+def keys(redis_server) -> set[bytes]:
+    """Every key in the test database: a refused request must leave none behind."""
+    return set(redis_server.scan_iter())
+
+
 def assert_no_personal_data(caplog: pytest.LogCaptureFixture, *secrets: str) -> None:
     """No log record (message, arguments or traceback) holds any of `secrets`."""
     assert caplog.records, "the flow logged nothing: the check would prove nothing"

@@ -26,6 +26,7 @@ from tests.integration.platforms import (
     alipay_world,
     assert_no_personal_data,
     key,
+    keys,
 )
 
 NOTICE = ColorNotice(person_id="p-42", name_masked="张*", color="red", at=1_700_000_000, reason="close_contact")
@@ -61,11 +62,13 @@ def test_a_new_app_logs_in_by_open_id(alipay):
     assert (identity.app_id, identity.user_id) == (OPEN_APP_ID, OPEN_ID)
 
 
-def test_a_reused_code_is_an_invalid_login_code_not_a_signature_error(alipay):
+def test_a_reused_code_is_an_invalid_login_code_not_a_signature_error(alipay, redis_server):
     code = alipay.sim.issue_code(user_id=USER_ID)
     alipay.platform.login(code)
+    before = keys(redis_server)
     with pytest.raises(InvalidLoginCode):
         alipay.platform.login(code)
+    assert keys(redis_server) == before
 
 
 def test_an_unknown_code_is_an_invalid_login_code(alipay):
@@ -74,10 +77,13 @@ def test_an_unknown_code_is_an_invalid_login_code(alipay):
 
 
 def test_an_empty_or_huge_code_is_refused_before_asking_alipay(alipay):
-    for code in ("", "   ", "x" * 129):
+    for code in ("", "   ", "x" * 129, "ab\x00c"):
         with pytest.raises(InvalidInput):
             alipay.platform.login(code)
     assert alipay.sim.requests == []
+    with pytest.raises(InvalidLoginCode):  # the longest code still goes to Alipay
+        alipay.platform.login("x" * 128)
+    assert len(alipay.sim.requests) == 1
 
 
 def test_an_app_that_is_not_configured_is_refused(alipay):
@@ -86,11 +92,12 @@ def test_an_app_that_is_not_configured_is_refused(alipay):
 
 
 @pytest.mark.parametrize("misbehave", ["forged", "unsigned", "garbage", "500"])
-def test_a_reply_that_does_not_verify_or_a_failing_gateway_is_unavailable(alipay, misbehave, caplog):
+def test_a_reply_that_does_not_verify_or_a_failing_gateway_is_unavailable(alipay, misbehave, caplog, redis_server):
     alipay.sim.misbehave = misbehave
     code = alipay.sim.issue_code(user_id=USER_ID)
     with caplog.at_level(logging.WARNING, logger="healthcode"), pytest.raises(PlatformUnavailable):
         alipay.platform.login(code)
+    assert keys(redis_server) == set()
     # Only the error's type: urllib's messages carry the request URL, the code with it.
     assert [r.getMessage() for r in caplog.records if r.name.startswith("healthcode")] \
         and all(code not in r.getMessage() and USER_ID not in r.getMessage() for r in caplog.records)
@@ -185,12 +192,13 @@ def test_a_face_check_needs_a_known_account(alipay):
         alipay.platform.begin_identity_check(alipay.account_id(), NAME, ID_NUMBER)
 
 
-def test_a_refused_initialization_is_a_failed_identity_check(alipay, monkeypatch):
+def test_a_refused_initialization_is_a_failed_identity_check_and_binds_nothing(alipay, redis_server):
     account = alipay.login()
-    monkeypatch.setattr(alipay.sim, "_certify_initialize",
-                        lambda params, biz: {"code": "40004", "msg": "Business Failed", "sub_code": "CERT_NO_INVALID"})
+    alipay.sim.cert_refused.add(ID_NUMBER)
+    before = keys(redis_server)
     with pytest.raises(Forbidden):
         alipay.platform.begin_identity_check(account, NAME, ID_NUMBER)
+    assert keys(redis_server) == before
 
 
 def test_a_failing_gateway_during_the_face_check_is_unavailable(alipay):

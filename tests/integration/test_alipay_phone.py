@@ -8,7 +8,7 @@ import pytest
 
 from adapters.platforms import alipay_phone
 from core.errors import InvalidInput
-from tests.integration.platforms import MOBILE, USER_ID, aes_key, alipay_apps, alipay_world, key
+from tests.integration.platforms import MOBILE, USER_ID, aes_key, alipay_apps, alipay_world, key, keys
 
 OK = {"code": "10000", "msg": "Success", "mobile": MOBILE}
 
@@ -58,10 +58,13 @@ def test_a_proof_signed_by_alipay_gives_the_mobile(alipay):
     lambda sim: json.dumps({**json.loads(sim.phone_proof(aes_key(), OK)), "sign": "not base64!"}),
     lambda sim: json.dumps({**json.loads(sim.phone_proof(aes_key(), OK)), "sign_type": "RSA"}),
 ], ids=["other-key", "unquoted", "swapped-ciphertext", "no-sign", "garbled-sign", "rsa1"])
-def test_a_proof_whose_sign_does_not_verify_is_refused(alipay, tamper):
+def test_a_proof_whose_sign_does_not_verify_is_refused(alipay, tamper, redis_server):
+    proof = tamper(alipay.sim)
+    before = keys(redis_server)
     with pytest.raises(InvalidInput) as refused:
-        prove(alipay, tamper(alipay.sim))
+        prove(alipay, proof)
     assert refused.value.message == "phone_proof_invalid"
+    assert keys(redis_server) == before
 
 
 @pytest.mark.parametrize("proof", ["", "not json", "[]", '{"response": 1, "sign": "x"}', json.dumps({"sign": "x"})])

@@ -8,9 +8,19 @@ from urllib.parse import urlencode
 import pytest
 
 from adapters.platforms.alipay import USER_FIELD, AlipayApp
+from adapters.platforms.alipay_messages import MAX_AGE, MAX_SKEW
 from core.errors import BadSignature
 from core.platforms import AccountRevoked, WebhookRequest
-from tests.integration.platforms import APP_ID, OPEN_APP_ID, OPEN_ID, USER_ID, alipay_apps, alipay_world, key
+from tests.integration.platforms import (
+    APP_ID,
+    OPEN_APP_ID,
+    OPEN_ID,
+    USER_ID,
+    alipay_apps,
+    alipay_world,
+    key,
+    keys,
+)
 
 CANCELLED = "alipay.open.auth.userauth.cancelled"
 FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
@@ -70,14 +80,26 @@ def tampered(fields: dict[str, str]) -> dict[str, str]:
     lambda sim: cancellation(sim, key=key("stranger")),  # not Alipay's key
     lambda sim: tampered(cancellation(sim)),  # signed, then changed
     lambda sim: {**cancellation(sim), "sign_type": "RSA"},  # not the type we verify
-    lambda sim: cancellation(sim, sent_at=time.time() - 3 * 86_400),  # too old for the replay window
-    lambda sim: cancellation(sim, sent_at=time.time() + 3_600),  # from the future
+    lambda sim: cancellation(sim, sent_at=time.time() - MAX_AGE - 60),  # too old for the replay window
+    lambda sim: cancellation(sim, sent_at=time.time() + MAX_SKEW + 60),  # from the future
+    lambda sim: {k: v for k, v in cancellation(sim).items() if k != "utc_timestamp"},
     lambda sim: {k: v for k, v in cancellation(sim).items() if k != "notify_id"},
-], ids=["missing", "empty", "garbled", "other-key", "tampered", "sign-type", "stale", "future", "no-notify-id"])
-def test_a_message_that_does_not_verify_is_a_bad_signature_and_changes_nothing(alipay, make):
+], ids=["missing", "empty", "garbled", "other-key", "tampered", "sign-type", "stale", "future", "no-timestamp",
+        "no-notify-id"])
+def test_a_message_that_does_not_verify_is_a_bad_signature_and_changes_nothing(alipay, make, redis_server):
+    fields = make(alipay.sim)
+    before = keys(redis_server)
     with pytest.raises(BadSignature):
-        alipay.platform.handle_webhook(form(make(alipay.sim)))
+        alipay.platform.handle_webhook(form(fields))
+    assert keys(redis_server) == before  # not even its notify_id
     assert alipay.state.get(alipay.account, USER_FIELD) is not None
+
+
+@pytest.mark.parametrize("sent_at", [lambda now: now - MAX_AGE + 60, lambda now: now + MAX_SKEW - 60],
+                         ids=["almost-too-old", "almost-too-early"])
+def test_a_message_just_inside_the_window_is_taken(alipay, sent_at):
+    reply = alipay.platform.handle_webhook(form(cancellation(alipay.sim, sent_at=sent_at(time.time()))))
+    assert reply.events == (AccountRevoked(alipay.account),)
 
 
 @pytest.mark.parametrize("body", [b"", b"\xff\xfe", b"sign=a&sign=b", b"%%%"])

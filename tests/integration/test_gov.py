@@ -29,6 +29,7 @@ from tests.integration.platforms import (
     assert_no_personal_data,
     gov_config,
     gov_world,
+    keys,
 )
 
 
@@ -69,12 +70,14 @@ def test_a_plain_oauth_platform_is_known_by_its_userinfo(redis_server, id_tokens
         assert world.provider.jwks_fetches == 0
 
 
-def test_a_reused_or_unknown_code_is_an_invalid_login_code(gov):
+def test_a_reused_or_unknown_code_is_an_invalid_login_code(gov, redis_server):
     code = gov.provider.issue_code(GOV_SUB)
     gov.platform.login(code)
+    before = keys(redis_server)
     for again in (code, "never-issued"):
         with pytest.raises(InvalidLoginCode):
             gov.platform.login(again)
+    assert keys(redis_server) == before
 
 
 def test_a_code_issued_for_another_redirect_uri_is_an_invalid_login_code(redis_server):
@@ -124,11 +127,21 @@ def test_a_rotated_signing_key_is_fetched_again(gov):
 
 
 def test_an_empty_code_or_another_client_is_refused_before_asking_the_platform(gov):
-    with pytest.raises(InvalidInput):
-        gov.platform.login("")
+    for code in ("", "x" * 513):
+        with pytest.raises(InvalidInput):
+            gov.platform.login(code)
+    with pytest.raises(InvalidLoginCode):  # the longest code still goes to the platform
+        gov.platform.login("x" * 512)
     with pytest.raises(InvalidInput):
         gov.platform.login(gov.provider.issue_code(GOV_SUB), app_id="another-client")
     assert not gov.provider.access_tokens
+
+
+def test_a_login_that_does_not_verify_leaves_nothing_behind(gov, redis_server):
+    gov.provider.misbehave = "forged"
+    with pytest.raises(PlatformUnavailable):
+        gov.login()
+    assert keys(redis_server) == set()
 
 
 @pytest.mark.parametrize("change", [

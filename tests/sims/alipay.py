@@ -95,6 +95,7 @@ class AlipaySimulator:
     codes: dict[str, dict[str, str]] = field(default_factory=dict)
     certifications: dict[str, Certification] = field(default_factory=dict)
     face_mismatch: set[str] = field(default_factory=set)  # cert_no whose face check fails
+    cert_refused: set[str] = field(default_factory=set)  # cert_no Alipay cannot check (40004)
     order_numbers: set[str] = field(default_factory=set)
     messages: list[dict[str, Any]] = field(default_factory=list)
     unreachable: set[str] = field(default_factory=set)  # users a message cannot reach
@@ -210,6 +211,8 @@ class AlipaySimulator:
                 or not identity.get("cert_name") or not identity.get("cert_no") \
                 or not (biz.get("merchant_config") or {}).get("return_url"):
             return {"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-parameter"}
+        if identity["cert_no"] in self.cert_refused:
+            return {"code": "40004", "msg": "Business Failed", "sub_code": "CERT_NO_INVALID"}
         if order in self.order_numbers:
             return {"code": "40004", "msg": "Business Failed", "sub_code": "OUTER_ORDER_NO_DUPLICATE"}
         self.order_numbers.add(order)
