@@ -40,7 +40,8 @@ CANCELLED = "alipay.open.auth.userauth.cancelled"
 # sub_code of a login code that is wrong, used or expired (授权码错误、状态不对或过期); every
 # other refusal of oauth.token (isv.invalid-app-id, isv.grant-type-invalid …) is ours to fix.
 CODE_REFUSED = frozenset({"isv.code-invalid"})
-# The template's keywords, in the order the console's template must list them.
+# keyword2 of the colour-change message (keyword1 the masked name, keyword3 the time): the
+# template chosen in Alipay's console must list its keywords in that order.
 COLOR_LABELS = {"green": "绿码", "yellow": "黄码", "red": "红码"}
 
 
@@ -212,7 +213,7 @@ class AlipayPlatform:
         account = self._account(account_id)
         app = self._apps[account.app_id] if account else None
         if account is None or app is None or not app.notify_template_id:
-            return False  # unknown (or forgotten) user, or no template: nobody to reach
+            return False  # an unknown (or forgotten) user, or no template: nobody to reach
         biz = _template_message(account, app, notice)
         try:
             self._clients[app.app_id].call("alipay.open.app.mini.templatemessage.send", biz)
