@@ -15,6 +15,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from adapters.pii import AesGcmVault, HmacAccountIds, derive_key
+from adapters.platforms.config import PlatformsFileError, load_platforms
 from adapters.platforms.dev import DevPlatform
 from adapters.signing.codeid import AesCodeIdCipher
 from adapters.signing.cose import CoseCodec
@@ -24,11 +25,12 @@ from adapters.store import redis_stores
 from adapters.store.durability import NonDurableStore, refuse_non_durable
 from adapters.store.embedded import EmbeddedRedis
 from adapters.store.health import STORE_ERRORS, RedisStoreHealth
+from adapters.store.outbox import RedisOutbox
 from config import Settings, SettingsError
 from core.clock import SystemClock
 from core.notice import load_notice
 from core.policy import PolicyError, load_policy
-from core.ports import PlatformAdapter
+from core.ports import Notifier, PlatformAdapter
 from core.wiring import Adapters, Contact, Services, ServiceSettings, wire
 
 # Versioned prefix of every QR text: China health code, format 1 (not EU DCC's "HC1:").
@@ -114,9 +116,19 @@ def build(settings: Settings, instance: Path) -> tuple[Services, Runtime]:
     keyring = RedisKeyRing(client, derive_key(key, "signing-key-wrap"), settings.issuer,
                            refresh_seconds=settings.key_refresh_seconds)
     codec = CoseCodec(keyring, prefix=QR_PREFIX)
+    ids = HmacAccountIds(key)
     platforms: dict[str, PlatformAdapter] = {}
+    notifiers: tuple[Notifier, ...] = ()
+    if settings.platforms_file:
+        try:
+            configured = load_platforms(settings.platforms_file, client=client, ids=ids,
+                                        state_key=derive_key(key, "platform-state"), session_ttl=settings.session_ttl)
+        except PlatformsFileError as exc:
+            raise SettingsError(f"HEALTHCODE_PLATFORMS_FILE {settings.platforms_file}: {exc}") from None
+        platforms.update(configured.adapters)
+        notifiers = configured.notifiers
     if settings.dev_login_enabled:
-        platforms["dev"] = DevPlatform(HmacAccountIds(key))
+        platforms["dev"] = DevPlatform(ids)
     store = RedisStoreHealth(client, embedded)
     adapters = Adapters(
         stores=redis_stores(client),
@@ -129,6 +141,8 @@ def build(settings: Settings, instance: Path) -> tuple[Services, Runtime]:
         keys=keyring,
         qr=QrImages(),
         store=store,
+        outbox=RedisOutbox(client),
+        notifiers=notifiers,
     )
     return wire(adapters, core_settings), Runtime(settings, store)
 

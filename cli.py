@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+from types import FrameType
 
 import click
 from flask import Flask
@@ -39,6 +43,28 @@ def register(app: Flask, services: Services) -> None:
         if not services.credentials.revoke(credential_id):
             raise click.ClickException(f"no credential {credential_id}")
         click.echo(f"revoked {credential_id}")
+
+    @app.cli.command("worker")
+    @click.option("--once", is_flag=True, help="Send one batch and stop (tests, cron).")
+    @click.option("--batch", default=50, show_default=True, help="Changes taken per round.")
+    def worker(once: bool, batch: int) -> None:
+        """Send queued colour-change notices to linked accounts until stopped (SIGTERM/SIGINT
+        finish the batch in hand first)."""
+        consumer = f"{socket.gethostname()}-{os.getpid()}"
+        stopping = False
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        sent = 0
+        while not stopping:
+            sent += services.notifications.deliver(consumer, count=batch, block_ms=0 if once else 2_000)
+            if once:
+                break
+        click.echo(f"worker {consumer}: {sent} changes sent", err=True)
 
     @app.cli.group()
     def keys() -> None:

@@ -42,6 +42,7 @@ class Settings:
     credential_cache_seconds: float = 5.0
     log_level: str = "INFO"
     allow_non_durable_store: bool = False
+    platforms_file: str = ""  # TOML: the WeChat, Alipay and gov apps (docs/platforms.example.toml)
     notice_file: str = str(ROOT / "policies" / "notice.json")
     hotline: str = "12345"  # shown on yellow and red codes: whom to call
     office: str = "所在社区（村）居委会或当地卫生健康部门"  # and where to go

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, send_from_directory
 
-from blueprints import authority, checkpoint, citizen, metrics, ops, pages
+from blueprints import authority, checkpoint, citizen, metrics, ops, pages, webhooks
 from blueprints.errors import HealthCodeApi, register_error_handlers
 from blueprints.headers import secure_headers
 from core.wiring import Services
@@ -28,6 +28,7 @@ def register_blueprints(app: Flask, services: Services) -> None:
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     for blueprint in (citizen.blp, checkpoint.blp, authority.blp):
         api.register_blueprint(blueprint)
+    app.register_blueprint(webhooks.blp)
     app.register_blueprint(ops.blp)
     app.register_blueprint(metrics.blp)
     metrics.instrument(app)

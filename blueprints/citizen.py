@@ -15,6 +15,7 @@ from blueprints.schemas import (
     HealthCodeQuerySchema,
     HealthCodeSchema,
     HistorySchema,
+    IdentityCheckSchema,
     LangQuerySchema,
     LoginResultSchema,
     LoginSchema,
@@ -28,9 +29,10 @@ from blueprints.schemas import (
     error_doc,
     iso,
 )
+from core.directory import PersonView
 from core.errors import Msg, NotFound
 from core.health_codes import HealthCodeView
-from core.persons import Application, PersonView
+from core.persons import Application
 
 blp = ApiBlueprint("citizen", __name__, url_prefix="/api/v1", description="Mini-program: login, persons, health code")
 PERSON = "/persons/<string(length=24):person_id>"
@@ -43,7 +45,7 @@ NOT_VERIFIED = error_doc("verification_required: the face check has not passed o
 @blp.response(201, LoginResultSchema)
 def login(data: dict[str, Any]) -> dict[str, Any]:
     """Log in with a platform's login code; returns a bearer token."""
-    result = services().sessions.login(data["platform"], data["code"])
+    result = services().sessions.login(data["platform"], data["code"], data.get("app_id"))
     persons = services().persons.list(result.session)
     return {
         "token": result.token,
@@ -82,7 +84,8 @@ class Persons(MethodView):
         "the person is already on the account, or the family limit is reached"))
     def post(self, data: dict[str, Any]) -> PersonView:
         """Apply for a health code, for self or a family member."""
-        return services().persons.apply(g.session, Application(**data))
+        platform = services().sessions.platform(g.session.platform) if "phone_proof" in data else None
+        return services().persons.apply(g.session, Application(**{"phone": "", **data}), platform)
 
 
 @blp.route(PERSON)
@@ -121,6 +124,20 @@ def verify(data: dict[str, Any], person_id: str) -> PersonView:
     """Identity check (face verification) through the account's platform."""
     platform = services().sessions.platform(g.session.platform)
     return services().persons.verify(g.session, person_id, platform, data["ticket"])
+
+
+@blp.route(PERSON + "/verification/start", methods=["POST"])
+@blp.doc(security=BEARER)
+@require("citizen")
+@blp.response(201, IdentityCheckSchema)
+@blp.alt_response(401, **UNAUTHORIZED)
+@blp.alt_response(404, **NOT_LINKED)
+@blp.alt_response(503, **error_doc("platform_unavailable: the platform did not answer; try again"))
+def start_verification(person_id: str) -> dict[str, Any]:
+    """Prepare the platform's face check of this person; the mini-program runs it with the ticket."""
+    platform = services().sessions.platform(g.session.platform)
+    check = services().persons.begin_verification(g.session, person_id, platform)
+    return {"ticket": check.ticket, "expires_in": check.expires_in, "url": check.url}
 
 
 def health_code_body(view: HealthCodeView, lang: str) -> dict[str, Any]:

@@ -79,9 +79,9 @@ class RouteLimit:
 
 
 BEARER_ENDPOINTS = (
-    "citizen.logout", "citizen.Persons", "citizen.Person", "citizen.verify", "citizen.health_code",
-    "citizen.health_code_image", "citizen.history", "checkpoint.scan", "authority.add_marker",
-    "authority.remove_marker",
+    "citizen.logout", "citizen.Persons", "citizen.Person", "citizen.verify", "citizen.start_verification",
+    "citizen.health_code", "citizen.health_code_image", "citizen.health_code_status", "citizen.history",
+    "checkpoint.scan", "authority.add_marker", "authority.remove_marker",
 )
 ROUTE_LIMITS = (
     RouteLimit(("citizen.login",), "rate_login_ip", client_ip),
@@ -92,8 +92,9 @@ ROUTE_LIMITS = (
                deduct_when=is_oracle_answer, scope="oracle-account"),
     RouteLimit(("citizen.Persons",), "rate_oracle_ip", client_ip, methods=("POST",),
                deduct_when=is_oracle_answer, scope="oracle-ip"),
-    RouteLimit(("citizen.verify",), "rate_verify_account", session_account),
-    RouteLimit(("citizen.verify",), "rate_verify_ip", client_ip),
+    # Preparing a face check costs the platform (and us) as much as reading its result.
+    RouteLimit(("citizen.verify", "citizen.start_verification"), "rate_verify_account", session_account),
+    RouteLimit(("citizen.verify", "citizen.start_verification"), "rate_verify_ip", client_ip),
     RouteLimit(("citizen.verify",), "rate_oracle_account", session_account,
                deduct_when=is_oracle_answer, scope="oracle-account"),
     RouteLimit(("checkpoint.scan",), "rate_scan_credential", checkpoint_credential),

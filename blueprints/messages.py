@@ -79,6 +79,8 @@ TEXTS: dict[Msg, tuple[str, str]] = {
     Msg.NEGATIVE_OR_POSITIVE: ("应为 negative（阴性）或 positive（阳性）", "negative or positive"),
     Msg.PLACE_NAME: ("1–64 个字符：各种文字的字母和数字、单个空格及 . : · ( ) # / - _",
                      "1–64 characters: letters and digits of any script, single spaces, . : · ( ) # / - _"),
+    Msg.PHONE_OR_PROOF: ("请填写手机号，或授权平台提供手机号（二选一）",
+                         "give the phone, or the platform's phone authorization (one of the two)"),
     Msg.CONSENT_REQUIRED: ("请先阅读并同意申领须知", "read and agree to the notice first"),
     Msg.CONSENT_CURRENT: ("请勾选同意当前版本的申领须知", "tick the box to agree to the current notice"),
     Msg.FREE_TEXT_CHARS: ("不能包含控制字符或文字方向控制符", "no control characters or bidirectional controls"),

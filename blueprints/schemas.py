@@ -65,6 +65,8 @@ def error_doc(description: str) -> dict[str, Any]:
 class LoginSchema(Strict):
     platform = fields.String(required=True, validate=validate.Length(1, 16))
     code = fields.String(required=True, validate=validate.Length(1, 256))
+    app_id = fields.String(validate=validate.Length(1, 64), metadata={
+        "description": "which of the platform's mini-program apps the code is from; default: the first configured"})
 
 
 class PersonViewSchema(Strict):
@@ -96,12 +98,23 @@ class ApplicationSchema(Strict):
     name = fields.String(required=True, validate=validate.Length(max=64), metadata={"example": "张三"})
     id_number = fields.String(required=True, validate=validate.Length(max=32),
                               metadata={"example": "11010519491231002X"})
-    phone = fields.String(required=True, validate=validate.Length(max=32), metadata={"example": "13800138000"})
+    phone = fields.String(validate=validate.Length(max=32), metadata={"example": "13800138000"})
+    phone_proof = fields.Dict(keys=fields.String(validate=validate.Length(1, 32)),
+                              values=fields.String(validate=validate.Length(1, 4096)),
+                              validate=validate.Length(1, 4), metadata={
+        "description": "instead of phone: the platform's phone authorization, e.g. WeChat {code} or "
+                       "{encrypted_data, iv}, Alipay {response}"})
     relation = fields.String(required=True, validate=validate.OneOf(choices(Relation)))
     consent_notice = fields.String(required=True, validate=validate.Length(max=32),
                                    error_messages={"required": Msg.CONSENT_CURRENT}, metadata={
         "description": "the version of GET /api/v1/notice the applicant read and agreed to (the box ticked)",
         "example": "2026-12-01"})
+
+
+    @ma.validates_schema
+    def one_phone(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if ("phone" in data) == ("phone_proof" in data):
+            raise ma.ValidationError(Msg.PHONE_OR_PROOF, "phone")
 
 
 class PhoneUpdateSchema(Strict):
@@ -114,6 +127,14 @@ class PersonListSchema(Strict):
 
 class VerificationSchema(Strict):
     ticket = fields.String(required=True, validate=validate.Length(1, 512))
+
+
+class IdentityCheckSchema(Strict):
+    ticket = fields.String(required=True, metadata={
+        "description": "for the platform's face-check UI (WeChat wx.requestFacialVerify's verifyId, "
+                       "Alipay's certify_id), then POST …/verification {ticket}"})
+    expires_in = fields.Integer(required=True)
+    url = fields.String(allow_none=True, metadata={"description": "the page to open, where the platform has one"})
 
 
 class LangQuerySchema(Strict):

@@ -58,8 +58,8 @@ class SessionService:
             raise InvalidInput(Msg.UNKNOWN_PLATFORM, {"platform": [Message(Msg.PLATFORM_NOT_ENABLED, name=name)]})
         return adapter
 
-    def login(self, platform: str, code: str) -> LoginResult:
-        identity = self.platform(platform).login(code)
+    def login(self, platform: str, code: str, app_id: str | None = None) -> LoginResult:
+        identity = self.platform(platform).login(code, app_id)
         # "<account id>.<256 random bits>": still opaque and stored only as a hash, but a read
         # can fetch the session and the account's data in one round trip (see account_hint).
         token = f"{identity.account_id}.{secrets.token_urlsafe(32)}"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from core.model import Color, ColorChange, Facts, LabOutcome, LabResult, MarkerStatus
+from core.model import Color, ColorChange, ColorChanged, Facts, LabOutcome, LabResult, MarkerStatus
 from core.policy import NegativeTests, Policy, Rule
-from core.ports import HistoryLog
+from core.ports import HistoryLog, Outbox
 
 DAY = 86400
 HOUR = 3600
@@ -99,10 +99,11 @@ class ColorRecorder:
     The one owner of colour evaluation: codes, scans, marking, lab results and appeals all ask
     it, so a change is written once, whoever notices it first."""
 
-    def __init__(self, policy: Policy, history: HistoryLog, retention_days: int) -> None:
+    def __init__(self, policy: Policy, history: HistoryLog, retention_days: int, outbox: Outbox | None = None) -> None:
         self.policy = policy
         self._history = history
         self.retention_days = retention_days
+        self._outbox = outbox
 
     @property
     def retention(self) -> int:
@@ -118,5 +119,9 @@ class ColorRecorder:
         evaluation = derive_color(facts, self.policy, now)
         if evaluation.color.value != last_color:
             change = ColorChange(now, last_color, evaluation.color.value, tuple(evaluation.reason_codes))
+            if last_color is not None and self._outbox is not None:
+                # Queued before it is recorded: a crash in between leaves a notice whose change is
+                # not in the history, which the sender drops; never a change nobody is told of.
+                self._outbox.enqueue(ColorChanged(person_id, last_color, change.to_color, now, change.reason_codes))
             self._history.record_change(person_id, last_color, change, self.retention)
         return evaluation

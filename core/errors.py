@@ -71,6 +71,7 @@ class Msg(StrEnum):
     PLACE_NAME = "place_name"
     FREE_TEXT_CHARS = "free_text_chars"
     CONSENT_REQUIRED = "consent_required"
+    PHONE_OR_PROOF = "phone_or_proof"
     CONSENT_CURRENT = "consent_current"
     # the HTTP edge
     REQUEST_INVALID = "request_invalid"

@@ -7,9 +7,10 @@ from core.accounts import account_hint, check_session, token_hash
 from core.clock import Clock
 from core.codes import CodeIssuer, InvalidCode
 from core.color import ColorRecorder, Evaluation
+from core.directory import PersonDirectory, PersonView
 from core.errors import Msg, NotFound
 from core.model import Color, ColorChange, PersonRecord, PersonSnapshot, ScanFailure, ScanRecord, Session
-from core.persons import PersonDirectory, PersonService, PersonView, live_link, require_verified
+from core.persons import PersonService, live_link, require_verified
 from core.ports import HistoryLog, PersonReads
 
 

@@ -7,10 +7,11 @@ from dataclasses import dataclass, replace
 
 from core.clock import Clock
 from core.color import DAY, ColorRecorder
+from core.directory import PersonDirectory
 from core.errors import InvalidInput, Message, Msg, NotFound
 from core.identity import normalize_id_number
 from core.model import Credential, LabOutcome, LabResult, Marker, MarkerStatus
-from core.persons import CN_TZ, PersonDirectory
+from core.persons import CN_TZ
 from core.ports import FactRecords, PersonReads
 
 EARLIEST = 1575158400  # 2019-12-01T00:00Z: no marking can predate the epidemic

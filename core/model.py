@@ -179,6 +179,17 @@ class ScanRecord:
 
 
 @dataclass(frozen=True)
+class ColorChanged:
+    """A person's colour moved: what the notifications queue carries (no personal data)."""
+
+    person_id: str
+    from_color: str
+    to_color: str
+    at: int
+    reason_codes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class PersonSnapshot:
     """One read of a person for the hot paths: the record and its facts, and, as the read asked,
     the account's link, the session of a token, or the reference of the scan it recorded."""

@@ -2,39 +2,24 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from core import name_claims
 from core.clock import Clock
+from core.directory import PersonDirectory, PersonView
 from core.errors import Conflict, Fields, Forbidden, InvalidInput, Message, Msg, NotFound, VerificationRequired
 from core.identity import (
-    document_of,
-    mask_id_number,
-    mask_name,
-    mask_phone,
     normalize_id_number,
     normalize_name,
     normalize_phone,
 )
-from core.model import IdDocument, Link, LinkOutcome, NameSource, PersonRecord, Relation, Session
+from core.model import Link, LinkOutcome, NameSource, PersonRecord, Relation, Session
 from core.name_claims import AfterCheck, Settle
-from core.ports import AccountLinks, PersonDetails, PersonReads, Persons, PiiVault, PlatformAdapter
+from core.platforms import IdentityCheck
+from core.ports import AccountLinks, PersonDetails, PersonReads, PlatformAdapter
 
 CN_TZ = dt.timezone(dt.timedelta(hours=8))
-
-
-@dataclass(frozen=True)
-class PersonView:
-    """A person as the account sees it: masked forms only, and which document the number is on."""
-
-    id: str
-    name_masked: str
-    id_number_masked: str
-    phone_masked: str
-    relation: str
-    verified: bool
-    document: IdDocument
 
 
 @dataclass(frozen=True)
@@ -44,69 +29,9 @@ class Application:
     phone: str
     relation: str
     consent_notice: str | None = None  # the notice version the applicant agreed to
-
-
-class PersonDirectory:
-    """Finding persons by ID number and opening their sealed details: shared by applying,
-    marking and showing codes."""
-
-    def __init__(self, persons: Persons, vault: PiiVault) -> None:
-        self.persons = persons
-        self.vault = vault
-
-    def find(self, id_number: str) -> str | None:
-        """The person id a (normalized) ID number names, if anyone has it yet."""
-        return self.persons.find(self.vault.lookup_hash(id_number))
-
-    def find_or_create(self, id_number: str, now: int) -> PersonRecord:
-        """The one person a (normalized) ID number names (DESIGN §3), created on first use.
-
-        An authority may mark an ID number before anyone applies for it: the record then waits,
-        without a name, for the person's application.
-        """
-        return self.find_or_create_noting(id_number, now)[0]
-
-    def find_or_create_noting(self, id_number: str, now: int) -> tuple[PersonRecord, bool]:
-        """As find_or_create(), and whether this call created the record."""
-        id_hash = self.vault.lookup_hash(id_number)
-        person_id = self.persons.claim_index(id_hash, secrets.token_hex(12))
-        record = self.persons.get(person_id)
-        created = record is None
-        if record is None:
-            self.persons.create(PersonRecord(
-                id=person_id, id_hash=id_hash, id_number_ct=self.vault.seal(id_number, f"{person_id}:id"),
-                created_at=now,
-            ))
-            record = self.persons.get(person_id)
-            assert record is not None
-        return record, created
-
-    def name(self, record: PersonRecord) -> str | None:
-        return self.open(record.id, record.name_ct, "name")
-
-    def open(self, person_id: str, blob: bytes | None, field: str) -> str | None:
-        return None if blob is None else self.vault.open(blob, f"{person_id}:{field}")
-
-    def seal(self, person_id: str, value: str, field: str) -> bytes:
-        return self.vault.seal(value, f"{person_id}:{field}")
-
-    def view(self, record: PersonRecord, link: Link) -> PersonView:
-        """Masked forms; before the face check, only what this link's application typed."""
-        name = name_claims.shown_name(
-            self.name(record), self.open(record.id, link.claimed_name_ct, "name"), link.verified)
-        phone = name_claims.shown_phone(
-            self.open(record.id, record.phone_ct, "phone"), self.open(record.id, link.claimed_phone_ct, "phone"),
-            link.verified)
-        id_number = self.vault.open(record.id_number_ct, f"{record.id}:id")
-        return PersonView(
-            id=record.id,
-            name_masked=mask_name(name) if name else "",
-            id_number_masked=mask_id_number(id_number),
-            phone_masked=mask_phone(phone) if phone else "",
-            relation=link.relation,
-            verified=link.verified,
-            document=document_of(id_number),
-        )
+    # Instead of a typed phone: the platform's phone authorization (WeChat's getPhoneNumber code
+    # or encryptedData, Alipay's signed response), read through the account's platform.
+    phone_proof: Mapping[str, str] | None = None
 
 
 class PersonService:
@@ -148,8 +73,14 @@ class PersonService:
 
     # -- applying ------------------------------------------------------------------------
 
-    def apply(self, session: Session, application: Application) -> PersonView:
-        """申领 (self) or 代领 (family): validate, find or create the person, link it."""
+    def apply(self, session: Session, application: Application, platform: PlatformAdapter | None = None) -> PersonView:
+        """申领 (self) or 代领 (family): validate, find or create the person, link it. A phone
+        proof is read through `platform`, the one the account logged in with."""
+        if application.phone_proof is not None:
+            if platform is None:
+                raise InvalidInput(Msg.PHONE_PROOF_INVALID, {"phone_proof": [Msg.PHONE_PROOF_INVALID]})
+            application = replace(application, phone=platform.phone_number(session.account_id,
+                                                                           application.phone_proof))
         now = self._clock.now()
         relation, values = _validated(application, dt.datetime.fromtimestamp(now, CN_TZ).date())
         if self._notice_version is not None and application.consent_notice != self._notice_version:
@@ -265,6 +196,36 @@ class PersonService:
         owner = link.relation == Relation.SELF and link.verified and record.self_account == session.account_id
         self._release(record, session.account_id, erase=owner)
 
+    def begin_verification(self, session: Session, person_id: str, platform: PlatformAdapter) -> IdentityCheck:
+        """Ask the platform to prepare its face check of this person (the link's name, or the
+        name it claims, and the ID number); the mini-program then runs it with the ticket."""
+        link, record = self.linked(session, person_id)
+        _, name, id_number = self._identity_to_check(link, record)
+        return platform.begin_identity_check(session.account_id, name, id_number)
+
+    def _identity_to_check(self, link: Link, record: PersonRecord) -> tuple[bytes, str, str]:
+        """(sealed name, name, ID number) the platform's face check is of: the person's, not
+        the account holder's (for a family link it is the relative who must be present), by the
+        name this link claims if it claims one."""
+        sealed_name = link.claimed_name_ct or record.name_ct
+        assert sealed_name is not None  # a live link's person has a name
+        name = self._directory.vault.open(sealed_name, f"{record.id}:name")
+        # A claim overtaken by a verified name: not worth asking the platform.
+        name_claims.refuse_if_final(self._directory.name(record), record.name_source, name)
+        return sealed_name, name, self._directory.vault.open(record.id_number_ct, f"{record.id}:id")
+
+    def forget_account(self, account_id: str) -> int:
+        """The platform says the user withdrew this account: unlink every person from it (an
+        owner's own data goes with it, as when they delete it); how many were linked."""
+        links = self._links.links(account_id)
+        for pid, link in links.items():
+            record = self._persons.get(pid)
+            self._links.unlink(account_id, pid)
+            if record is not None:
+                owner = link.relation == Relation.SELF and link.verified and record.self_account == account_id
+                self._release(record, account_id, erase=owner)
+        return len(links)
+
     def verify(self, session: Session, person_id: str, platform: PlatformAdapter, ticket: str) -> PersonView:
         """Face check through the platform the account logged in with.
 
@@ -274,14 +235,7 @@ class PersonService:
         platform answered wins.
         """
         link, record = self.linked(session, person_id)
-        # The platform checks the face against this person's name and ID number, not the
-        # account holder's: for a family link it is the relative who must be present.
-        sealed_name = link.claimed_name_ct or record.name_ct
-        assert sealed_name is not None  # a live link's person has a name
-        name = self._directory.vault.open(sealed_name, f"{record.id}:name")
-        # A claim overtaken by a verified name: not worth asking the platform.
-        name_claims.refuse_if_final(self._directory.name(record), record.name_source, name)
-        id_number = self._directory.vault.open(record.id_number_ct, f"{record.id}:id")
+        sealed_name, name, id_number = self._identity_to_check(link, record)
         if not platform.verify_identity(session.account_id, ticket, name, id_number):
             raise Forbidden(Msg.IDENTITY_FAILED)
         self._set_verified_name(record, sealed_name, name, link.linked_at)

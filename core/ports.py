@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from core.model import (
     ColorChange,
+    ColorChanged,
     Credential,
     LabResult,
     Link,
@@ -192,6 +193,24 @@ class PlatformAdapter(Protocol):
     def handle_webhook(self, request: WebhookRequest) -> WebhookReply:
         """Check a callback's signature before reading it; the reply and the events it carried."""
         ...
+
+
+class Outbox(Protocol):
+    """The durable queue of colour changes to tell linked accounts about (a Redis stream with a
+    consumer group): nothing acknowledged by `done` is lost, and each send is noted once."""
+
+    def enqueue(self, event: ColorChanged) -> None: ...
+
+    def take(self, consumer: str, count: int, block_ms: int) -> list[tuple[str, ColorChanged]]:
+        """Events for this consumer: ones another consumer took and left unfinished for long
+        (it crashed), then new ones, waiting up to `block_ms` for them."""
+        ...
+
+    def done(self, event_id: str) -> None: ...
+
+    def was_sent(self, event_id: str, account_id: str) -> bool: ...
+
+    def mark_sent(self, event_id: str, account_id: str) -> None: ...
 
 
 class Notifier(Protocol):

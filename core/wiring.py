@@ -5,23 +5,27 @@ tests build fakes and call the same wire(), so both run the services wired the s
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from core.accounts import CredentialService, SessionService
 from core.clock import Clock
 from core.codes import CodeIdCipher, CodeIssuer, CodeSigner, CodeVerifier
 from core.color import ColorRecorder
+from core.directory import PersonDirectory
 from core.health_codes import HealthCodeService
 from core.marking import MarkingService
 from core.notice import Notice
-from core.persons import PersonDirectory, PersonService
+from core.notifications import NotificationService
+from core.persons import PersonService
 from core.policy import Policy
 from core.ports import (
     AccountLinks,
     CredentialStore,
     FactRecords,
     HistoryLog,
+    Notifier,
+    Outbox,
     PersonDetails,
     PersonReads,
     Persons,
@@ -62,6 +66,8 @@ class Adapters:
     keys: SigningKeys
     qr: QrRenderer
     store: StoreHealth
+    outbox: Outbox
+    notifiers: Sequence[Notifier] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,7 @@ class Services:
     codes: HealthCodeService
     marking: MarkingService
     colors: ColorRecorder
+    notifications: NotificationService
     keys: SigningKeys
     qr: QrRenderer
     store: StoreHealth
@@ -108,7 +115,7 @@ def wire(adapters: Adapters, settings: ServiceSettings) -> Services:
     """The services on these adapters. Pure: builds objects, does no I/O."""
     stores, clock = adapters.stores, adapters.clock
     directory = PersonDirectory(stores.persons, adapters.vault)
-    colors = ColorRecorder(settings.policy, stores.history, settings.retention_days)
+    colors = ColorRecorder(settings.policy, stores.history, settings.retention_days, adapters.outbox)
     issuer = CodeIssuer(adapters.signer, adapters.verifier, adapters.code_ids, settings.issuer, settings.code_ttl)
     persons = PersonService(directory, stores.details, stores.links, stores.reads, clock, settings.max_family,
                             settings.notice.version if settings.notice else None)
@@ -119,6 +126,8 @@ def wire(adapters: Adapters, settings: ServiceSettings) -> Services:
         codes=HealthCodeService(stores.reads, stores.history, persons, directory, colors, issuer, clock),
         marking=MarkingService(directory, stores.facts, stores.reads, colors, clock),
         colors=colors,
+        notifications=NotificationService(adapters.outbox, directory, stores.links, stores.history,
+                                          adapters.notifiers, settings.policy),
         keys=adapters.keys,
         qr=adapters.qr,
         store=adapters.store,

@@ -21,10 +21,11 @@ from dataclasses import dataclass, replace
 
 from core.clock import Clock, FixedClock
 from core.codes import CodeClaims, InvalidCode
-from core.errors import InvalidInput, Msg
+from core.errors import InvalidInput, Msg, PlatformUnavailable
 from core.model import (
     Color,
     ColorChange,
+    ColorChanged,
     Credential,
     Facts,
     LabResult,
@@ -39,7 +40,7 @@ from core.model import (
     Session,
 )
 from core.persons import Application, PersonView
-from core.platforms import IdentityCheck, PlatformIdentity, WebhookReply, WebhookRequest
+from core.platforms import ColorNotice, IdentityCheck, PlatformIdentity, WebhookReply, WebhookRequest
 from core.policy import Policy
 from core.wiring import Adapters, Services, ServiceSettings, Stores, wire
 
@@ -502,6 +503,48 @@ class FakeQr:
         return qr.encode()
 
 
+class FakeOutbox:
+    """Outbox over a list: taken events stay until done, as a stream's pending entries do."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, ColorChanged] = {}
+        self.sent: set[tuple[str, str]] = set()
+        self._next = 0
+
+    def enqueue(self, event: ColorChanged) -> None:
+        self._next += 1
+        self.events[f"{self._next}-0"] = event
+
+    def take(self, consumer: str, count: int, block_ms: int) -> list[tuple[str, ColorChanged]]:
+        return list(self.events.items())[:count]
+
+    def done(self, event_id: str) -> None:
+        self.events.pop(event_id, None)
+
+    def was_sent(self, event_id: str, account_id: str) -> bool:
+        return (event_id, account_id) in self.sent
+
+    def mark_sent(self, event_id: str, account_id: str) -> None:
+        self.sent.add((event_id, account_id))
+
+
+class FakeNotifier:
+    """Notifier: records what it was asked to send; knows every account unless told otherwise."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, ColorNotice]] = []
+        self.unreachable: set[str] = set()
+        self.down = False
+
+    def notify(self, account_id: str, notice: ColorNotice) -> bool:
+        if self.down:
+            raise PlatformUnavailable(Msg.PLATFORM_UNAVAILABLE)
+        if account_id in self.unreachable:
+            return False
+        self.sent.append((account_id, notice))
+        return True
+
+
 class FakeStoreHealth:
     """StoreHealth of dicts: always up."""
 
@@ -526,6 +569,8 @@ class World:
     code_ids: FakeCodeIdCipher = dataclasses.field(default_factory=FakeCodeIdCipher)
     platform: FakePlatform = dataclasses.field(default_factory=FakePlatform)
     code_ttl: int = 60
+    outbox: FakeOutbox = dataclasses.field(default_factory=FakeOutbox)
+    notifier: FakeNotifier = dataclasses.field(default_factory=FakeNotifier)
 
     def __post_init__(self) -> None:
         self.tokens = FakeTokenStore(self.clock)
@@ -536,7 +581,7 @@ class World:
         adapters = Adapters(
             stores=stores, vault=self.vault, clock=self.clock, signer=self.codec, verifier=self.codec,
             code_ids=self.code_ids, platforms={self.platform.name: self.platform}, keys=FakeKeys(self.codec),
-            qr=FakeQr(), store=FakeStoreHealth(),
+            qr=FakeQr(), store=FakeStoreHealth(), outbox=self.outbox, notifiers=(self.notifier,),
         )
         self.services: Services = wire(adapters, ServiceSettings(policy=self.policy, issuer=ISSUER,
                                                                  code_ttl=self.code_ttl))
@@ -545,6 +590,7 @@ class World:
         self.persons = self.services.persons
         self.codes = self.services.codes
         self.marking = self.services.marking
+        self.notifications = self.services.notifications
 
     def login(self, user: str = "alice") -> Session:
         return self.sessions.authenticate(self.sessions.login(self.platform.name, user).token)
