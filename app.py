@@ -36,7 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=settings.log_level)
     app.extensions["healthcode"] = services
     app.extensions["healthcode.runtime"] = runtime
-    bootstrap.open_store(services)
+    bootstrap.open_store(services, runtime)
     register_blueprints(app, services)
     # The limiter counts on the service's own Redis, through the same connection pool (so a
     # production store is checked for durability once, and an outage is the same 503).

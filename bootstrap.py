@@ -6,7 +6,7 @@ import logging
 import os
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,10 +22,13 @@ from adapters.signing.cose import CoseCodec
 from adapters.signing.keyring import RedisKeyRing
 from adapters.signing.qr_image import QrImages
 from adapters.store import redis_stores
+from adapters.store.authority import RedisAppeals, RedisAuditLog, RedisRiskAreas
 from adapters.store.durability import NonDurableStore, refuse_non_durable
 from adapters.store.embedded import EmbeddedRedis
 from adapters.store.health import STORE_ERRORS, RedisStoreHealth
 from adapters.store.outbox import RedisOutbox
+from adapters.store.policy import RedisPolicyStore
+from adapters.store.stats import RedisCounters
 from config import Settings, SettingsError
 from core.clock import SystemClock
 from core.notice import load_notice
@@ -45,6 +48,7 @@ class Runtime:
 
     settings: Settings
     store: RedisStoreHealth
+    policy_file_version: str
 
 
 def secret(settings: Settings, instance: Path) -> bytes:
@@ -95,7 +99,9 @@ def _document(variable: str, path: str, load: Callable[[Any], T]) -> T:
 
 def service_settings(settings: Settings) -> ServiceSettings:
     policy = _document("HEALTHCODE_POLICY_FILE", settings.policy_file, load_policy)
+    policy_doc = _document("HEALTHCODE_POLICY_FILE", settings.policy_file, dict)
     return ServiceSettings(
+        policy_doc=policy_doc,
         policy=policy,
         issuer=settings.issuer,
         code_ttl=settings.code_ttl,
@@ -110,8 +116,8 @@ def service_settings(settings: Settings) -> ServiceSettings:
 
 def build(settings: Settings, instance: Path) -> tuple[Services, Runtime]:
     """The real adapters on one Redis client, wired; nothing sent to the store yet."""
-    core_settings = service_settings(settings)
     key = secret(settings, instance)
+    core_settings = replace(service_settings(settings), audit_key=derive_key(key, "audit-chain"))
     client, embedded = redis_client(settings, instance)
     keyring = RedisKeyRing(client, derive_key(key, "signing-key-wrap"), settings.issuer,
                            refresh_seconds=settings.key_refresh_seconds)
@@ -142,12 +148,17 @@ def build(settings: Settings, instance: Path) -> tuple[Services, Runtime]:
         qr=QrImages(),
         store=store,
         outbox=RedisOutbox(client),
+        policies=RedisPolicyStore(client, core_settings.policy, core_settings.policy_doc),
+        counters=RedisCounters(client),
+        audit_log=RedisAuditLog(client),
+        appeals=RedisAppeals(client),
+        risk_areas=RedisRiskAreas(client),
         notifiers=notifiers,
     )
-    return wire(adapters, core_settings), Runtime(settings, store)
+    return wire(adapters, core_settings), Runtime(settings, store, core_settings.policy.version)
 
 
-def open_store(services: Services) -> None:
+def open_store(services: Services, runtime: Runtime) -> None:
     """Reach the store once at start-up: refuse a non-durable one, but start while it is down.
 
     When Redis is unreachable the app starts anyway: API calls answer 503 store_unavailable
@@ -156,6 +167,10 @@ def open_store(services: Services) -> None:
     """
     try:
         services.keys.ensure_active_key()
+        in_force = services.policies.ensure_published()
+        if in_force != runtime.policy_file_version:
+            log.warning("the policy in force is %s; HEALTHCODE_POLICY_FILE has %s (publish it with "
+                        "'flask --app app policy publish FILE')", in_force, runtime.policy_file_version)
     except NonDurableStore as exc:
         raise RuntimeError(str(exc)) from None
     except STORE_ERRORS as exc:

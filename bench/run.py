@@ -175,10 +175,13 @@ def load_population(services, n: int, mark_every: int = 10) -> tuple[list[tuple[
 
     _, authority = services.credentials.create("authority", "bench")
     kinds = ("close_contact", "secondary_contact")  # red, yellow
+    _, approver = services.credentials.create("authority_approver", "bench 2")
     marked = 0
     for i in range(0, n, mark_every):
         request = MarkerRequest(kind=kinds[marked % 2], reason="bench", person_id=people[i][0])
-        services.marking.add_marker(request, authority)
+        outcome = services.marking.add_marker(request, authority)
+        if outcome.marker.status == "pending":  # red: the two-person rule
+            services.marking.approve(outcome.marker.id, approver)
         marked += 1
     rows, colors, lengths = [], {}, {}
     for pid, token, session in people:

@@ -30,7 +30,8 @@ def services() -> Services:
     return wired
 
 
-def require(audience: Role | Literal["citizen", "bearer"]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def require(audience: Role | tuple[Role, ...] | Literal["citizen", "bearer"]) -> Callable[
+        [Callable[..., Any]], Callable[..., Any]]:
     """Decorator: `citizen` (mini-program session), a staff Role, or `bearer` (a token must be
     present; the view's service checks it, fused with its read)."""
 
@@ -43,7 +44,7 @@ def require(audience: Role | Literal["citizen", "bearer"]) -> Callable[[Callable
             # A rate limit keyed by the account or credential may have checked it already.
             if audience == "citizen" and g.get("session") is None:
                 g.session = services().sessions.authenticate(token)
-            elif isinstance(audience, Role) and g.get("credential") is None:
+            elif isinstance(audience, Role | tuple) and g.get("credential") is None:
                 g.credential = services().credentials.authenticate(token, audience)
             return view(*args, **kwargs)
 

@@ -81,7 +81,10 @@ class RouteLimit:
 BEARER_ENDPOINTS = (
     "citizen.logout", "citizen.Persons", "citizen.Person", "citizen.verify", "citizen.start_verification",
     "citizen.health_code", "citizen.health_code_image", "citizen.health_code_status", "citizen.history",
-    "checkpoint.scan", "authority.add_marker", "authority.remove_marker",
+    "checkpoint.scan", "authority.add_marker", "authority.remove_marker", "authority.add_markers",
+    "authority.pending_markers", "authority.approve_marker", "authority.set_risk_area", "authority.risk_areas",
+    "authority.risk_area_history", "authority.open_appeals", "authority.decide_appeal", "authority.audit",
+    "authority.verify_audit", "authority.dashboard", "appeals.declare", "appeals.PersonAppeals",
 )
 ROUTE_LIMITS = (
     RouteLimit(("citizen.login",), "rate_login_ip", client_ip),

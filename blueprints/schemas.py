@@ -13,7 +13,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from core.errors import Msg
-from core.model import Color, IdDocument, MarkerStatus, Relation, ScanFailure
+from core.model import Color, IdDocument, Relation, ScanFailure
 
 CN_TZ = dt.timezone(dt.timedelta(hours=8))
 
@@ -286,40 +286,3 @@ class JwkSchema(Strict):
 
 class JwksSchema(Strict):
     keys = fields.List(fields.Nested(JwkSchema), required=True)
-
-
-# -- authority ------------------------------------------------------------------------------
-
-class MarkerRequestSchema(Strict):
-    id_number = fields.String(validate=validate.Length(max=32))
-    person_id = fields.String(validate=validate.Regexp(r"^[0-9a-f]{24}$"))
-    kind = fields.String(required=True, validate=validate.Length(1, 64))
-    reason = FreeText(required=True, validate=validate.Length(1, 500))
-    public_note = FreeText(validate=validate.Length(1, 200), metadata={
-        "description": "what the person is told on their code (the reason stays the authority's)"})
-    since = fields.AwareDateTime(metadata={"description": "ISO 8601 with offset; default now"})
-    until = fields.AwareDateTime(metadata={
-        "description": "ISO 8601 with offset; only for kinds whose policy rule has until_allowed, "
-                       "otherwise 422 (the policy decides when the kind ends)"})
-
-    @ma.validates_schema
-    def one_person(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if ("id_number" in data) == ("person_id" in data):
-            raise ma.ValidationError(Msg.ONE_PERSON_REFERENCE, "id_number")
-
-
-class MarkerRemovalSchema(Strict):
-    reason = FreeText(required=True, validate=validate.Length(1, 500))
-
-
-class MarkerSchema(Strict):
-    id = fields.String(required=True)
-    person_id = fields.String(required=True)
-    kind = fields.String(required=True)
-    reason = fields.String(required=True)
-    since = fields.String(required=True)
-    until = fields.String(allow_none=True)
-    status = fields.String(required=True, validate=validate.OneOf(choices(MarkerStatus)))
-    removed_at = fields.String(allow_none=True, metadata={"description": "when it was removed; null while active"})
-    color_before = fields.String(required=True)
-    color_after = fields.String(required=True)

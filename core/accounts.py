@@ -101,12 +101,14 @@ class CredentialService:
         self._tokens.save_credential(token_hash(token), credential)
         return token, credential
 
-    def authenticate(self, token: str | None, role: Role) -> Credential:
+    def authenticate(self, token: str | None, role: Role | tuple[Role, ...]) -> Credential:
+        """The staff credential of a token, if it has the role (or one of the roles)."""
+        roles = role if isinstance(role, tuple) else (role,)
         credential = self._cached(token_hash(token)) if token else None
         if credential is None:
             raise Unauthorized(Msg.CREDENTIAL_REQUIRED)
-        if credential.role != role:
-            raise Forbidden(Message(Msg.ROLE_REQUIRED, role=role))
+        if credential.role not in roles:
+            raise Forbidden(Message(Msg.ROLE_REQUIRED, role=" / ".join(roles)))
         return credential
 
     def _cached(self, digest: str) -> Credential | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from core.model import Color, ColorChange, ColorChanged, Facts, LabOutcome, LabResult, MarkerStatus
 from core.policy import NegativeTests, Policy, Rule
-from core.ports import HistoryLog, Outbox
+from core.ports import Counters, HistoryLog, Outbox, PolicyStore
 
 DAY = 86400
 HOUR = 3600
@@ -99,11 +99,18 @@ class ColorRecorder:
     The one owner of colour evaluation: codes, scans, marking, lab results and appeals all ask
     it, so a change is written once, whoever notices it first."""
 
-    def __init__(self, policy: Policy, history: HistoryLog, retention_days: int, outbox: Outbox | None = None) -> None:
-        self.policy = policy
+    def __init__(self, policies: PolicyStore, history: HistoryLog, retention_days: int,
+                 outbox: Outbox | None = None, counters: Counters | None = None) -> None:
+        self._policies = policies
         self._history = history
         self.retention_days = retention_days
         self._outbox = outbox
+        self._counters = counters
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force now (published versions reach every process within a second)."""
+        return self._policies.current()
 
     @property
     def retention(self) -> int:
@@ -112,16 +119,18 @@ class ColorRecorder:
 
     def derive(self, facts: Facts, now: int) -> Evaluation:
         """The colour at `now`, recording nothing."""
-        return derive_color(facts, self.policy, now)
+        return derive_color(facts, self._policies.current(), now)
 
     def evaluate_and_record(self, person_id: str, facts: Facts, last_color: str | None, now: int) -> Evaluation:
         """The colour at `now`; a change from `last_color` goes into the person's history."""
-        evaluation = derive_color(facts, self.policy, now)
+        evaluation = derive_color(facts, self._policies.current(), now)
         if evaluation.color.value != last_color:
             change = ColorChange(now, last_color, evaluation.color.value, tuple(evaluation.reason_codes))
             if last_color is not None and self._outbox is not None:
                 # Queued before it is recorded: a crash in between leaves a notice whose change is
                 # not in the history, which the sender drops; never a change nobody is told of.
                 self._outbox.enqueue(ColorChanged(person_id, last_color, change.to_color, now, change.reason_codes))
-            self._history.record_change(person_id, last_color, change, self.retention)
+            recorded = self._history.record_change(person_id, last_color, change, self.retention)
+            if recorded and self._counters is not None:
+                self._counters.count_change(last_color, change.to_color, change.reason_codes, now)
         return evaluation

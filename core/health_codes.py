@@ -11,7 +11,7 @@ from core.directory import PersonDirectory, PersonView
 from core.errors import Msg, NotFound
 from core.model import Color, ColorChange, PersonRecord, PersonSnapshot, ScanFailure, ScanRecord, Session
 from core.persons import PersonService, live_link, require_verified
-from core.ports import HistoryLog, PersonReads
+from core.ports import Counters, HistoryLog, PersonReads
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,8 @@ class History:
 
 class HealthCodeService:
     def __init__(self, reads: PersonReads, history: HistoryLog, persons: PersonService,
-                 directory: PersonDirectory, colors: ColorRecorder, issuer: CodeIssuer, clock: Clock) -> None:
+                 directory: PersonDirectory, colors: ColorRecorder, issuer: CodeIssuer, clock: Clock,
+                 counters: Counters | None = None) -> None:
         self._reads = reads
         self._history = history
         self._persons = persons
@@ -53,6 +54,7 @@ class HealthCodeService:
         self._colors = colors
         self._issuer = issuer
         self._clock = clock
+        self._counters = counters
 
     @property
     def retention_days(self) -> int:
@@ -131,6 +133,8 @@ class HealthCodeService:
         if record is None or record.name_ct is None or claims.issued_at < record.revoked_before:
             return ScanResult(valid=False, reason=ScanFailure.REVOKED, checked_at=now)
         evaluation = self._colors.evaluate_and_record(person_id, snapshot.facts, record.last_color, now)
+        if self._counters is not None:
+            self._counters.count_scan(now)
         changed = evaluation.color != claims.color
         if changed and snapshot.scan_ref is not None:
             self._history.replace_scan(person_id, snapshot.scan_ref,

@@ -53,8 +53,10 @@ class LinkOutcome(StrEnum):
 
 
 class MarkerStatus(StrEnum):
+    PENDING = "pending"  # a manual red marker waiting for a second credential's approval
     ACTIVE = "active"
     REMOVED = "removed"
+    LAPSED = "lapsed"  # pending too long without approval: it never coloured the code
 
 
 class LabOutcome(StrEnum):
@@ -67,8 +69,16 @@ class LabOutcome(StrEnum):
 class Role(StrEnum):
     """Staff roles a credential is made for."""
 
-    AUTHORITY = "authority"
+    AUTHORITY = "authority"  # marks people, sets risk areas, decides appeals
+    APPROVER = "authority_approver"  # approves another credential's red markers; marks nobody
     CHECKPOINT = "checkpoint"
+    AUDITOR = "auditor"  # reads and verifies the audit trail
+
+
+class AppealStatus(StrEnum):
+    OPEN = "open"
+    UPHELD = "upheld"  # the contested marker is cleared
+    REJECTED = "rejected"  # it stays
 
 
 class ScanFailure(StrEnum):
@@ -144,6 +154,8 @@ class Marker:
     created_by: str
     status: MarkerStatus = MarkerStatus.ACTIVE
     note: str | None = None  # the authority's public note, shown to the person
+    created_at: int = 0  # when it was made (a pending marker lapses counted from here)
+    approved_by: str | None = None  # the second credential, for a manual red marker
 
 
 @dataclass(frozen=True)
@@ -176,6 +188,49 @@ class ScanRecord:
     at: int
     place: str
     result: str
+
+
+@dataclass(frozen=True)
+class Appeal:
+    """A person contests their colour (申诉), usually one marker; an authority decides."""
+
+    id: str
+    person_id: str
+    reason: str
+    created_at: int
+    marker_id: str | None = None
+    status: AppealStatus = AppealStatus.OPEN
+    decided_at: int | None = None
+    decided_by: str | None = None
+    decision_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One attributable action, chained to the one before it (prev_hash, hash)."""
+
+    seq: int
+    at: int
+    actor: str  # the credential (or feed, or console user) id
+    role: str
+    action: str
+    target: str  # pseudonymous: a person id, a marker id, a region code, a policy version
+    reason: str = ""
+    before: str | None = None  # the person's colour before and after, where it applies
+    after: str | None = None
+    prev_hash: str = ""
+    hash: str = ""
+
+
+@dataclass(frozen=True)
+class RiskArea:
+    """A county or city (GB/T 2260 code) and its risk level, as an authority set it."""
+
+    code: str
+    level: str  # low | medium | high
+    note: str
+    at: int
+    by: str
 
 
 @dataclass(frozen=True)

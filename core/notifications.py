@@ -11,25 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from core.color import ColorRecorder
 from core.directory import PersonDirectory
 from core.errors import PlatformUnavailable
 from core.identity import mask_name
 from core.model import ColorChanged
 from core.persons import live_link
 from core.platforms import ColorNotice
-from core.policy import Policy
 from core.ports import AccountLinks, HistoryLog, Notifier, Outbox
 
 
 class NotificationService:
     def __init__(self, outbox: Outbox, directory: PersonDirectory, links: AccountLinks, history: HistoryLog,
-                 notifiers: Sequence[Notifier], policy: Policy) -> None:
+                 notifiers: Sequence[Notifier], colors: ColorRecorder) -> None:
         self._outbox = outbox
         self._directory = directory
         self._links = links
         self._history = history
         self._notifiers = tuple(notifiers)
-        self._policy = policy
+        self._colors = colors
 
     def deliver(self, consumer: str, count: int = 50, block_ms: int = 5_000) -> int:
         """Send one batch of queued changes; how many events were finished. An event whose
@@ -49,7 +49,7 @@ class NotificationService:
         name = self._directory.name(record) if record is not None else None
         if record is None or name is None or not self._recorded(event):
             return  # erased since, or a change that never made it into the history
-        reason = self._policy.reason_text(event.reason_codes[0], "zh") if event.reason_codes else ""
+        reason = self._colors.policy.reason_text(event.reason_codes[0], "zh") if event.reason_codes else ""
         notice = ColorNotice(event.person_id, mask_name(name), event.to_color, event.at, reason)
         for account_id in record.accounts:
             link = self._links.links(account_id).get(event.person_id)

@@ -46,6 +46,7 @@ class Rule:
     text: Text
     how_to_clear: Text
     until_allowed: bool = False
+    self_declared: bool = False  # a person may declare it of themselves (症状, 接触史)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class Policy:
     meanings: dict[Color, Text]
     markers: dict[str, Rule]
     positive_test: Rule
+    # How long a manual red marker waits for a second credential's approval before it lapses.
+    approval_hours: int = 24
 
     def reason_text(self, code: str, lang: str) -> str:
         """The user text of a reason code, for history entries; the code itself if retired."""
@@ -67,7 +70,7 @@ def text_of(doc: Any, where: str) -> Text:
     return Text(zh=doc["zh"], en=doc["en"])
 
 
-_RULE_KEYS = {"color", "duration_days", "negative_tests", "text", "how_to_clear", "until_allowed"}
+_RULE_KEYS = {"color", "duration_days", "negative_tests", "text", "how_to_clear", "until_allowed", "self_declared"}
 
 
 def _rule(code: str, doc: Any) -> Rule:
@@ -95,9 +98,10 @@ def _rule(code: str, doc: Any) -> Rule:
         if type(count) is not int or count < 1 or type(gap) is not int or gap < 0:
             raise PolicyError(f"{code}: negative_tests needs count ≥ 1 and min_gap_hours ≥ 0")
         negative_tests = NegativeTests(count=count, min_gap_hours=gap)
-    until_allowed = doc.get("until_allowed", False)
-    if type(until_allowed) is not bool:
-        raise PolicyError(f"{code}: until_allowed must be true or false")
+    until_allowed, self_declared = doc.get("until_allowed", False), doc.get("self_declared", False)
+    for name, flag in (("until_allowed", until_allowed), ("self_declared", self_declared)):
+        if type(flag) is not bool:
+            raise PolicyError(f"{code}: {name} must be true or false")
     return Rule(
         code=code,
         color=color,
@@ -106,6 +110,7 @@ def _rule(code: str, doc: Any) -> Rule:
         text=text_of(doc.get("text"), f"{code}.text"),
         how_to_clear=text_of(doc.get("how_to_clear"), f"{code}.how_to_clear"),
         until_allowed=until_allowed,
+        self_declared=self_declared,
     )
 
 
@@ -127,4 +132,8 @@ def load_policy(doc: Any) -> Policy:
         raise PolicyError("policy needs 'markers'")
     markers = {kind: _rule(kind, rule) for kind, rule in markers_doc.items()}
     positive = _rule("positive_test", _section(doc, "lab_results").get("positive"))
-    return Policy(version=doc["version"], meanings=meanings, markers=markers, positive_test=positive)
+    hours = _section(doc, "approval").get("pending_hours", 24)
+    if type(hours) is not int or not 1 <= hours <= 24 * 14:
+        raise PolicyError("approval.pending_hours must be a whole number of hours, 1 to 336")
+    return Policy(version=doc["version"], meanings=meanings, markers=markers, positive_test=positive,
+                  approval_hours=hours)

@@ -4,10 +4,12 @@ adapters/ implements them (Redis, AES-GCM, COSE, the platforms); tests/unit/fake
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 from core.model import (
+    Appeal,
+    AuditEntry,
     ColorChange,
     ColorChanged,
     Credential,
@@ -15,13 +17,16 @@ from core.model import (
     Link,
     LinkOutcome,
     Marker,
+    MarkerStatus,
     NameSource,
     PersonRecord,
     PersonSnapshot,
+    RiskArea,
     ScanRecord,
     Session,
 )
 from core.platforms import ColorNotice, IdentityCheck, PlatformIdentity, WebhookReply, WebhookRequest
+from core.policy import Policy
 
 # -- persons and their data ----------------------------------------------------------------
 
@@ -95,11 +100,91 @@ class AccountLinks(Protocol):
 class FactRecords(Protocol):
     """The facts a colour is derived from: authority markers and lab results."""
 
-    def add_marker(self, marker: Marker) -> None: ...
+    def add_marker(self, marker: Marker) -> None:
+        """Store the marker; a pending one also joins the approval queue."""
+        ...
 
     def remove_marker(self, person_id: str, marker_id: str) -> Marker | None: ...
 
-    def add_lab_result(self, person_id: str, result: LabResult) -> None: ...
+    def replace_marker(self, marker: Marker, expected: MarkerStatus) -> bool:
+        """Compare-and-set a marker's status (pending → active, pending → lapsed); it leaves the
+        approval queue. False when it is gone or no longer `expected`."""
+        ...
+
+    def pending_markers(self, limit: int) -> list[tuple[str, int]]:
+        """The approval queue, oldest first: (marker id, created at)."""
+        ...
+
+    def add_lab_result(self, person_id: str, result: LabResult) -> bool:
+        """Keep the result; False when the same result is already kept (a re-delivery)."""
+        ...
+
+
+class Appeals(Protocol):
+    """Appeals by person, and the open ones for the authorities."""
+
+    def add(self, appeal: Appeal) -> None: ...
+
+    def get(self, person_id: str, appeal_id: str) -> Appeal | None: ...
+
+    def for_person(self, person_id: str) -> list[Appeal]: ...
+
+    def open_appeals(self, limit: int) -> list[Appeal]: ...
+
+    def decide(self, appeal: Appeal) -> bool:
+        """Store the decision if the appeal is still open (compare-and-set)."""
+        ...
+
+
+class RiskAreas(Protocol):
+    """The current risk level of each county or city (one write per change, no fan-out)."""
+
+    def set(self, area: RiskArea) -> RiskArea | None:
+        """Store the area's level; the one it replaces."""
+        ...
+
+    def current(self) -> dict[str, RiskArea]: ...
+
+    def history(self, limit: int) -> list[RiskArea]: ...
+
+
+class AuditLog(Protocol):
+    """The audit entries in order, appended only after the head the caller chained from."""
+
+    def head(self) -> tuple[int, str]:
+        """(seq, hash) of the last entry; (0, GENESIS) for an empty trail."""
+        ...
+
+    def append(self, expected_head: tuple[int, str], entries: list[AuditEntry]) -> bool: ...
+
+    def entries(self, since_seq: int, limit: int) -> list[AuditEntry]: ...
+
+    def all_entries(self) -> Iterator[AuditEntry]: ...
+
+
+class PolicyStore(Protocol):
+    """The colour policy in force, versioned: every process sees a change within a second."""
+
+    def current(self) -> Policy: ...
+
+    def ensure_published(self) -> str:
+        """At start-up: the configured policy is the first in force if none is yet; the version
+        in force."""
+        ...
+
+    def publish(self, doc: Mapping[str, Any]) -> Policy:
+        """Make the policy document the one in force (its version must be new)."""
+        ...
+
+
+class Counters(Protocol):
+    """What an epidemic office watches, counted as it happens (no scan over all persons)."""
+
+    def count_change(self, from_color: str | None, to_color: str, reasons: tuple[str, ...], at: int) -> None: ...
+
+    def count_scan(self, at: int) -> None: ...
+
+    def snapshot(self, now: int, days: int) -> dict[str, Any]: ...
 
 
 class HistoryLog(Protocol):

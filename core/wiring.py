@@ -6,12 +6,16 @@ tests build fakes and call the same wire(), so both run the services wired the s
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from core.accounts import CredentialService, SessionService
+from core.appeals import AppealService
+from core.audit import AuditTrail
 from core.clock import Clock
 from core.codes import CodeIdCipher, CodeIssuer, CodeSigner, CodeVerifier
 from core.color import ColorRecorder
+from core.dashboard import DashboardService
 from core.directory import PersonDirectory
 from core.health_codes import HealthCodeService
 from core.marking import MarkingService
@@ -21,6 +25,9 @@ from core.persons import PersonService
 from core.policy import Policy
 from core.ports import (
     AccountLinks,
+    Appeals,
+    AuditLog,
+    Counters,
     CredentialStore,
     FactRecords,
     HistoryLog,
@@ -31,11 +38,14 @@ from core.ports import (
     Persons,
     PiiVault,
     PlatformAdapter,
+    PolicyStore,
     QrRenderer,
+    RiskAreas,
     SessionStore,
     SigningKeys,
     StoreHealth,
 )
+from core.risk import PolicyService, RiskAreaService
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,11 @@ class Adapters:
     qr: QrRenderer
     store: StoreHealth
     outbox: Outbox
+    policies: PolicyStore
+    counters: Counters
+    audit_log: AuditLog
+    appeals: Appeals
+    risk_areas: RiskAreas
     notifiers: Sequence[Notifier] = ()
 
 
@@ -84,6 +99,8 @@ class ServiceSettings:
 
     policy: Policy
     issuer: str
+    policy_doc: Mapping[str, Any] = field(default_factory=dict)  # the document `policy` was read from
+    audit_key: bytes = b"audit-key-for-tests-only-0123456789"  # bootstrap derives it from the secret
     code_ttl: int = 60
     session_ttl: int = 7200
     retention_days: int = 30
@@ -109,28 +126,45 @@ class Services:
     store: StoreHealth
     notice: Notice | None
     contact: Contact
+    policies: PolicyStore
+    audit: AuditTrail
+    appeals: AppealService
+    risk_areas: RiskAreaService
+    policy_admin: PolicyService
+    dashboard: DashboardService
 
 
 def wire(adapters: Adapters, settings: ServiceSettings) -> Services:
     """The services on these adapters. Pure: builds objects, does no I/O."""
     stores, clock = adapters.stores, adapters.clock
     directory = PersonDirectory(stores.persons, adapters.vault)
-    colors = ColorRecorder(settings.policy, stores.history, settings.retention_days, adapters.outbox)
+    colors = ColorRecorder(adapters.policies, stores.history, settings.retention_days, adapters.outbox,
+                           adapters.counters)
     issuer = CodeIssuer(adapters.signer, adapters.verifier, adapters.code_ids, settings.issuer, settings.code_ttl)
+    audit = AuditTrail(adapters.audit_log, settings.audit_key, clock)
     persons = PersonService(directory, stores.details, stores.links, stores.reads, clock, settings.max_family,
                             settings.notice.version if settings.notice else None)
+    marking = MarkingService(directory, stores.facts, stores.reads, colors, clock, audit)
+    appeals = AppealService(adapters.appeals, persons, stores.reads, marking, audit, clock)
     return Services(
         sessions=SessionService(adapters.platforms, stores.sessions, settings.session_ttl),
         credentials=CredentialService(stores.credentials, clock, settings.credential_cache_seconds),
         persons=persons,
-        codes=HealthCodeService(stores.reads, stores.history, persons, directory, colors, issuer, clock),
-        marking=MarkingService(directory, stores.facts, stores.reads, colors, clock),
+        codes=HealthCodeService(stores.reads, stores.history, persons, directory, colors, issuer, clock,
+                                adapters.counters),
+        marking=marking,
         colors=colors,
         notifications=NotificationService(adapters.outbox, directory, stores.links, stores.history,
-                                          adapters.notifiers, settings.policy),
+                                          adapters.notifiers, colors),
         keys=adapters.keys,
         qr=adapters.qr,
         store=adapters.store,
         notice=settings.notice,
         contact=settings.contact,
+        policies=adapters.policies,
+        audit=audit,
+        appeals=appeals,
+        risk_areas=RiskAreaService(adapters.risk_areas, audit, clock),
+        policy_admin=PolicyService(adapters.policies, audit),
+        dashboard=DashboardService(adapters.counters, appeals, marking, clock),
     )

@@ -44,6 +44,18 @@ class Api:
         assert response.status_code == 201, response.json
         return {"Authorization": "Bearer " + response.json["token"]}
 
+    def mark(self, body: dict, authority: dict | None = None) -> dict:
+        """Mark as an authority does; a red (pending) marker approved by a second credential."""
+        authority = authority or self.staff("authority")
+        response = self.client.post("/api/v1/authority/markers", json=body, headers=authority)
+        assert response.status_code == 201, response.json
+        if response.json["status"] != "pending":
+            return response.json
+        approved = self.client.post(f"/api/v1/authority/markers/{response.json['id']}/approve", json={},
+                                    headers=self.staff("authority_approver", "second"))
+        assert approved.status_code == 200, approved.json
+        return approved.json
+
     def staff(self, role: str, name: str = "test") -> dict:
         token, _ = self.app.extensions["healthcode"].credentials.create(role, name)
         return {"Authorization": "Bearer " + token}

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 from typing import Any
 
 from core.model import (
@@ -94,28 +93,30 @@ def parse_session(raw: bytes | None) -> Session | None:
 # -- facts ---------------------------------------------------------------------------------
 
 def marker_value(marker: Marker) -> str:
-    doc = {
+    doc: dict[str, Any] = {
         "kind": marker.kind,
         "reason": marker.reason,
         "since": marker.since,
         "until": marker.until,
         "by": marker.created_by,
         "status": marker.status,
+        "at": marker.created_at,
     }
-    if marker.note:
-        doc["note"] = marker.note
+    for name, value in (("note", marker.note), ("ok", marker.approved_by)):
+        if value:
+            doc[name] = value
     return _compact(doc)
 
 
 def parse_marker(person_id: str, marker_id: str, raw: bytes) -> Marker:
     doc = json.loads(raw)
     return Marker(marker_id, person_id, doc["kind"], doc["reason"], doc["since"], doc["until"], doc["by"],
-                  MarkerStatus(doc["status"]), doc.get("note"))
+                  MarkerStatus(doc["status"]), doc.get("note"), doc.get("at", 0), doc.get("ok"))
 
 
 def lab_member(result: LabResult) -> str:
-    # A random nonce: two results of the same test at the same time are both kept.
-    return _compact({"at": result.sampled_at, "r": result.result, "lab": result.lab, "n": secrets.token_hex(3)})
+    # No nonce: the same result delivered again (a lab re-sending a batch) is the same member.
+    return _compact({"at": result.sampled_at, "r": result.result, "lab": result.lab})
 
 
 def parse_lab(raw: bytes) -> LabResult:

@@ -14,11 +14,13 @@ from adapters.store.encoding import (
     parse_marker,
     parse_scan,
     scan_json,
+    text,
 )
 from adapters.store.keys import changes_key, labs_key, markers_key, person_key, scans_key
-from core.model import ColorChange, LabResult, Marker, ScanRecord
+from core.model import ColorChange, LabResult, Marker, MarkerStatus, ScanRecord
 
 MAX_LAB_RESULTS = 50
+PENDING = "hc:pending"  # manual red markers waiting for approval: marker id -> created at
 
 
 class RedisFactRecords:
@@ -27,20 +29,37 @@ class RedisFactRecords:
     def __init__(self, client: redis.Redis) -> None:
         self._r = client
         self._remove_marker = scripts.register(client, "remove_marker")
+        self._replace_marker = scripts.register(client, "replace_marker")
 
     def add_marker(self, marker: Marker) -> None:
         self._r.hset(markers_key(marker.person_id), marker.id, marker_value(marker))
+        if marker.status == MarkerStatus.PENDING:
+            # The queue is one key for all persons (another slot): a step of its own.
+            self._r.zadd(PENDING, {marker.id: marker.created_at})
 
     def remove_marker(self, person_id: str, marker_id: str) -> Marker | None:
         raw = self._remove_marker(keys=[markers_key(person_id)], args=[marker_id])
+        self._r.zrem(PENDING, marker_id)
         return parse_marker(person_id, marker_id, raw) if raw else None
 
-    def add_lab_result(self, person_id: str, result: LabResult) -> None:
+    def replace_marker(self, marker: Marker, expected: MarkerStatus) -> bool:
+        replaced = bool(self._replace_marker(keys=[markers_key(marker.person_id)],
+                                             args=[marker.id, expected.value, marker_value(marker)]))
+        if replaced:
+            self._r.zrem(PENDING, marker.id)
+        return replaced
+
+    def pending_markers(self, limit: int) -> list[tuple[str, int]]:
+        entries: list[tuple[bytes, float]] = self._r.zrange(PENDING, 0, limit - 1, withscores=True)  # type: ignore[assignment]
+        return [(text(marker_id), int(at)) for marker_id, at in entries]
+
+    def add_lab_result(self, person_id: str, result: LabResult) -> bool:
         key = labs_key(person_id)
         pipe = self._r.pipeline(transaction=True)
         pipe.zadd(key, {lab_member(result): result.sampled_at})
         pipe.zremrangebyrank(key, 0, -MAX_LAB_RESULTS - 1)
-        pipe.execute()
+        added, _ = pipe.execute()
+        return bool(added)
 
 
 class RedisHistoryLog:

@@ -127,10 +127,7 @@ def test_marker_turns_code_red_everywhere(api, client):
     person = api.apply(me)
     old_qr = client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json["qr"]
     authority = api.staff("authority")
-    response = client.post("/api/v1/authority/markers", headers=authority,
-                           json={"id_number": "11010519491231002X", "kind": "close_contact", "reason": "流调判定"})
-    assert response.status_code == 201
-    marker = response.json
+    marker = api.mark({"id_number": "11010519491231002X", "kind": "close_contact", "reason": "流调判定"}, authority)
     assert marker["color_before"] == "green" and marker["color_after"] == "red"
     assert marker["until"] and marker["until"] > marker["since"]  # the policy's 14 days
 
@@ -240,8 +237,7 @@ def test_erased_persons_codes_are_revoked_and_markers_survive(api, client):
     me = api.login()
     person = api.apply(me)
     qr = client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json["qr"]
-    client.post("/api/v1/authority/markers", headers=api.staff("authority"),
-                json={"person_id": person["id"], "kind": "confirmed", "reason": "确诊"})
+    api.mark({"person_id": person["id"], "kind": "confirmed", "reason": "确诊"})
     client.delete(f"/api/v1/persons/{person['id']}", headers=me)
     gate = api.staff("checkpoint")
     assert client.post("/api/v1/scans", json={"qr": qr}, headers=gate).json == {
@@ -471,9 +467,7 @@ def test_history_says_why_the_colour_changed_in_the_clients_language(api, client
     me = api.login()
     person = api.apply(me)
     client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me)
-    authority = api.staff("authority")
-    client.post("/api/v1/authority/markers", headers=authority,
-                json={"person_id": person["id"], "kind": "close_contact", "reason": "流调"})
+    api.mark({"person_id": person["id"], "kind": "close_contact", "reason": "流调"})
     client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me)
     latest = client.get(f"/api/v1/persons/{person['id']}/history", headers=me).json["changes"][0]
     assert (latest["to"], latest["reason_codes"], latest["reasons"]) == ("red", ["close_contact"], ["密切接触者"])

@@ -144,8 +144,7 @@ def test_published_keys_answer_a_store_outage_with_the_json_error_body(storeless
 
 def test_removing_a_marker_answers_it_removed_not_active(api, client):
     authority = api.staff("authority")
-    added = client.post("/api/v1/authority/markers", headers=authority,
-                        json={"id_number": ZHANG, "kind": "confirmed", "reason": "确诊"}).json
+    added = api.mark({"id_number": ZHANG, "kind": "confirmed", "reason": "确诊"}, authority)
     assert (added["status"], added["removed_at"]) == ("active", None)
     removed = client.delete(f"/api/v1/authority/markers/{added['id']}", headers=authority, json={"reason": "治愈"})
     assert removed.status_code == 200

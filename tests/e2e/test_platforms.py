@@ -118,10 +118,13 @@ def test_one_person_one_colour_across_wechat_and_alipay_and_the_change_reaches_w
     assert colour(client, in_wechat, own["id"]) == colour(client, in_alipay, held["id"]) == "green"
 
     wechat.subscribed.add(("o-zhang", WX_TEMPLATE))
-    authority = app.extensions["healthcode"].credentials.create("authority", "CDC")[0]
-    marked = client.post("/api/v1/authority/markers", headers=bearer(authority),
+    credentials = app.extensions["healthcode"].credentials
+    marked = client.post("/api/v1/authority/markers", headers=bearer(credentials.create("authority", "CDC")[0]),
                          json={"id_number": ZHANG, "kind": "close_contact", "reason": "流调判定"})
-    assert marked.status_code == 201
+    assert marked.status_code == 201 and marked.json["status"] == "pending"  # red waits for a second credential
+    approved = client.post(f"/api/v1/authority/markers/{marked.json['id']}/approve", json={},
+                           headers=bearer(credentials.create("authority_approver", "CDC 2")[0]))
+    assert approved.status_code == 200
     assert colour(client, in_wechat, own["id"]) == colour(client, in_alipay, held["id"]) == "red"
 
     assert app.extensions["healthcode"].notifications.deliver("e2e", block_ms=0) >= 1

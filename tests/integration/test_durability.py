@@ -101,7 +101,12 @@ def test_sigkill_of_the_app_after_201_loses_nothing(service):
                                                             "--name", "CDC")}
     marker = requests.post(service.base + "/api/v1/authority/markers", headers=authority,
                            json={"person_id": person["id"], "kind": "confirmed", "reason": "确诊"})
-    assert marker.status_code == 201
+    assert marker.status_code == 201 and marker.json()["status"] == "pending"  # red: a second credential
+    approver = {"Authorization": "Bearer " + service.cli("credentials", "create", "--role", "authority_approver",
+                                                           "--name", "CDC 2")}
+    approved = requests.post(service.base + f"/api/v1/authority/markers/{marker.json()['id']}/approve",
+                             headers=approver, json={})
+    assert approved.status_code == 200
     service.kill()
 
     service.start()

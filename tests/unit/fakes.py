@@ -32,6 +32,7 @@ from core.model import (
     Link,
     LinkOutcome,
     Marker,
+    MarkerStatus,
     NameSource,
     PersonRecord,
     PersonSnapshot,
@@ -43,6 +44,7 @@ from core.persons import Application, PersonView
 from core.platforms import ColorNotice, IdentityCheck, PlatformIdentity, WebhookReply, WebhookRequest
 from core.policy import Policy
 from core.wiring import Adapters, Services, ServiceSettings, Stores, wire
+from tests.unit.fakes_authority import FakeAppeals, FakeAuditLog, FakeRiskAreas
 
 MAX_LAB_RESULTS = 50  # as the Redis store keeps
 
@@ -62,6 +64,7 @@ class FakePersonStore:
         self.changes: dict[str, list[ColorChange]] = {}
         self.scans: dict[str, list[ScanRecord]] = {}
         self.scanned: dict[str, set[tuple[int, str]]] = {}  # (code issued at, place) recorded
+        self.pending: dict[str, int] = {}  # the approval queue: marker id -> created at
         self.tokens: FakeTokenStore | None = None
         self.erased_at: dict[str, int] = {}  # what is left of a person erased without facts
 
@@ -207,15 +210,32 @@ class FakePersonStore:
 
     def add_marker(self, marker: Marker) -> None:
         self.markers.setdefault(marker.person_id, {})[marker.id] = marker
+        if marker.status == MarkerStatus.PENDING:
+            self.pending[marker.id] = marker.created_at
+
+    def replace_marker(self, marker: Marker, expected: MarkerStatus) -> bool:
+        current = self.markers.get(marker.person_id, {}).get(marker.id)
+        if current is None or current.status != expected:
+            return False
+        self.markers[marker.person_id][marker.id] = marker
+        self.pending.pop(marker.id, None)
+        return True
+
+    def pending_markers(self, limit: int) -> list[tuple[str, int]]:
+        return sorted(self.pending.items(), key=lambda item: item[1])[:limit]
 
     def remove_marker(self, person_id: str, marker_id: str) -> Marker | None:
+        self.pending.pop(marker_id, None)
         return self.markers.get(person_id, {}).pop(marker_id, None)
 
-    def add_lab_result(self, person_id: str, result: LabResult) -> None:
+    def add_lab_result(self, person_id: str, result: LabResult) -> bool:
         labs = self.labs.setdefault(person_id, [])
+        if result in labs:
+            return False
         labs.append(result)
         labs.sort(key=lambda r: r.sampled_at)
         del labs[:-MAX_LAB_RESULTS]
+        return True
 
     # -- history ---------------------------------------------------------------------------
 
@@ -545,6 +565,53 @@ class FakeNotifier:
         return True
 
 
+class FakePolicyStore:
+    """PolicyStore of one process: publish replaces the policy in force."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.versions = {policy.version}
+
+    def current(self) -> Policy:
+        return self.policy
+
+    def ensure_published(self) -> str:
+        return self.policy.version
+
+    def publish(self, doc) -> Policy:
+        from core.errors import Conflict
+        from core.policy import load_policy
+
+        policy = load_policy(dict(doc))
+        if policy.version in self.versions:
+            raise Conflict(Msg.POLICY_VERSION_TAKEN)
+        self.versions.add(policy.version)
+        self.policy = policy
+        return policy
+
+
+class FakeCounters:
+    """Counters over dicts."""
+
+    def __init__(self) -> None:
+        self.colors: dict[str, int] = {}
+        self.reasons: dict[str, int] = {}
+        self.scans = 0
+
+    def count_change(self, from_color, to_color, reasons, at) -> None:
+        if from_color:
+            self.colors[from_color] = self.colors.get(from_color, 0) - 1
+        self.colors[to_color] = self.colors.get(to_color, 0) + 1
+        for reason in reasons:
+            self.reasons[reason] = self.reasons.get(reason, 0) + 1
+
+    def count_scan(self, at) -> None:
+        self.scans += 1
+
+    def snapshot(self, now, days) -> dict:
+        return {"colors": dict(self.colors), "reasons": dict(self.reasons), "scans": self.scans}
+
+
 class FakeStoreHealth:
     """StoreHealth of dicts: always up."""
 
@@ -570,9 +637,12 @@ class World:
     platform: FakePlatform = dataclasses.field(default_factory=FakePlatform)
     code_ttl: int = 60
     outbox: FakeOutbox = dataclasses.field(default_factory=FakeOutbox)
+    counters: FakeCounters = dataclasses.field(default_factory=FakeCounters)
     notifier: FakeNotifier = dataclasses.field(default_factory=FakeNotifier)
 
     def __post_init__(self) -> None:
+        self.policies = FakePolicyStore(self.policy)
+        self.audit_log, self.appeals, self.risk_areas = FakeAuditLog(), FakeAppeals(), FakeRiskAreas()
         self.tokens = FakeTokenStore(self.clock)
         self.store.tokens = self.tokens
         store = self.store
@@ -582,6 +652,8 @@ class World:
             stores=stores, vault=self.vault, clock=self.clock, signer=self.codec, verifier=self.codec,
             code_ids=self.code_ids, platforms={self.platform.name: self.platform}, keys=FakeKeys(self.codec),
             qr=FakeQr(), store=FakeStoreHealth(), outbox=self.outbox, notifiers=(self.notifier,),
+            policies=self.policies, counters=self.counters, audit_log=self.audit_log, appeals=self.appeals,
+            risk_areas=self.risk_areas,
         )
         self.services: Services = wire(adapters, ServiceSettings(policy=self.policy, issuer=ISSUER,
                                                                  code_ttl=self.code_ttl))
@@ -602,6 +674,14 @@ class World:
 
     def staff(self, role: str = "authority") -> Credential:
         return self.credentials.create(role, f"{role} desk")[1]
+
+    def mark(self, request, actor: Credential | None = None):
+        """Mark as an authority does, a red marker approved by a second credential (the two-person
+        rule): what makes the marker take effect."""
+        outcome = self.marking.add_marker(request, actor or self.staff())
+        if outcome.marker.status == MarkerStatus.PENDING:
+            outcome = self.marking.approve(outcome.marker.id, self.staff("authority_approver"))
+        return outcome
 
 
 def id_number(born: str = "19491231", sequence: str = "002", region: str = "110105") -> str:

@@ -25,7 +25,7 @@ def zhang(world, alice):
 
 
 def mark(world, kind: str = "close_contact"):
-    return world.marking.add_marker(
+    return world.mark(
         MarkerRequest(kind=kind, reason="case 12", id_number=ZHANG), world.staff()
     )
 

@@ -45,7 +45,7 @@ def zhang(world, alice):
 
 
 def test_marker_turns_the_code_red_and_says_before_and_after(world, authority, alice, zhang):
-    outcome = world.marking.add_marker(request("close_contact", reason="shared a flight"), authority)
+    outcome = world.mark(request("close_contact", reason="shared a flight"), authority)
     assert (outcome.color_before, outcome.color_after) == ("green", "red")
     assert outcome.marker.person_id == zhang.id
     assert (outcome.marker.reason, outcome.marker.created_by) == ("shared a flight", authority.id)
@@ -54,7 +54,7 @@ def test_marker_turns_the_code_red_and_says_before_and_after(world, authority, a
 
 
 def test_marking_by_id_number_before_the_person_applies_makes_them_red_on_applying(world, authority, alice):
-    outcome = world.marking.add_marker(request("confirmed"), authority)
+    outcome = world.mark(request("confirmed"), authority)
     view = world.apply_verified(alice, Application("张三", ZHANG, "13800138000", "self"))
     assert view.id == outcome.marker.person_id
     shown = world.codes.show(alice, view.id)
@@ -63,7 +63,7 @@ def test_marking_by_id_number_before_the_person_applies_makes_them_red_on_applyi
 
 
 def test_marking_by_lowercase_x_finds_the_same_person(world, authority, zhang):
-    outcome = world.marking.add_marker(request(id_number=ZHANG.lower()), authority)
+    outcome = world.mark(request(id_number=ZHANG.lower()), authority)
     assert outcome.marker.person_id == zhang.id
 
 
@@ -76,41 +76,41 @@ def test_marking_by_lowercase_x_finds_the_same_person(world, authority, zhang):
     ],
 )
 def test_an_authority_can_mark_every_kind_of_number_and_its_holder_applies_into_it(world, authority, alice, number):
-    outcome = world.marking.add_marker(request("confirmed", id_number=number), authority)
+    outcome = world.mark(request("confirmed", id_number=number), authority)
     view = world.apply_verified(alice, Application("李四", number, "13800138000", "self"))
     assert view.id == outcome.marker.person_id
     assert colour(world, alice, view.id) is Color.RED
 
 
 def test_marking_by_person_id(world, authority, alice, zhang):
-    world.marking.add_marker(request("symptoms", person_id=zhang.id), authority)
+    world.mark(request("symptoms", person_id=zhang.id), authority)
     assert colour(world, alice, zhang.id) is Color.YELLOW
 
 
 def test_marking_an_unknown_person_id_is_not_found(world, authority):
     with pytest.raises(NotFound):
-        world.marking.add_marker(request(person_id="0" * 24), authority)
+        world.mark(request(person_id="0" * 24), authority)
 
 
 @pytest.mark.parametrize("who", [{"id_number": None}, {"id_number": ZHANG, "person_id": "0" * 24}])
 def test_marker_needs_exactly_one_of_id_number_and_person_id(world, authority, who):
     with pytest.raises(InvalidInput):
-        world.marking.add_marker(MarkerRequest(kind="confirmed", reason="r", **who), authority)
+        world.mark(MarkerRequest(kind="confirmed", reason="r", **who), authority)
 
 
 def test_marking_an_invalid_id_number_is_refused_and_creates_nobody(world, authority):
     with pytest.raises(InvalidInput) as caught:
-        world.marking.add_marker(request(id_number="110105194912310020"), authority)
+        world.mark(request(id_number="110105194912310020"), authority)
     assert list(caught.value.fields) == ["id_number"]
     assert world.store.persons == {}
 
 
 def test_unknown_marker_kind_is_invalid_and_creates_nobody(world, authority):
     with pytest.raises(InvalidInput) as caught:
-        world.marking.add_marker(request("zombie"), authority)
+        world.mark(request("zombie"), authority)
     assert caught.value.fields == {"kind": [Msg.ONE_OF]}
     assert caught.value.fields["kind"][0].params == {
-        "choices": "close_contact, confirmed, from_risk_area, secondary_contact, symptoms"
+        "choices": "close_contact, confirmed, declared_contact, from_risk_area, secondary_contact, symptoms"
     }
     assert world.store.persons == {}
 
@@ -121,7 +121,7 @@ def test_explicit_until_is_refused_where_the_policy_decides_the_end(world, autho
     # A confirmed case ends by release, symptoms by a negative test, a close contact after the
     # policy's 14 days: a request's `until` must not turn any of them green or stretch them.
     with pytest.raises(InvalidInput) as caught:
-        world.marking.add_marker(request(kind, until=until), authority)
+        world.mark(request(kind, until=until), authority)
     assert list(caught.value.fields) == ["until"]
     assert world.store.persons == {} and world.store.markers == {}
 
@@ -136,7 +136,7 @@ class TestKindWhosePolicyAllowsUntil:
         return World(policy=load_policy(doc))
 
     def test_explicit_until_ends_the_marker(self, world, authority, alice, zhang):
-        outcome = world.marking.add_marker(request("close_contact", until=NOW + 2 * DAY), authority)
+        outcome = world.mark(request("close_contact", until=NOW + 2 * DAY), authority)
         assert outcome.until == NOW + 2 * DAY
         assert colour(world, alice, zhang.id) is Color.RED
         world.clock.advance(2 * DAY)
@@ -144,31 +144,31 @@ class TestKindWhosePolicyAllowsUntil:
 
     def test_other_kinds_still_refuse_it(self, world, authority):
         with pytest.raises(InvalidInput) as caught:
-            world.marking.add_marker(request("confirmed", until=NOW + 2 * DAY), authority)
+            world.mark(request("confirmed", until=NOW + 2 * DAY), authority)
         assert list(caught.value.fields) == ["until"]
 
     @pytest.mark.parametrize("until", [NOW - DAY, NOW - 1, NOW])
     def test_until_not_after_since_is_invalid(self, world, authority, until):
         with pytest.raises(InvalidInput) as caught:
-            world.marking.add_marker(request(since=NOW, until=until), authority)
+            world.mark(request(since=NOW, until=until), authority)
         assert caught.value.fields == {"until": [Msg.AFTER_SINCE]}
         assert world.store.markers == {}
 
     def test_until_in_the_past_without_since_is_invalid(self, world, authority):
         with pytest.raises(InvalidInput) as caught:
-            world.marking.add_marker(request(until=NOW - HOUR), authority)
+            world.mark(request(until=NOW - HOUR), authority)
         assert caught.value.fields == {"until": [Msg.AFTER_SINCE]}
 
 
 def test_backdated_marker_expires_from_its_since(world, authority, alice, zhang):
-    world.marking.add_marker(request("close_contact", since=NOW - 13 * DAY), authority)
+    world.mark(request("close_contact", since=NOW - 13 * DAY), authority)
     assert colour(world, alice, zhang.id) is Color.RED
     world.clock.advance(DAY)
     assert colour(world, alice, zhang.id) is Color.GREEN
 
 
 def test_marker_starting_tomorrow_leaves_the_code_green_today(world, authority, alice, zhang):
-    outcome = world.marking.add_marker(request("close_contact", since=NOW + DAY), authority)
+    outcome = world.mark(request("close_contact", since=NOW + DAY), authority)
     assert outcome.color_after == "green"
     world.clock.advance(DAY)
     assert colour(world, alice, zhang.id) is Color.RED
@@ -177,7 +177,7 @@ def test_marker_starting_tomorrow_leaves_the_code_green_today(world, authority, 
 def test_marking_is_recorded_once_in_the_persons_history(world, authority, alice, zhang):
     world.codes.show(alice, zhang.id)
     world.clock.advance(60)
-    world.marking.add_marker(request("close_contact"), authority)
+    world.mark(request("close_contact"), authority)
     world.codes.show(alice, zhang.id)
     latest, *older = world.codes.history(alice, zhang.id).changes
     assert (latest.at, latest.from_color, latest.to_color, latest.reason_codes) == (
@@ -189,11 +189,6 @@ def test_marking_is_recorded_once_in_the_persons_history(world, authority, alice
     assert len(older) == 1
 
 
-@pytest.mark.xfail(
-    reason="bug: core/marking.py add_marker() makes every marker active at once; DESIGN §4 and API.md say "
-    "a manual red marker stays pending until a second authority approves it",
-    strict=True,
-)
 def test_manual_red_marker_is_pending_until_a_second_authority_approves(world, authority, zhang):
     outcome = world.marking.add_marker(request("confirmed"), authority)
     assert outcome.marker.status == "pending"
@@ -204,7 +199,7 @@ def test_manual_red_marker_is_pending_until_a_second_authority_approves(world, a
 
 
 def test_removing_the_marker_restores_green(world, authority, alice, zhang):
-    marker = world.marking.add_marker(request("confirmed"), authority).marker
+    marker = world.mark(request("confirmed"), authority).marker
     world.clock.advance(HOUR)
     outcome = world.marking.remove_marker(marker.id, "recovered", authority)
     assert outcome.marker == replace(marker, status="removed")  # never reported as still active
@@ -214,14 +209,14 @@ def test_removing_the_marker_restores_green(world, authority, alice, zhang):
 
 
 def test_removing_one_marker_keeps_the_others(world, authority, alice, zhang):
-    red = world.marking.add_marker(request("confirmed"), authority).marker
-    world.marking.add_marker(request("symptoms"), authority)
+    red = world.mark(request("confirmed"), authority).marker
+    world.mark(request("symptoms"), authority)
     assert world.marking.remove_marker(red.id, "mistake", authority).color_after == "yellow"
     assert colour(world, alice, zhang.id) is Color.YELLOW
 
 
 def test_removing_a_marker_twice_is_not_found(world, authority, zhang):
-    marker = world.marking.add_marker(request("confirmed"), authority).marker
+    marker = world.mark(request("confirmed"), authority).marker
     world.marking.remove_marker(marker.id, "recovered", authority)
     with pytest.raises(NotFound):
         world.marking.remove_marker(marker.id, "again", authority)
@@ -254,7 +249,7 @@ def test_positive_result_is_cleared_by_two_negatives_24_hours_apart(world, alice
 
 
 def test_negatives_clear_a_secondary_contact_per_policy(world, authority, alice, zhang):
-    world.marking.add_marker(request("secondary_contact"), authority)
+    world.mark(request("secondary_contact"), authority)
     world.clock.advance(2 * HOUR)
     assert world.marking.add_lab_result(ZHANG, NOW + HOUR, "negative", "lab-1") == "yellow"
     world.clock.advance(22 * HOUR)
@@ -264,13 +259,13 @@ def test_negatives_clear_a_secondary_contact_per_policy(world, authority, alice,
 
 
 def test_one_negative_clears_symptoms(world, authority, alice, zhang):
-    world.marking.add_marker(request("symptoms"), authority)
+    world.mark(request("symptoms"), authority)
     world.clock.advance(HOUR)
     assert world.marking.add_lab_result(ZHANG, NOW + HOUR - 60, "negative", "lab-1") == "green"
 
 
 def test_negative_sampled_before_the_marker_does_not_clear_it(world, authority, alice, zhang):
-    world.marking.add_marker(request("symptoms"), authority)
+    world.mark(request("symptoms"), authority)
     world.clock.advance(HOUR)
     assert world.marking.add_lab_result(ZHANG, NOW - 60, "negative", "lab-1") == "yellow"
 

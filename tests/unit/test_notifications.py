@@ -14,7 +14,7 @@ def world(policy):
 
 
 def mark(world, kind: str = "close_contact") -> None:
-    world.marking.add_marker(MarkerRequest(kind=kind, reason="流调", id_number=ZHANG), world.staff())
+    world.mark(MarkerRequest(kind=kind, reason="流调", id_number=ZHANG), world.staff())
 
 
 def applied(world, user: str, relation: str = "self", verify: bool = True):

@@ -261,7 +261,7 @@ def test_unlinking_self_without_facts_erases_the_person(world):
 def test_unlinking_self_erases_pii_but_keeps_authority_markers(world):
     alice = world.login("alice")
     view = apply(world, alice)
-    world.marking.add_marker(
+    world.mark(
         MarkerRequest(kind="close_contact", reason="case 12", id_number=ZHANG), world.staff()
     )
     world.persons.unlink(alice, view.id)
@@ -275,7 +275,7 @@ def test_unlinking_self_erases_pii_but_keeps_authority_markers(world):
 def test_reapplying_after_erasure_gives_the_same_colour(world):
     alice = world.login("alice")
     view = apply(world, alice)
-    world.marking.add_marker(
+    world.mark(
         MarkerRequest(kind="close_contact", reason="case 12", id_number=ZHANG), world.staff()
     )
     world.persons.unlink(alice, view.id)
@@ -308,7 +308,7 @@ def test_family_link_to_an_erased_person_with_markers_disappears_from_the_list(w
     alice, mother = world.login("alice"), world.login("mother")
     own = apply(world, alice)
     apply(world, mother, "family")
-    world.marking.add_marker(MarkerRequest(kind="symptoms", reason="fever", id_number=ZHANG), world.staff())
+    world.mark(MarkerRequest(kind="symptoms", reason="fever", id_number=ZHANG), world.staff())
     world.persons.unlink(alice, own.id)
     assert world.persons.list(mother) == []
     with pytest.raises(NotFound):
@@ -319,7 +319,7 @@ def test_family_member_who_erased_their_data_can_be_added_again(world):
     alice, mother = world.login("alice"), world.login("mother")
     own = apply(world, alice)
     apply(world, mother, "family")
-    world.marking.add_marker(MarkerRequest(kind="symptoms", reason="fever", id_number=ZHANG), world.staff())
+    world.mark(MarkerRequest(kind="symptoms", reason="fever", id_number=ZHANG), world.staff())
     world.persons.unlink(alice, own.id)
     assert world.persons.list(mother) == []
     assert apply(world, mother, "family").id == own.id
@@ -481,7 +481,7 @@ def test_a_person_nobody_links_to_any_more_is_removed(world):
 def test_the_last_relative_leaving_removes_the_person_but_not_authority_facts(world):
     son = world.login("son")
     view = apply(world, son, "family")
-    world.marking.add_marker(MarkerRequest(kind="close_contact", reason="x", id_number=ZHANG), world.staff())
+    world.mark(MarkerRequest(kind="close_contact", reason="x", id_number=ZHANG), world.staff())
     world.persons.unlink(son, view.id)
     record = world.store.get(view.id)
     assert (record.name_ct, record.phone_ct, record.accounts) == (None, None, ())
@@ -524,7 +524,7 @@ def test_links_made_in_the_second_of_an_erasure_lapse_but_a_reapplication_stands
 def test_an_erasure_during_a_relatives_face_check_does_not_bring_the_name_back(world):
     owner, relative = world.login("owner"), world.login("relative")
     mine = apply(world, owner, name="张三")
-    world.marking.add_marker(MarkerRequest(kind="close_contact", reason="x", id_number=ZHANG), world.staff())
+    world.mark(MarkerRequest(kind="close_contact", reason="x", id_number=ZHANG), world.staff())
     world.persons.apply(relative, application("family", name="张三"))
     original = world.platform.verify_identity
 

@@ -17,14 +17,17 @@ def _broken(doc: dict, edit) -> str:
 
 
 def test_shipped_policy_loads_with_every_marker_kind(policy):
-    assert policy.version == "2026-11-27.2"
+    assert policy.version == "2026-12-01.1"
     assert set(policy.markers) == {
         "confirmed",
         "close_contact",
         "secondary_contact",
         "from_risk_area",
         "symptoms",
+        "declared_contact",
     }
+    assert {kind for kind, rule in policy.markers.items() if rule.self_declared} == {"symptoms", "declared_contact"}
+    assert policy.approval_hours == 24
     assert policy.positive_test.color is Color.RED
 
 

@@ -1,0 +1,78 @@
+"""In-memory fakes of the authorities' ports (appeals, risk areas, the audit log), as the Redis
+adapters in adapters/store/authority.py behave (tests/integration/test_authority_stores.py)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+from core.audit import GENESIS
+from core.model import Appeal, AppealStatus, AuditEntry, RiskArea
+
+
+class FakeAppeals:
+    def __init__(self) -> None:
+        self.appeals: dict[str, Appeal] = {}
+
+    def add(self, appeal: Appeal) -> None:
+        self.appeals[appeal.id] = appeal
+
+    def get(self, person_id: str, appeal_id: str) -> Appeal | None:
+        appeal = self.appeals.get(appeal_id)
+        return appeal if appeal is not None and appeal.person_id == person_id else None
+
+    def for_person(self, person_id: str) -> list[Appeal]:
+        return sorted((a for a in self.appeals.values() if a.person_id == person_id),
+                      key=lambda a: a.created_at, reverse=True)
+
+    def open_appeals(self, limit: int) -> list[Appeal]:
+        found = sorted((a for a in self.appeals.values() if a.status == AppealStatus.OPEN), key=lambda a: a.created_at)
+        return found[:limit]
+
+    def decide(self, appeal: Appeal) -> bool:
+        current = self.appeals.get(appeal.id)
+        if current is None or current.status != AppealStatus.OPEN:
+            return False
+        self.appeals[appeal.id] = appeal
+        return True
+
+
+class FakeRiskAreas:
+    def __init__(self) -> None:
+        self.areas: dict[str, RiskArea] = {}
+        self.log: list[RiskArea] = []
+
+    def set(self, area: RiskArea) -> RiskArea | None:
+        previous = self.areas.get(area.code)
+        self.areas[area.code] = area
+        self.log.insert(0, area)
+        return previous
+
+    def current(self) -> dict[str, RiskArea]:
+        return dict(self.areas)
+
+    def history(self, limit: int) -> list[RiskArea]:
+        return self.log[:limit]
+
+
+class FakeAuditLog:
+    def __init__(self) -> None:
+        self.log: list[AuditEntry] = []
+
+    def head(self) -> tuple[int, str]:
+        return (self.log[-1].seq, self.log[-1].hash) if self.log else (0, GENESIS)
+
+    def append(self, expected_head: tuple[int, str], entries: list[AuditEntry]) -> bool:
+        if self.head() != expected_head:
+            return False
+        self.log.extend(entries)
+        return True
+
+    def entries(self, since_seq: int, limit: int) -> list[AuditEntry]:
+        return self.log[since_seq:since_seq + limit]
+
+    def all_entries(self) -> Iterator[AuditEntry]:
+        return iter(list(self.log))
+
+    def tamper(self, index: int, **changes: object) -> None:
+        """Edit a stored entry behind the trail's back (what verify must catch)."""
+        self.log[index] = replace(self.log[index], **changes)  # type: ignore[arg-type]
