@@ -17,6 +17,7 @@ from redis.retry import Retry
 from adapters.pii import AesGcmVault, HmacAccountIds, derive_key
 from adapters.platforms.config import PlatformsFileError, load_platforms
 from adapters.platforms.dev import DevPlatform
+from adapters.platforms.state import ReplayGuard
 from adapters.signing.codeid import AesCodeIdCipher
 from adapters.signing.cose import CoseCodec
 from adapters.signing.keyring import RedisKeyRing
@@ -25,6 +26,7 @@ from adapters.store import redis_stores
 from adapters.store.authority import RedisAppeals, RedisAuditLog, RedisRiskAreas
 from adapters.store.durability import NonDurableStore, refuse_non_durable
 from adapters.store.embedded import EmbeddedRedis
+from adapters.store.feeds import RedisFeedStore
 from adapters.store.health import STORE_ERRORS, RedisStoreHealth
 from adapters.store.outbox import RedisOutbox
 from adapters.store.policy import RedisPolicyStore
@@ -147,12 +149,14 @@ def build(settings: Settings, instance: Path) -> tuple[Services, Runtime]:
         keys=keyring,
         qr=QrImages(),
         store=store,
-        outbox=RedisOutbox(client),
+        outbox=RedisOutbox(client, stale_ms=settings.outbox_stale_seconds * 1000),
         policies=RedisPolicyStore(client, core_settings.policy, core_settings.policy_doc),
         counters=RedisCounters(client),
         audit_log=RedisAuditLog(client),
         appeals=RedisAppeals(client),
         risk_areas=RedisRiskAreas(client),
+        feeds=RedisFeedStore(client, derive_key(key, "feed-secrets")),
+        seen=ReplayGuard(client),
         notifiers=notifiers,
     )
     return wire(adapters, core_settings), Runtime(settings, store, core_settings.policy.version)

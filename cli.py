@@ -5,11 +5,13 @@ import json
 import os
 import signal
 import socket
+from pathlib import Path
 from types import FrameType
 
 import click
 from flask import Flask
 
+from core.feeds import FeedKind
 from core.model import Role
 from core.wiring import Services
 
@@ -65,6 +67,38 @@ def register(app: Flask, services: Services) -> None:
             if once:
                 break
         click.echo(f"worker {consumer}: {sent} changes sent", err=True)
+
+    @app.cli.group()
+    def feeds() -> None:
+        """The labs and operators that push signed batches."""
+
+    @feeds.command("create")
+    @click.option("--name", required=True, help="The X-Feed-Id it signs with, e.g. 'lab-xicheng'.")
+    @click.option("--kind", required=True, type=click.Choice([kind.value for kind in FeedKind]))
+    def create_feed(name: str, kind: str) -> None:
+        """Make a feed and print its signing secret once (share it with the lab or operator)."""
+        feed = services.feeds.create(name, kind)
+        click.echo(f"# feed {feed.name}: kind={feed.kind}", err=True)
+        click.echo(feed.secret)
+
+    @feeds.command("list")
+    def list_feeds() -> None:
+        """The feeds (never their secrets)."""
+        for feed in services.feeds.all():
+            click.echo(f"{feed.name}\t{feed.kind}")
+
+    @app.cli.group()
+    def policy() -> None:
+        """The colour policy in force."""
+
+    @policy.command("publish")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--reason", required=True, help="Why, for the audit trail (e.g. the notice it implements).")
+    def publish_policy(path: str, reason: str) -> None:
+        """Make a policy file (with a new version) the one in force; audited."""
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        published = services.policy_admin.publish(doc, "operator", reason)
+        click.echo(f"in force: {published.version}")
 
     @app.cli.group()
     def keys() -> None:

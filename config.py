@@ -46,6 +46,7 @@ class Settings:
     notice_file: str = str(ROOT / "policies" / "notice.json")
     hotline: str = "12345"  # shown on yellow and red codes: whom to call
     office: str = "所在社区（村）居委会或当地卫生健康部门"  # and where to go
+    outbox_stale_seconds: int = 60  # a notice a worker took this long ago and never finished: it died
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For is believed
     # Rate limits (blueprints/limits.py): "amount/period", several joined by ";".
     rate_limit_scale: int = 1
@@ -79,6 +80,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "key_refresh_seconds": (0, 3_600),
     "credential_cache_seconds": (0, 300),
     "trusted_proxies": (0, 10),
+    "outbox_stale_seconds": (1, 3_600),
     "rate_limit_scale": (1, 100_000),
 }
 

@@ -57,6 +57,11 @@ TEXTS: dict[Msg, tuple[str, str]] = {
     Msg.NOT_DECLARABLE: ("该项不可自行申报", "this cannot be self-declared"),
     Msg.NOTHING_DECLARED: ("请申报症状或接触史", "declare symptoms or a contact with a case"),
     Msg.AUDIT_BUSY: ("审计记录繁忙，请重试", "the audit trail is busy; try again"),
+    Msg.FEED_NOT_JSON: ("批次内容应为 JSON 数组或 NDJSON", "the batch must be a JSON array or NDJSON"),
+    Msg.FEED_ROW_NOT_JSON: ("该行不是有效的 JSON", "this line is not JSON"),
+    Msg.FEED_ROW_SHAPE: ("该行字段不正确", "this row's fields are not right"),
+    Msg.FEED_TIME: ("时间应为带时区的 ISO 8601 或 Unix 秒数",
+                    "a time must be ISO 8601 with an offset, or epoch seconds"),
     Msg.NO_SUCH_WEBHOOK: ("未启用该平台的回调", "no callbacks are enabled for this platform"),
     Msg.PHONE_PROOF_INVALID: ("手机号授权无效，请重新授权", "the phone authorization is not valid; authorize again"),
     # marking and lab results

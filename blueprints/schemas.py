@@ -286,3 +286,16 @@ class JwkSchema(Strict):
 
 class JwksSchema(Strict):
     keys = fields.List(fields.Nested(JwkSchema), required=True)
+
+
+# -- feeds ----------------------------------------------------------------------------------
+
+class RejectedRowSchema(Strict):
+    line = fields.Integer(required=True)
+    error = fields.String(required=True)
+    fields_ = fields.Dict(data_key="fields")
+
+
+class FeedResultSchema(Strict):
+    accepted = fields.Integer(required=True)
+    rejected = fields.List(fields.Nested(RejectedRowSchema), required=True)

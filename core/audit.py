@@ -45,7 +45,7 @@ def chained(key: bytes, head: tuple[int, str], entries: Iterable[AuditEntry]) ->
 class Verification:
     ok: bool
     entries: int
-    broken_at: int | None = None  # the seq of the first entry that does not fit the chain
+    broken_at: int | None = None  # the position (1-based) of the first entry that does not fit
     problem: str | None = None  # edited | inserted or deleted | out of order
 
 
@@ -54,12 +54,10 @@ def verify_chain(key: bytes, entries: Iterable[AuditEntry]) -> Verification:
     expected_seq, prev, count = 1, GENESIS, 0
     for entry in entries:
         count += 1
-        if entry.seq != expected_seq:
-            return Verification(False, count, entry.seq, "inserted or deleted" if entry.seq > 0 else "out of order")
-        if entry.prev_hash != prev:
-            return Verification(False, count, entry.seq, "inserted or deleted")
+        if entry.seq != expected_seq or entry.prev_hash != prev:
+            return Verification(False, count, expected_seq, "inserted or deleted")
         if not hmac.compare_digest(entry.hash, entry_hash(key, entry)):
-            return Verification(False, count, entry.seq, "edited")
+            return Verification(False, count, expected_seq, "edited")
         expected_seq, prev = entry.seq + 1, entry.hash
     return Verification(True, count)
 

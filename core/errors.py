@@ -50,6 +50,10 @@ class Msg(StrEnum):
     NOT_DECLARABLE = "not_declarable"
     NOTHING_DECLARED = "nothing_declared"
     AUDIT_BUSY = "audit_busy"
+    FEED_NOT_JSON = "feed_not_json"
+    FEED_ROW_NOT_JSON = "feed_row_not_json"
+    FEED_ROW_SHAPE = "feed_row_shape"
+    FEED_TIME = "feed_time"
     PHONE_PROOF_INVALID = "phone_proof_invalid"
     # marking and lab results
     ONE_PERSON_REFERENCE = "one_person_reference"

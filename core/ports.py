@@ -5,7 +5,7 @@ adapters/ implements them (Redis, AES-GCM, COSE, the platforms); tests/unit/fake
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.model import (
     Appeal,
@@ -27,6 +27,9 @@ from core.model import (
 )
 from core.platforms import ColorNotice, IdentityCheck, PlatformIdentity, WebhookReply, WebhookRequest
 from core.policy import Policy
+
+if TYPE_CHECKING:
+    from core.feeds import Feed
 
 # -- persons and their data ----------------------------------------------------------------
 
@@ -175,6 +178,22 @@ class PolicyStore(Protocol):
     def publish(self, doc: Mapping[str, Any]) -> Policy:
         """Make the policy document the one in force (its version must be new)."""
         ...
+
+
+class FeedStore(Protocol):
+    """The machines that push signed batches, with their secrets (kept sealed)."""
+
+    def save(self, feed: Feed) -> None: ...
+
+    def get(self, name: str) -> Feed | None: ...
+
+    def all(self) -> list[Feed]: ...
+
+
+class SeenOnce(Protocol):
+    """A token (a callback's or a batch's signature) passes once within `ttl` seconds."""
+
+    def first_time(self, scope: str, token: str, ttl: int) -> bool: ...
 
 
 class Counters(Protocol):

@@ -17,6 +17,7 @@ from core.codes import CodeIdCipher, CodeIssuer, CodeSigner, CodeVerifier
 from core.color import ColorRecorder
 from core.dashboard import DashboardService
 from core.directory import PersonDirectory
+from core.feeds import FeedService
 from core.health_codes import HealthCodeService
 from core.marking import MarkingService
 from core.notice import Notice
@@ -30,6 +31,7 @@ from core.ports import (
     Counters,
     CredentialStore,
     FactRecords,
+    FeedStore,
     HistoryLog,
     Notifier,
     Outbox,
@@ -41,6 +43,7 @@ from core.ports import (
     PolicyStore,
     QrRenderer,
     RiskAreas,
+    SeenOnce,
     SessionStore,
     SigningKeys,
     StoreHealth,
@@ -82,6 +85,8 @@ class Adapters:
     audit_log: AuditLog
     appeals: Appeals
     risk_areas: RiskAreas
+    feeds: FeedStore
+    seen: SeenOnce
     notifiers: Sequence[Notifier] = ()
 
 
@@ -132,6 +137,7 @@ class Services:
     risk_areas: RiskAreaService
     policy_admin: PolicyService
     dashboard: DashboardService
+    feeds: FeedService
 
 
 def wire(adapters: Adapters, settings: ServiceSettings) -> Services:
@@ -167,4 +173,5 @@ def wire(adapters: Adapters, settings: ServiceSettings) -> Services:
         risk_areas=RiskAreaService(adapters.risk_areas, audit, clock),
         policy_admin=PolicyService(adapters.policies, audit),
         dashboard=DashboardService(adapters.counters, appeals, marking, clock),
+        feeds=FeedService(adapters.feeds, adapters.seen, marking, audit, clock),
     )

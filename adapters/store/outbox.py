@@ -24,8 +24,10 @@ def _text(value: bytes | str) -> str:
 
 
 class RedisOutbox:
-    def __init__(self, client: redis.Redis, stream: str = STREAM, group: str = GROUP) -> None:
+    def __init__(self, client: redis.Redis, stream: str = STREAM, group: str = GROUP,
+                 stale_ms: int | None = None) -> None:
         self._r = client
+        self._stale_ms = stale_ms
         self._stream = stream
         self._group = group
         self._group_made = False
@@ -47,7 +49,8 @@ class RedisOutbox:
     def take(self, consumer: str, count: int, block_ms: int) -> list[tuple[str, ColorChanged]]:
         self._ensure_group()
         # What a dead consumer left first (XAUTOCLAIM), then new entries (XREADGROUP ">").
-        _, claimed, *_ = self._r.xautoclaim(self._stream, self._group, consumer, STALE_MS, "0-0", count=count)
+        stale = STALE_MS if self._stale_ms is None else self._stale_ms
+        _, claimed, *_ = self._r.xautoclaim(self._stream, self._group, consumer, stale, "0-0", count=count)
         entries: list[Any] = list(claimed)
         if len(entries) < count:
             replies: Any = self._r.xreadgroup(self._group, consumer, {self._stream: ">"},

@@ -76,3 +76,28 @@ class FakeAuditLog:
     def tamper(self, index: int, **changes: object) -> None:
         """Edit a stored entry behind the trail's back (what verify must catch)."""
         self.log[index] = replace(self.log[index], **changes)  # type: ignore[arg-type]
+
+
+class FakeFeeds:
+    def __init__(self) -> None:
+        self.feeds: dict[str, object] = {}
+
+    def save(self, feed) -> None:
+        self.feeds[feed.name] = feed
+
+    def get(self, name: str):
+        return self.feeds.get(name)
+
+    def all(self) -> list:
+        return sorted(self.feeds.values(), key=lambda f: f.name)
+
+
+class FakeSeenOnce:
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, str]] = set()
+
+    def first_time(self, scope: str, token: str, ttl: int) -> bool:
+        if (scope, token) in self.seen:
+            return False
+        self.seen.add((scope, token))
+        return True
