@@ -69,6 +69,19 @@ def register(app: Flask, services: Services) -> None:
         click.echo(f"worker {consumer}: {sent} changes sent", err=True)
 
     @app.cli.group()
+    def store() -> None:
+        """The embedded Redis (when HEALTHCODE_REDIS_URL is empty)."""
+
+    @store.command("stop")
+    def stop_store() -> None:
+        """Shut the embedded redis-server down (its AOF is fsynced: nothing is lost)."""
+        embedded = app.extensions["healthcode.runtime"].store.embedded
+        if embedded is None:
+            raise click.ClickException("no embedded store: HEALTHCODE_REDIS_URL names a server of its own")
+        embedded.stop()
+        click.echo(f"stopped the embedded redis-server in {embedded.data_dir}")
+
+    @app.cli.group()
     def feeds() -> None:
         """The labs and operators that push signed batches."""
 
