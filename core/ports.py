@@ -196,6 +196,15 @@ class SeenOnce(Protocol):
     def first_time(self, scope: str, token: str, ttl: int) -> bool: ...
 
 
+class SmsSender(Protocol):
+    """Sends the travel card's verification codes (短信验证码)."""
+
+    def send_code(self, phone: str, code: str) -> None:
+        """Send `code` to `phone` (E.164, +86…). PlatformUnavailable when the provider fails or
+        refuses for its own reasons (quota, frequency); InvalidInput when it refuses the number."""
+        ...
+
+
 class Counters(Protocol):
     """What an epidemic office watches, counted as it happens (no scan over all persons)."""
 
