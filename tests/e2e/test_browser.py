@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import CODE_TTL, LiveServer, artifacts_dir, browser_missing
+from tests.ids import id_number
 
 pytestmark = [
     pytest.mark.browser,
@@ -319,3 +320,96 @@ def test_history_page_lists_colour_changes_and_scans(browser, live_server):
     assert browser.find_element(By.ID, "history-who").text == "张*（本人）1101**********002X"
     save_screenshot(browser, "hc-history.png")
     assert js_errors(browser) == []
+
+
+def test_the_notice_says_what_applying_means_and_nothing_is_sent_before_the_box_is_ticked(browser, live_server):
+    dev_login(browser, live_server, "e2e-notice")
+    _, notice = api(live_server, "GET", "/api/v1/notice")
+    shown = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#notice-items li")]
+    assert shown == notice["items"]  # the server's notice, in full, in its order
+    text = browser.find_element(By.ID, "notice").text
+    for point in ("如实", "法律责任", "及时更新", "仅用于疫情防控", "30 天", "配合", "政策"):
+        assert point in text, point  # truthful, lawful, up to date, what for and how long, measures, changes
+    # The notice comes before the fields it is about.
+    assert browser.execute_script(
+        "const n = document.getElementById('notice'), f = document.querySelector('#apply input[name=name]');"
+        "return !!(n.compareDocumentPosition(f) & Node.DOCUMENT_POSITION_FOLLOWING);")
+    save_screenshot(browser, "hc-apply.png")
+
+    submit_application(browser, **APPLICANT, consent=False)
+    error = browser.find_element(By.CSS_SELECTOR, '#apply .err[data-for="consent_notice"]')
+    wait(browser).until(lambda d: error.text.strip())
+    assert "申领须知" in error.text and error.is_displayed()
+    box = browser.find_element(By.ID, "consent")
+    assert browser.execute_script("return arguments[0].closest('label').nextElementSibling === arguments[1]",
+                                  box, error)  # right under the box
+    assert browser.switch_to.active_element == box and box.get_attribute("aria-invalid") == "true"
+    token = browser.execute_script("return sessionStorage.getItem('hc.token')")
+    assert api(live_server, "GET", "/api/v1/persons", token=token)[1]["persons"] == []  # nothing was sent
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
+    browser.save_screenshot(str(artifacts_dir() / "hc-apply-consent-error.png"))
+
+    box.click()  # ticking it clears the error
+    wait(browser).until(lambda d: not error.is_displayed())
+    assert box.get_attribute("aria-invalid") is None
+
+
+def test_the_id_field_takes_spaces_and_dashes_and_the_pages_name_the_document(browser, live_server):
+    dev_login(browser, live_server, "e2e-documents")
+    field = browser.find_element(By.NAME, "id_number")
+    assert int(field.get_attribute("maxlength")) >= 24
+    hint = browser.find_element(By.ID, "hint-id_number")
+    assert "港澳台居民居住证" in hint.text and "外国人永久居留身份证" in hint.text and hint.is_displayed()
+    assert "hint-id_number" in field.get_attribute("aria-describedby").split()
+
+    submit_application(browser, name="张三", id_number="110105-1949 1231-002x", phone="138 0013 8000")
+    wait(browser).until(EC.url_matches(CODE_URL.pattern))
+    family = (("陈大文", id_number(region="810000", birth="19850315", seq=42)),  # 港澳台居民居住证
+              ("李明", id_number(region="911156", birth="19800101", seq=7)))  # 外国人永久居留身份证
+    for name, number in family:
+        browser.get(live_server.url + "/m/apply")
+        wait(browser).until(EC.visibility_of_element_located((By.ID, "apply")))
+        spaced = f"{number[:6]} {number[6:14]} {number[14:]}"
+        submit_application(browser, name=name, id_number=spaced, phone="13900139000", relation="family")
+        wait(browser).until(EC.url_matches(CODE_URL.pattern))
+
+    browser.get(live_server.url + "/m/")
+    wait(browser).until(EC.visibility_of_element_located((By.ID, "persons")))
+    rows = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#person-list a")]
+    assert len(rows) == 3, rows
+    kinds = {r.split("\n")[0]: r for r in rows}
+    assert "居民身份证 1101**********002X" in kinds["张*（本人）"]
+    assert "港澳台居民居住证" in kinds["陈*文（家人）"] and "外国人永久居留身份证" in kinds["李*（家人）"]
+    assert all("待人脸识别" in r for r in rows)  # none face-checked yet
+    save_screenshot(browser, "hc-home.png")
+
+    # The code card names the document too (after the face check the code needs).
+    next(a for a in browser.find_elements(By.CSS_SELECTOR, "#person-list a") if "陈*文" in a.text).click()
+    wait(browser).until(EC.visibility_of_element_located((By.ID, "verify-start"))).click()
+    wait(browser).until(lambda d: d.find_element(By.ID, "person-doc").text)
+    assert browser.find_element(By.ID, "person-doc").text == "港澳台居民居住证"
+    assert browser.find_element(By.ID, "person-id").text.startswith("8100")
+
+
+def test_applying_works_with_the_keyboard_alone(browser, live_server):
+    from selenium.webdriver.common.keys import Keys
+
+    dev_login(browser, live_server, "e2e-keyboard")
+    browser.find_element(By.NAME, "name").click()
+    typed = (("name", APPLICANT["name"]), ("id_number", APPLICANT["id_number"]), ("phone", APPLICANT["phone"]))
+    for field, value in typed:  # each field follows the last in tab order
+        active = browser.switch_to.active_element
+        assert active.get_attribute("name") == field
+        active.send_keys(value, Keys.TAB)
+    box = browser.switch_to.active_element
+    assert box.get_attribute("id") == "consent"
+    box.send_keys(Keys.SPACE, Keys.TAB)
+    assert box.is_selected()
+    submit = browser.switch_to.active_element
+    assert submit.get_attribute("id") == "apply-submit"
+    submit.send_keys(Keys.ENTER)
+    wait(browser).until(EC.url_matches(CODE_URL.pattern))
+    verify_start = wait(browser).until(EC.visibility_of_element_located((By.ID, "verify-start")))
+    verify_start.send_keys(Keys.ENTER)  # the face check's button too
+    wait(browser).until(lambda d: d.execute_script(
+        "const c = document.getElementById('code-card'); return !c.hidden && c.dataset.qr"))
