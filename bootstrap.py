@@ -1,6 +1,7 @@
 """Composition root: the server secret, the one Redis client, the real adapters, wired into the core."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -22,6 +23,8 @@ from adapters.signing.codeid import AesCodeIdCipher
 from adapters.signing.cose import CoseCodec
 from adapters.signing.keyring import RedisKeyRing
 from adapters.signing.qr_image import QrImages
+from adapters.sms.console import ConsoleSms
+from adapters.sms.none import NoSms
 from adapters.store import redis_stores
 from adapters.store.authority import RedisAppeals, RedisAuditLog, RedisRiskAreas
 from adapters.store.durability import NonDurableStore, refuse_non_durable
@@ -31,11 +34,13 @@ from adapters.store.health import STORE_ERRORS, RedisStoreHealth
 from adapters.store.outbox import RedisOutbox
 from adapters.store.policy import RedisPolicyStore
 from adapters.store.stats import RedisCounters
+from adapters.store.travel import RedisSmsCodes, RedisStays, RedisTravelTokens
 from config import Settings, SettingsError
 from core.clock import SystemClock
 from core.notice import load_notice
 from core.policy import PolicyError, load_policy
-from core.ports import Notifier, PlatformAdapter
+from core.ports import Notifier, PlatformAdapter, SmsSender
+from core.stays import TravelPolicy, load_travel_policy
 from core.wiring import Adapters, Contact, Services, ServiceSettings, wire
 
 # Versioned prefix of every QR text: China health code, format 1 (not EU DCC's "HC1:").
@@ -113,7 +118,24 @@ def service_settings(settings: Settings) -> ServiceSettings:
         credential_cache_seconds=settings.credential_cache_seconds,
         notice=_document("HEALTHCODE_NOTICE_FILE", settings.notice_file, load_notice),
         contact=Contact(settings.hotline, settings.office),
+        travel_policy=_travel_policy(settings),
+        travel_token_ttl=settings.travel_token_ttl,
+        travel_retired=settings.travel_retired,
     )
+
+
+def _travel_policy(settings: Settings) -> TravelPolicy:
+    """The travel policy file, with the window and the star as the settings say."""
+    policy = _document("HEALTHCODE_TRAVEL_POLICY_FILE", settings.travel_policy_file, load_travel_policy)
+    return dataclasses.replace(
+        policy, window_days=settings.travel_window_days or policy.window_days,
+        star=policy.star if settings.travel_star is None else settings.travel_star)
+
+
+def sms_sender(settings: Settings) -> SmsSender:
+    if settings.sms_provider == "console":
+        return ConsoleSms()
+    return NoSms()
 
 
 def build(settings: Settings, instance: Path) -> tuple[Services, Runtime]:
@@ -157,6 +179,10 @@ def build(settings: Settings, instance: Path) -> tuple[Services, Runtime]:
         risk_areas=RedisRiskAreas(client),
         feeds=RedisFeedStore(client, derive_key(key, "feed-secrets")),
         seen=ReplayGuard(client),
+        sms_codes=RedisSmsCodes(client),
+        travel_tokens=RedisTravelTokens(client),
+        stays=RedisStays(client),
+        sms=sms_sender(settings),
         notifiers=notifiers,
     )
     return wire(adapters, core_settings), Runtime(settings, store, core_settings.policy.version)

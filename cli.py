@@ -82,6 +82,20 @@ def register(app: Flask, services: Services) -> None:
         click.echo(f"stopped the embedded redis-server in {embedded.data_dir}")
 
     @app.cli.group()
+    def travel() -> None:
+        """The travel card (通信行程卡)."""
+
+    @travel.command("retire")
+    @click.option("--yes", is_flag=True, help="Do not ask.")
+    def retire_travel(yes: bool) -> None:
+        """Delete every stay, SMS code and travel token at once (the card's retirement, 2022-12-13);
+        set HEALTHCODE_TRAVEL_RETIRED=1 too, so the endpoints answer 410 from now on."""
+        if not yes:
+            click.confirm("Delete all trip data, SMS codes and travel tokens?", abort=True)
+        removed = services.travel.retire_data()
+        click.echo(", ".join(f"{name}: {count} keys" for name, count in removed.items()))
+
+    @app.cli.group()
     def feeds() -> None:
         """The labs and operators that push signed batches."""
 

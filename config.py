@@ -46,6 +46,12 @@ class Settings:
     notice_file: str = str(ROOT / "policies" / "notice.json")
     hotline: str = "12345"  # shown on yellow and red codes: whom to call
     office: str = "所在社区（村）居委会或当地卫生健康部门"  # and where to go
+    travel_policy_file: str = str(ROOT / "policies" / "travel-card-policy.json")
+    travel_window_days: int = 0  # 0: the travel policy's (14; 7 from 2022-07-08)
+    travel_star: bool | None = None  # None: the travel policy's (the * was removed on 2022-06-29)
+    travel_retired: bool = False  # the travel card was retired on 2022-12-13: endpoints answer 410
+    travel_token_ttl: int = 1800
+    sms_provider: str = ""  # console (local use only) | tencent | none; default: console, none in production
     outbox_stale_seconds: int = 60  # a notice a worker took this long ago and never finished: it died
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For is believed
     # Rate limits (blueprints/limits.py): "amount/period", several joined by ";".
@@ -60,6 +66,10 @@ class Settings:
     rate_oracle_ip: str = "20/hour;50/day"
     rate_scan_credential: str = "20/second;30000/day"
     rate_bearer_failure_ip: str = "30/minute;300/hour"
+    rate_sms_phone: str = "1/minute;5/hour;10/day"
+    rate_sms_ip: str = "20/hour;100/day"
+    rate_travel_session_ip: str = "30/hour;200/day"
+    rate_feed: str = "600/minute"
 
     @property
     def production(self) -> bool:
@@ -81,6 +91,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "credential_cache_seconds": (0, 300),
     "trusted_proxies": (0, 10),
     "outbox_stale_seconds": (1, 3_600),
+    "travel_window_days": (0, 30),
+    "travel_token_ttl": (60, 86_400),
     "rate_limit_scale": (1, 100_000),
 }
 
@@ -151,6 +163,11 @@ def _checked(settings: Settings) -> Settings:
     dev_login = settings.dev_login
     if dev_login is None:
         dev_login = not settings.production
+    sms = settings.sms_provider or ("none" if settings.production else "console")
+    if sms not in ("console", "tencent", "none"):
+        raise SettingsError("HEALTHCODE_SMS_PROVIDER must be console, tencent or none")
+    if settings.production and sms == "console":
+        raise SettingsError("HEALTHCODE_SMS_PROVIDER=console prints codes: not in production")
     if settings.production and dev_login:
         raise SettingsError("the dev login platform cannot be enabled in production (HEALTHCODE_DEV_LOGIN)")
     for name, (low, high) in BOUNDS.items():
@@ -172,4 +189,4 @@ def _checked(settings: Settings) -> Settings:
     if secret and len(secret) < 32:
         raise SettingsError("HEALTHCODE_SECRET_KEY must be at least 32 characters")
     return Settings(**{**{f.name: getattr(settings, f.name) for f in fields(Settings)},
-                       "dev_login": dev_login, "log_level": level})
+                       "dev_login": dev_login, "log_level": level, "sms_provider": sms})

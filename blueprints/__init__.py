@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, send_from_directory
 
-from blueprints import appeals, authority, checkpoint, citizen, feeds, metrics, ops, pages, webhooks
+from blueprints import appeals, authority, checkpoint, citizen, feeds, metrics, ops, pages, travel, webhooks
 from blueprints.errors import HealthCodeApi, register_error_handlers
 from blueprints.headers import secure_headers
 from core.wiring import Services
@@ -26,7 +26,7 @@ def register_blueprints(app: Flask, services: Services) -> None:
         app.config.setdefault(name, value)
     api = HealthCodeApi(app, spec_kwargs={"info": {"description": "健康码 / 通信行程卡 backend. See API.md."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    for blueprint in (citizen.blp, appeals.blp, checkpoint.blp, authority.blp, feeds.blp):
+    for blueprint in (citizen.blp, appeals.blp, travel.blp, checkpoint.blp, authority.blp, feeds.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(webhooks.blp)
     app.register_blueprint(ops.blp)

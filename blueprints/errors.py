@@ -23,6 +23,7 @@ from core.errors import (
     Msg,
     NotFound,
     PlatformUnavailable,
+    Retired,
     Unauthorized,
 )
 from core.wiring import Services
@@ -37,6 +38,7 @@ STATUS: dict[type[DomainError], int] = {
     NotFound: 404,
     Conflict: 409,
     PlatformUnavailable: 503,
+    Retired: 410,
 }
 HTTP_CODES = {
     400: "bad_request",

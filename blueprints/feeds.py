@@ -36,6 +36,16 @@ def signed_feed(kind: FeedKind):  # type: ignore[no-untyped-def]
                                          request.headers.get("X-Signature"), request.get_data(cache=True), kind)
 
 
+@blp.route("/stays", methods=["POST"])
+@blp.doc(**SIGNED, requestBody={"content": {"application/x-ndjson": {}, "application/json": {}}})
+@blp.response(200, FeedResultSchema)
+@blp.alt_response(401, **error_doc("bad_signature: missing, wrong, stale or replayed signature; nothing stored"))
+def stays() -> dict[str, Any]:
+    """An operator's stays, rows {phone, city_code, from, to}; kept only as long as the window."""
+    feed = signed_feed(FeedKind.OPERATOR)
+    return batch_body(services().travel.ingest(feed, request.get_data(cache=True)))
+
+
 @blp.route("/lab-results", methods=["POST"])
 @blp.doc(**SIGNED, requestBody={"content": {"application/x-ndjson": {}, "application/json": {}}})
 @blp.response(200, FeedResultSchema)

@@ -18,7 +18,8 @@ from flask_limiter import Limiter
 from limits import parse_many
 
 from blueprints.auth import bearer_token, services
-from core.errors import Msg, Unauthorized
+from core.errors import InvalidInput, Msg, Unauthorized
+from core.identity import normalize_phone
 from core.model import Role
 
 # Answers that tell more than "no": whether an ID number is someone's own code, whether a name
@@ -52,6 +53,23 @@ def checkpoint_credential() -> str:
         g.credential = services().credentials.authenticate(bearer_token(), Role.CHECKPOINT)
     credential: str = g.credential.id
     return credential
+
+
+def sms_phone() -> str:
+    """The phone a code is asked for, as its keyed hash (no number in the limiter's keys)."""
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        body = None
+    phone = body.get("phone") if isinstance(body, dict) else None
+    try:
+        return services().travel.phone_hash(normalize_phone(phone)) if isinstance(phone, str) else "?"
+    except InvalidInput:
+        return "?"  # the view refuses it (422); invalid numbers share one key
+
+
+def feed_id() -> str:
+    return (request.headers.get("X-Feed-Id") or "?")[:32]
 
 
 def is_oracle_answer(response: Response) -> bool:
@@ -101,6 +119,10 @@ ROUTE_LIMITS = (
     RouteLimit(("citizen.verify",), "rate_oracle_account", session_account,
                deduct_when=is_oracle_answer, scope="oracle-account"),
     RouteLimit(("checkpoint.scan",), "rate_scan_credential", checkpoint_credential),
+    RouteLimit(("travel.send_sms",), "rate_sms_phone", sms_phone),
+    RouteLimit(("travel.send_sms",), "rate_sms_ip", client_ip),
+    RouteLimit(("travel.start_session",), "rate_travel_session_ip", client_ip),
+    RouteLimit(("feeds.stays", "feeds.lab_results"), "rate_feed", feed_id),
     # Checked before anything else on these routes: an IP that keeps failing is stopped first.
     RouteLimit(BEARER_ENDPOINTS, "rate_bearer_failure_ip", client_ip, deduct_when=is_bearer_failure,
                scope="bearer-failure"),
@@ -115,13 +137,14 @@ def scaled(limits: str, scale: int) -> str:
 
 def install(app: Flask, settings: Any, storage_uri: str, storage_options: dict[str, Any]) -> Limiter:
     """A Limiter for this app, on the given Redis, with ROUTE_LIMITS on the registered views."""
+    # Keys: hc:rl:LIMITER/<key>/<scope>/<limit> (the storage's prefix, then Flask-Limiter's).
     limiter = Limiter(
         client_ip,
         app=app,
         storage_uri=storage_uri,
-        storage_options=storage_options,
+        storage_options={**storage_options, "key_prefix": "hc:rl"},
         strategy="moving-window",
-        key_prefix="hc:rl",
+        key_prefix="",
         headers_enabled=True,
         retry_after="delta-seconds",
         swallow_errors=False,

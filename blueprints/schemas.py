@@ -299,3 +299,57 @@ class RejectedRowSchema(Strict):
 class FeedResultSchema(Strict):
     accepted = fields.Integer(required=True)
     rejected = fields.List(fields.Nested(RejectedRowSchema), required=True)
+
+
+# -- travel card ----------------------------------------------------------------------------
+
+class SmsRequestSchema(Strict):
+    phone = fields.String(required=True, validate=validate.Length(1, 32), metadata={"example": "13800138000"})
+
+
+class SmsSentSchema(Strict):
+    sent = fields.Boolean(required=True)
+    expires_in = fields.Integer(required=True)
+    resend_after = fields.Integer(required=True)
+
+
+class TravelSessionRequestSchema(Strict):
+    phone = fields.String(validate=validate.Length(1, 32))
+    sms_code = fields.String(validate=validate.Regexp(r"^\d{6}$"))
+    platform = fields.String(validate=validate.Length(1, 16))
+    phone_code = fields.Dict(keys=fields.String(validate=validate.Length(1, 32)),
+                             values=fields.String(validate=validate.Length(1, 4096)), validate=validate.Length(1, 4),
+                             metadata={"description": "the platform's phone authorization: WeChat {code} or "
+                                                      "{encrypted_data, iv}, Alipay {response}"})
+
+    @ma.validates_schema
+    def one_proof(self, data: dict[str, Any], **kwargs: Any) -> None:
+        by_sms = "phone" in data and "sms_code" in data
+        by_platform = "platform" in data and "phone_code" in data
+        if by_sms == by_platform or len(data) != 2:
+            raise ma.ValidationError(Msg.TRAVEL_PROOF, "phone")
+
+
+class TravelSessionSchema(Strict):
+    token = fields.String(required=True)
+    expires_in = fields.Integer(required=True)
+
+
+class TravelCitySchema(Strict):
+    code = fields.String(required=True, metadata={"description": "GB/T 2260 city code, or ISO 3166 country abroad"})
+    name = fields.String(required=True)
+    starred = fields.Boolean(required=True, metadata={"description": "the city now holds a medium/high-risk area"})
+    last_seen = fields.String(required=True)
+    overseas = fields.Boolean(required=True)
+
+
+class TravelCardSchema(Strict):
+    phone_masked = fields.String(required=True)
+    color = fields.String(required=True, validate=validate.OneOf(["green", "yellow", "orange", "red"]))
+    reason = fields.String(required=True)
+    window_days = fields.Integer(required=True)
+    updated_at = fields.String(required=True)
+    cities = fields.List(fields.Nested(TravelCitySchema), required=True)
+    note = fields.String(required=True)
+    empty_reason = fields.String(allow_none=True, validate=validate.OneOf(["no_data", "none_in_window"]))
+    policy_version = fields.String(required=True)

@@ -54,6 +54,15 @@ class Msg(StrEnum):
     FEED_ROW_NOT_JSON = "feed_row_not_json"
     FEED_ROW_SHAPE = "feed_row_shape"
     FEED_TIME = "feed_time"
+    TRAVEL_RETIRED = "travel_retired"
+    SMS_NOT_CONFIGURED = "sms_not_configured"
+    TRAVEL_PROOF = "travel_proof"
+    TRAVEL_LOGIN_REQUIRED = "travel_login_required"
+    SMS_CODE_WRONG = "sms_code_wrong"
+    SMS_CODE_EXHAUSTED = "sms_code_exhausted"
+    SMS_CODE_NONE = "sms_code_none"
+    STAY_TIMES = "stay_times"
+    STAY_TOO_OLD = "stay_too_old"
     PHONE_PROOF_INVALID = "phone_proof_invalid"
     # marking and lab results
     ONE_PERSON_REFERENCE = "one_person_reference"
@@ -185,6 +194,12 @@ class LoginRefused(Forbidden):
     """The platform refused this user's login (e.g. WeChat's high-risk users, 40226)."""
 
     code = "login_refused"
+
+
+class Retired(DomainError):
+    """A service that was taken offline (the travel card, 2022-12-13): 410, with the notice."""
+
+    code = "retired"
 
 
 class BadSignature(Unauthorized):

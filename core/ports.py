@@ -30,6 +30,8 @@ from core.policy import Policy
 
 if TYPE_CHECKING:
     from core.feeds import Feed
+    from core.stays import Stay
+    from core.travel import CodeCheck
 
 # -- persons and their data ----------------------------------------------------------------
 
@@ -194,6 +196,41 @@ class SeenOnce(Protocol):
     """A token (a callback's or a batch's signature) passes once within `ttl` seconds."""
 
     def first_time(self, scope: str, token: str, ttl: int) -> bool: ...
+
+
+class SmsCodes(Protocol):
+    """Travel-card SMS codes by phone hash: only a keyed hash of the code, with a lifetime and a
+    count of tries."""
+
+    def put(self, phone_hash: str, code_hash: str, ttl: int) -> None:
+        """A new code (the tries start again)."""
+        ...
+
+    def attempt(self, phone_hash: str, code_hash: str, max_attempts: int) -> CodeCheck:
+        """Try a code: OK (and it is gone), WRONG, NONE (none or expired), EXHAUSTED (gone)."""
+        ...
+
+    def delete(self, phone_hash: str) -> None: ...
+
+
+class TravelTokens(Protocol):
+    """Travel-card tokens: a proven phone (its hash, and its number sealed), with a lifetime."""
+
+    def save(self, token_hash: str, phone_hash: str, phone_ct: bytes, ttl: int) -> None: ...
+
+    def get(self, token_hash: str) -> tuple[str, bytes] | None: ...
+
+
+class StayStore(Protocol):
+    """Operators' stays by phone hash, kept only as long as the travel card's window."""
+
+    def add(self, stays: list[tuple[str, Stay]], window: int, now: int) -> None: ...
+
+    def stays(self, phone_hash: str) -> list[Stay]: ...
+
+    def delete_all(self) -> dict[str, int]:
+        """Every stay, SMS code and travel token gone: how many keys of each."""
+        ...
 
 
 class SmsSender(Protocol):

@@ -46,9 +46,15 @@ from core.ports import (
     SeenOnce,
     SessionStore,
     SigningKeys,
+    SmsCodes,
+    SmsSender,
+    StayStore,
     StoreHealth,
+    TravelTokens,
 )
 from core.risk import PolicyService, RiskAreaService
+from core.stays import TravelPolicy, shipped_travel_policy
+from core.travel import TravelService
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,10 @@ class Adapters:
     risk_areas: RiskAreas
     feeds: FeedStore
     seen: SeenOnce
+    sms_codes: SmsCodes
+    travel_tokens: TravelTokens
+    stays: StayStore
+    sms: SmsSender
     notifiers: Sequence[Notifier] = ()
 
 
@@ -113,6 +123,9 @@ class ServiceSettings:
     credential_cache_seconds: float = 5.0
     notice: Notice | None = None  # None: applying asks for no consent (unit tests only)
     contact: Contact = Contact()
+    travel_policy: TravelPolicy | None = None  # None: the shipped policies/travel-card-policy.json
+    travel_token_ttl: int = 1800
+    travel_retired: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,6 +151,7 @@ class Services:
     policy_admin: PolicyService
     dashboard: DashboardService
     feeds: FeedService
+    travel: TravelService
 
 
 def wire(adapters: Adapters, settings: ServiceSettings) -> Services:
@@ -152,6 +166,11 @@ def wire(adapters: Adapters, settings: ServiceSettings) -> Services:
                             settings.notice.version if settings.notice else None)
     marking = MarkingService(directory, stores.facts, stores.reads, colors, clock, audit)
     appeals = AppealService(adapters.appeals, persons, stores.reads, marking, audit, clock)
+    feeds = FeedService(adapters.feeds, adapters.seen, marking, audit, clock)
+    risk_areas = RiskAreaService(adapters.risk_areas, audit, clock)
+    travel = TravelService(adapters.sms_codes, adapters.travel_tokens, adapters.stays, adapters.vault, adapters.sms,
+                           risk_areas, settings.travel_policy or shipped_travel_policy(), feeds, audit, clock,
+                           settings.travel_token_ttl, settings.travel_retired)
     return Services(
         sessions=SessionService(adapters.platforms, stores.sessions, settings.session_ttl),
         credentials=CredentialService(stores.credentials, clock, settings.credential_cache_seconds),
@@ -170,8 +189,9 @@ def wire(adapters: Adapters, settings: ServiceSettings) -> Services:
         policies=adapters.policies,
         audit=audit,
         appeals=appeals,
-        risk_areas=RiskAreaService(adapters.risk_areas, audit, clock),
+        risk_areas=risk_areas,
         policy_admin=PolicyService(adapters.policies, audit),
         dashboard=DashboardService(adapters.counters, appeals, marking, clock),
-        feeds=FeedService(adapters.feeds, adapters.seen, marking, audit, clock),
+        feeds=feeds,
+        travel=travel,
     )

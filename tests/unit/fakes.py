@@ -19,6 +19,7 @@ import json
 import re
 from dataclasses import dataclass, replace
 
+from adapters.sms.console import ConsoleSms
 from core.clock import Clock, FixedClock
 from core.codes import CodeClaims, InvalidCode
 from core.errors import InvalidInput, Msg, PlatformUnavailable
@@ -44,7 +45,16 @@ from core.persons import Application, PersonView
 from core.platforms import ColorNotice, IdentityCheck, PlatformIdentity, WebhookReply, WebhookRequest
 from core.policy import Policy
 from core.wiring import Adapters, Services, ServiceSettings, Stores, wire
-from tests.unit.fakes_authority import FakeAppeals, FakeAuditLog, FakeFeeds, FakeRiskAreas, FakeSeenOnce
+from tests.unit.fakes_authority import (
+    FakeAppeals,
+    FakeAuditLog,
+    FakeFeeds,
+    FakeRiskAreas,
+    FakeSeenOnce,
+    FakeSmsCodes,
+    FakeStays,
+    FakeTravelTokens,
+)
 
 MAX_LAB_RESULTS = 50  # as the Redis store keeps
 
@@ -644,6 +654,7 @@ class World:
         self.policies = FakePolicyStore(self.policy)
         self.audit_log, self.appeals, self.risk_areas = FakeAuditLog(), FakeAppeals(), FakeRiskAreas()
         self.feeds, self.seen = FakeFeeds(), FakeSeenOnce()
+        self.stays, self.sms = FakeStays(), ConsoleSms()
         self.tokens = FakeTokenStore(self.clock)
         self.store.tokens = self.tokens
         store = self.store
@@ -654,7 +665,8 @@ class World:
             code_ids=self.code_ids, platforms={self.platform.name: self.platform}, keys=FakeKeys(self.codec),
             qr=FakeQr(), store=FakeStoreHealth(), outbox=self.outbox, notifiers=(self.notifier,),
             policies=self.policies, counters=self.counters, audit_log=self.audit_log, appeals=self.appeals,
-            risk_areas=self.risk_areas, feeds=self.feeds, seen=self.seen,
+            risk_areas=self.risk_areas, feeds=self.feeds, seen=self.seen, sms_codes=FakeSmsCodes(self.clock),
+            travel_tokens=FakeTravelTokens(self.clock), stays=self.stays, sms=self.sms,
         )
         self.services: Services = wire(adapters, ServiceSettings(policy=self.policy, issuer=ISSUER,
                                                                  code_ttl=self.code_ttl))

@@ -101,3 +101,64 @@ class FakeSeenOnce:
             return False
         self.seen.add((scope, token))
         return True
+
+
+class FakeSmsCodes:
+    def __init__(self, clock) -> None:
+        self._clock = clock
+        self.codes: dict[str, tuple[str, int, int]] = {}  # phone hash -> (code hash, tries, expires)
+
+    def put(self, phone_hash: str, code_hash: str, ttl: int) -> None:
+        self.codes[phone_hash] = (code_hash, 0, self._clock.now() + ttl)
+
+    def attempt(self, phone_hash: str, code_hash: str, max_attempts: int):
+        from core.travel import CodeCheck
+
+        found = self.codes.get(phone_hash)
+        if found is None or self._clock.now() >= found[2]:
+            self.codes.pop(phone_hash, None)
+            return CodeCheck.NONE
+        tries = found[1] + 1
+        if found[0] == code_hash and tries <= max_attempts:
+            del self.codes[phone_hash]
+            return CodeCheck.OK
+        if tries >= max_attempts:
+            del self.codes[phone_hash]
+            return CodeCheck.EXHAUSTED
+        self.codes[phone_hash] = (found[0], tries, found[2])
+        return CodeCheck.WRONG
+
+    def delete(self, phone_hash: str) -> None:
+        self.codes.pop(phone_hash, None)
+
+
+class FakeTravelTokens:
+    def __init__(self, clock) -> None:
+        self._clock = clock
+        self.tokens: dict[str, tuple[str, bytes, int]] = {}
+
+    def save(self, token_hash: str, phone_hash: str, phone_ct: bytes, ttl: int) -> None:
+        self.tokens[token_hash] = (phone_hash, phone_ct, self._clock.now() + ttl)
+
+    def get(self, token_hash: str):
+        found = self.tokens.get(token_hash)
+        if found is None or self._clock.now() >= found[2]:
+            return None
+        return found[0], found[1]
+
+
+class FakeStays:
+    def __init__(self) -> None:
+        self.stays_by_phone: dict[str, set] = {}
+
+    def add(self, stays, window: int, now: int) -> None:
+        for phone_hash, stay in stays:
+            kept = {s for s in self.stays_by_phone.get(phone_hash, set()) if s.end >= now - window}
+            self.stays_by_phone[phone_hash] = kept | {stay}
+
+    def stays(self, phone_hash: str) -> list:
+        return sorted(self.stays_by_phone.get(phone_hash, set()), key=lambda s: (s.end, s.place, s.start))
+
+    def delete_all(self) -> dict[str, int]:
+        count, self.stays_by_phone = len(self.stays_by_phone), {}
+        return {"stays": count}

@@ -6,7 +6,7 @@ from config import Settings, SettingsError, load_settings
 
 def test_defaults_without_environment():
     settings = load_settings(environ={})
-    assert settings == Settings(dev_login=True)
+    assert settings == Settings(dev_login=True, sms_provider="console")
     assert settings.code_ttl == 60 and settings.dev_login_enabled and not settings.production
 
 
