@@ -2,7 +2,7 @@
 and ColorRecorder, its one owner in the services, which also records each change in the history."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from core.model import Color, ColorChange, ColorChanged, Facts, LabOutcome, LabResult, MarkerStatus
@@ -71,8 +71,29 @@ def _active(rule: Rule, since: int, until: int | None, facts: Facts, now: int) -
     return True, until
 
 
-def derive_color(facts: Facts, policy: Policy, now: int) -> Evaluation:
-    """The colour at `now`, with every active reason, most severe first."""
+FROM_RISK_AREA = "from_risk_area"
+
+
+def _exposure(facts: Facts, policy: Policy, now: int, elevated: Callable[[str], bool]) -> Reason | None:
+    """来自中高风险地区: the latest stay in a city that holds a medium/high-risk area *now* (the
+    table is read at evaluation, so a risk-area change needs no write per person), under the
+    policy's from_risk_area rule (its days from that stay, its tests clearing it)."""
+    rule = policy.markers.get(FROM_RISK_AREA)
+    seen = [at for city, at in facts.visits if at <= now and elevated(city)]
+    if rule is None or not seen:
+        return None
+    since = max(seen)
+    active, until = _active(rule, since, None, facts, now)
+    return Reason(rule.code, rule.color, since, until, rule) if active else None
+
+
+def _nowhere(city: str) -> bool:
+    return False
+
+
+def derive_color(facts: Facts, policy: Policy, now: int, elevated: Callable[[str], bool] = _nowhere) -> Evaluation:
+    """The colour at `now`, with every active reason, most severe first; `elevated(city)` says
+    whether a city holds a medium- or high-risk area now."""
     reasons: list[Reason] = []
     for marker in facts.markers:
         rule = policy.markers.get(marker.kind)
@@ -88,6 +109,9 @@ def derive_color(facts: Facts, policy: Policy, now: int) -> Evaluation:
         active, until = _active(rule, latest.sampled_at, None, facts, now)
         if active:
             reasons.append(Reason(rule.code, rule.color, latest.sampled_at, until, rule))
+    exposure = _exposure(facts, policy, now, elevated)
+    if exposure is not None and not any(r.code == exposure.code for r in reasons):
+        reasons.append(exposure)
     reasons.sort(key=lambda r: (-r.color.severity, r.since))
     color = reasons[0].color if reasons else Color.GREEN
     return Evaluation(color=color, reasons=tuple(reasons), policy_version=policy.version)
@@ -100,8 +124,10 @@ class ColorRecorder:
     it, so a change is written once, whoever notices it first."""
 
     def __init__(self, policies: PolicyStore, history: HistoryLog, retention_days: int,
-                 outbox: Outbox | None = None, counters: Counters | None = None) -> None:
+                 outbox: Outbox | None = None, counters: Counters | None = None,
+                 elevated: Callable[[str], bool] = _nowhere) -> None:
         self._policies = policies
+        self._elevated = elevated
         self._history = history
         self.retention_days = retention_days
         self._outbox = outbox
@@ -119,11 +145,11 @@ class ColorRecorder:
 
     def derive(self, facts: Facts, now: int) -> Evaluation:
         """The colour at `now`, recording nothing."""
-        return derive_color(facts, self._policies.current(), now)
+        return derive_color(facts, self._policies.current(), now, self._elevated)
 
     def evaluate_and_record(self, person_id: str, facts: Facts, last_color: str | None, now: int) -> Evaluation:
         """The colour at `now`; a change from `last_color` goes into the person's history."""
-        evaluation = derive_color(facts, self._policies.current(), now)
+        evaluation = derive_color(facts, self._policies.current(), now, self._elevated)
         if evaluation.color.value != last_color:
             change = ColorChange(now, last_color, evaluation.color.value, tuple(evaluation.reason_codes))
             if last_color is not None and self._outbox is not None:

@@ -10,6 +10,11 @@ from core.model import IdDocument, Link, PersonRecord
 from core.ports import Persons, PiiVault
 
 
+def phone_lookup(vault: PiiVault, e164: str) -> str:
+    """A phone's keyed lookup hash (domain-separated from the ID number's)."""
+    return vault.lookup_hash("phone:" + e164)
+
+
 @dataclass(frozen=True)
 class PersonView:
     """A person as the account sees it: masked forms only, and which document the number is on."""
@@ -57,6 +62,10 @@ class PersonDirectory:
             record = self.persons.get(person_id)
             assert record is not None
         return record, created
+
+    def phone_hash(self, e164: str) -> str:
+        """The keyed hash a phone is found by (the same for the travel card's stays)."""
+        return phone_lookup(self.vault, e164)
 
     def name(self, record: PersonRecord) -> str | None:
         return self.open(record.id, record.name_ct, "name")

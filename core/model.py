@@ -168,11 +168,27 @@ class LabResult:
 
 
 @dataclass(frozen=True)
+class Visits:
+    """The cities a phone stayed in (city code -> end of the latest stay there, by the travel
+    card's rule) as of a time, and the window they are kept for after that end."""
+
+    cities: dict[str, int]
+    window: int
+    as_of: int
+
+
+NO_VISITS = Visits({}, 0, 0)
+
+
+@dataclass(frozen=True)
 class Facts:
     """Everything the colour of one person depends on."""
 
     markers: tuple[Marker, ...] = ()
     lab_results: tuple[LabResult, ...] = field(default_factory=tuple)
+    # Where the person's phone stayed (operators' stays, DESIGN §4 exposure): city code and the
+    # end of the latest stay there, within the travel card's window.
+    visits: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

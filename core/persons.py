@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from core import name_claims
@@ -14,7 +14,7 @@ from core.identity import (
     normalize_name,
     normalize_phone,
 )
-from core.model import Link, LinkOutcome, NameSource, PersonRecord, Relation, Session
+from core.model import NO_VISITS, Link, LinkOutcome, NameSource, PersonRecord, Relation, Session, Visits
 from core.name_claims import AfterCheck, Settle
 from core.platforms import IdentityCheck
 from core.ports import AccountLinks, PersonDetails, PersonReads, PlatformAdapter
@@ -36,7 +36,8 @@ class Application:
 
 class PersonService:
     def __init__(self, directory: PersonDirectory, details: PersonDetails, links: AccountLinks,
-                 reads: PersonReads, clock: Clock, max_family: int = 5, notice_version: str | None = None) -> None:
+                 reads: PersonReads, clock: Clock, max_family: int = 5, notice_version: str | None = None,
+                 visits: Callable[[str], Visits] = lambda phone_hash: NO_VISITS) -> None:
         self._directory = directory
         self._persons = directory.persons
         self._details = details
@@ -45,6 +46,7 @@ class PersonService:
         self._clock = clock
         self._max_family = max_family
         self._notice_version = notice_version
+        self._visits = visits  # the operators' stays of a phone, when it is given
 
     # -- reading -------------------------------------------------------------------------
 
@@ -114,7 +116,7 @@ class PersonService:
                 self._persons.discard(record.id, record.id_hash)  # nothing left behind
             raise
         if record.phone_ct is None:
-            self._details.set_phone(record.id, phone_ct)
+            self._set_phone(record.id, phone_ct, values["phone"])
         return self._directory.view(self._persons.get(record.id) or record, link)
 
     def _settle_name(self, record: PersonRecord, name: str, relation: Relation) -> tuple[bytes | None, bytes | None]:
@@ -180,8 +182,12 @@ class PersonService:
         if link.relation != Relation.SELF and record.self_account is not None:
             raise Forbidden(Msg.OWNER_ONLY_PHONE)
         normalized = normalize_phone(phone)
-        self._details.set_phone(person_id, self._directory.seal(person_id, normalized, "phone"))
+        self._set_phone(person_id, self._directory.seal(person_id, normalized, "phone"), normalized)
         return self._directory.view(self._persons.get(person_id) or record, link)
+
+    def _set_phone(self, person_id: str, phone_ct: bytes, e164: str) -> None:
+        phone_hash = self._directory.phone_hash(e164)
+        self._details.set_phone(person_id, phone_ct, phone_hash, self._visits(phone_hash))
 
     def unlink(self, session: Session, person_id: str) -> None:
         """Remove a person from the account; for the person's verified owner, also erase their data.
@@ -245,8 +251,9 @@ class PersonService:
                 raise NotFound(Msg.NOT_ON_ACCOUNT)
             if owner != session.account_id:
                 raise Conflict(Msg.ID_IS_OTHERS_SELF)
-            if link.claimed_phone_ct is not None:
-                self._details.set_phone(person_id, link.claimed_phone_ct)
+            claimed = self._directory.open(person_id, link.claimed_phone_ct, "phone")
+            if link.claimed_phone_ct is not None and claimed is not None:
+                self._set_phone(person_id, link.claimed_phone_ct, claimed)
         if not self._links.set_verified(session.account_id, person_id):
             raise NotFound(Msg.NOT_ON_ACCOUNT)
         verified = Link(link.person_id, link.relation, True, link.linked_at, consent_notice=link.consent_notice)

@@ -24,6 +24,7 @@ from core.model import (
     RiskArea,
     ScanRecord,
     Session,
+    Visits,
 )
 from core.platforms import ColorNotice, IdentityCheck, PlatformIdentity, WebhookReply, WebhookRequest
 from core.policy import Policy
@@ -72,7 +73,10 @@ class PersonDetails(Protocol):
         """Compare-and-set the name ciphertext; None deletes it. False if it was not `expected`."""
         ...
 
-    def set_phone(self, person_id: str, phone_ct: bytes) -> None: ...
+    def set_phone(self, person_id: str, phone_ct: bytes, phone_hash: str, visits: Visits) -> None:
+        """The phone, sealed, and its lookup hash (the operators' stays find the person by it);
+        the person's visits become that phone's (none kept from a previous phone)."""
+        ...
 
     def claim_self(self, person_id: str, account_id: str, linked_at: int) -> str | None:
         """Make the account the person's verified owner unless another is; returns the owner,
@@ -150,6 +154,10 @@ class RiskAreas(Protocol):
 
     def current(self) -> dict[str, RiskArea]: ...
 
+    def version(self) -> int:
+        """A counter every change increments (caches of the table compare it)."""
+        ...
+
     def history(self, limit: int) -> list[RiskArea]: ...
 
 
@@ -224,7 +232,10 @@ class TravelTokens(Protocol):
 class StayStore(Protocol):
     """Operators' stays by phone hash, kept only as long as the travel card's window."""
 
-    def add(self, stays: list[tuple[str, Stay]], window: int, now: int) -> None: ...
+    def add(self, stays: list[tuple[str, Stay]], visits: dict[str, dict[str, int]], window: int, now: int) -> None:
+        """Keep the stays; add `visits` (phone hash -> city -> latest end) to the persons with
+        that phone (the health code's exposure rule reads them with the person's facts)."""
+        ...
 
     def stays(self, phone_hash: str) -> list[Stay]: ...
 

@@ -2,7 +2,8 @@
 the policy in force, published as an audited action."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -24,11 +25,53 @@ class RiskLevel(StrEnum):
 ELEVATED = frozenset({RiskLevel.MEDIUM, RiskLevel.HIGH})
 
 
+class RiskTable:
+    """The risk-area table as this process holds it, reloaded when its version moves (checked at
+    most once per `refresh_seconds`), and the levels it gives each city."""
+
+    def __init__(self, areas: RiskAreas, refresh_seconds: float = 1.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._areas = areas
+        self._refresh = refresh_seconds
+        self._monotonic = monotonic
+        self._version = -1
+        self._levels: dict[str, str] = {}
+        self._next_check = float("-inf")
+
+    def level_of_city(self, city: str) -> str | None:
+        """The highest level a medium- or high-risk area of this city (or the city itself) has now."""
+        now = self._monotonic()
+        if now >= self._next_check:
+            version = self._areas.version()
+            if version != self._version:
+                self._levels = _city_levels(self._areas.current())
+                self._version = version
+            self._next_check = now + self._refresh
+        return self._levels.get(city)
+
+    def invalidate(self) -> None:
+        """This process changed the table: the next read reloads it."""
+        self._next_check = float("-inf")
+
+
+def _city_levels(areas: Mapping[str, RiskArea]) -> dict[str, str]:
+    levels: dict[str, str] = {}
+    for code, area in areas.items():
+        if area.level not in ELEVATED:
+            continue
+        found = division(code)
+        city = found.city if found is not None else code
+        if levels.get(city) != RiskLevel.HIGH:
+            levels[city] = area.level
+    return levels
+
+
 class RiskAreaService:
-    def __init__(self, areas: RiskAreas, audit: AuditTrail, clock: Clock) -> None:
+    def __init__(self, areas: RiskAreas, audit: AuditTrail, clock: Clock, table: RiskTable | None = None) -> None:
         self._areas = areas
         self._audit = audit
         self._clock = clock
+        self.table = table or RiskTable(areas)
 
     def set(self, code: str, level: str, note: str, actor: Credential) -> RiskArea:
         """One write (and one audit entry) per change, whatever the number of persons."""
@@ -41,6 +84,7 @@ class RiskAreaService:
             raise InvalidInput(Msg.RISK_LEVEL, {"level": [Msg.RISK_LEVEL]}) from None
         area = RiskArea(code, level.value, note, self._clock.now(), actor.id)
         previous = self._areas.set(area)
+        self.table.invalidate()
         self._audit.record(actor, Action("risk_area.set", code, note or level.value,
                                          previous.level if previous else RiskLevel.LOW.value, level.value))
         return area

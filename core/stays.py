@@ -111,11 +111,8 @@ def _merged_seconds(intervals: list[tuple[int, int]]) -> int:
     return total
 
 
-def card_cities(stays: Iterable[Stay], now: int, policy: TravelPolicy, elevated: Callable[[str], str | None],
-                country_name: Callable[[str], str]) -> tuple[CardCity, ...]:
-    """The cities of the card: ≥ min_hours in total within the window (split stays add up; only
-    the part inside the window counts), newest first; `elevated(city)` is the highest risk level
-    now held in the city ("high", "medium") or None."""
+def _city_spans(stays: Iterable[Stay], now: int, policy: TravelPolicy) -> dict[str, tuple[int, int]]:
+    """Per city: the seconds stayed within the window (overlaps counted once) and the latest end."""
     since = now - policy.window_days * DAY
     spans: dict[str, list[tuple[int, int]]] = {}
     last: dict[str, int] = {}
@@ -126,14 +123,29 @@ def card_cities(stays: Iterable[Stay], now: int, policy: TravelPolicy, elevated:
         city = city_of(stay.place)
         spans.setdefault(city, []).append((start, end))
         last[city] = max(last.get(city, 0), end)
+    return {city: (_merged_seconds(intervals), last[city]) for city, intervals in spans.items()}
+
+
+def visited_cities(stays: Iterable[Stay], now: int, policy: TravelPolicy) -> dict[str, int]:
+    """The domestic cities the card would show (the same ≥ min_hours rule), with the latest end:
+    what the health code's exposure rule reads (DESIGN §4). Passing through does not count."""
+    return {city: last for city, (seconds, last) in _city_spans(stays, now, policy).items()
+            if seconds >= policy.min_hours * HOUR and not is_overseas(city)}
+
+
+def card_cities(stays: Iterable[Stay], now: int, policy: TravelPolicy, elevated: Callable[[str], str | None],
+                country_name: Callable[[str], str]) -> tuple[CardCity, ...]:
+    """The cities of the card: ≥ min_hours in total within the window (split stays add up; only
+    the part inside the window counts), newest first; `elevated(city)` is the highest risk level
+    now held in the city ("high", "medium") or None."""
     cities = []
-    for city, intervals in spans.items():
-        if _merged_seconds(intervals) < policy.min_hours * HOUR:
+    for city, (seconds, last) in _city_spans(stays, now, policy).items():
+        if seconds < policy.min_hours * HOUR:
             continue
         overseas = is_overseas(city)
         name = country_name(city) if overseas else full_name(city)
         starred = policy.star and not overseas and elevated(city) is not None
-        cities.append(CardCity(city, name, starred, last[city], overseas))
+        cities.append(CardCity(city, name, starred, last, overseas))
     return tuple(sorted(cities, key=lambda c: (-c.last_seen, c.code)))
 
 

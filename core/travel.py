@@ -19,13 +19,24 @@ import pycountry
 
 from core.audit import Action, AuditTrail
 from core.clock import Clock
+from core.directory import phone_lookup
 from core.divisions import Level, division
 from core.errors import InvalidInput, Msg, PlatformUnavailable, Retired, Unauthorized
 from core.feeds import BatchResult, Feed, FeedService, epoch, fields_of
 from core.identity import mask_phone, normalize_phone
+from core.model import NO_VISITS, Visits
 from core.ports import PiiVault, PlatformAdapter, SmsCodes, SmsSender, StayStore, TravelTokens
 from core.risk import RiskAreaService
-from core.stays import CardCity, Stay, TravelPolicy, card_cities, card_color, city_of, is_overseas
+from core.stays import (
+    CardCity,
+    Stay,
+    TravelPolicy,
+    card_cities,
+    card_color,
+    city_of,
+    is_overseas,
+    visited_cities,
+)
 
 CODE_TTL = 300  # an SMS code lives 5 minutes
 MAX_ATTEMPTS = 5
@@ -122,7 +133,7 @@ class TravelService:
             raise Retired(Msg.TRAVEL_RETIRED)
 
     def phone_hash(self, e164: str) -> str:
-        return self._vault.lookup_hash("phone:" + e164)
+        return phone_lookup(self._vault, e164)
 
     # -- proving a phone ------------------------------------------------------------------
 
@@ -216,10 +227,22 @@ class TravelService:
                                                                          else place, start, end)))
 
         result = self._feeds.each_row(body, handle)
-        self._stays.add(batch, window, now)
+        by_phone: dict[str, list[Stay]] = {}
+        for phone_hash, stay in batch:
+            by_phone.setdefault(phone_hash, []).append(stay)
+        visits = {ph: cities for ph, stays in by_phone.items() if (cities := visited_cities(stays, now, self.policy))}
+        self._stays.add(batch, visits, window, now)
         self._audit.record(feed.actor, Action("stays.batch", feed.name, f"{result.accepted} kept, "
                                               f"{len(result.rejected)} refused"), role="feed")
         return result
+
+    def visits(self, phone_hash: str) -> Visits:
+        """The cities this phone stayed in by the card's rule (a phone given after its stays came)."""
+        if self.retired:
+            return NO_VISITS
+        now = self._clock.now()
+        window = self.policy.window_days * 86_400
+        return Visits(visited_cities(self._stays.stays(phone_hash), now, self.policy), window, now)
 
     def retire_data(self) -> dict[str, int]:
         """Delete every stay, SMS code and travel token (2022-12-13: 同步删除用户行程相关数据)."""

@@ -52,7 +52,7 @@ from core.ports import (
     StoreHealth,
     TravelTokens,
 )
-from core.risk import PolicyService, RiskAreaService
+from core.risk import PolicyService, RiskAreaService, RiskTable
 from core.stays import TravelPolicy, shipped_travel_policy
 from core.travel import TravelService
 
@@ -158,16 +158,18 @@ def wire(adapters: Adapters, settings: ServiceSettings) -> Services:
     """The services on these adapters. Pure: builds objects, does no I/O."""
     stores, clock = adapters.stores, adapters.clock
     directory = PersonDirectory(stores.persons, adapters.vault)
+    risk_table = RiskTable(adapters.risk_areas)
     colors = ColorRecorder(adapters.policies, stores.history, settings.retention_days, adapters.outbox,
-                           adapters.counters)
+                           adapters.counters, lambda city: risk_table.level_of_city(city) is not None)
     issuer = CodeIssuer(adapters.signer, adapters.verifier, adapters.code_ids, settings.issuer, settings.code_ttl)
     audit = AuditTrail(adapters.audit_log, settings.audit_key, clock)
     persons = PersonService(directory, stores.details, stores.links, stores.reads, clock, settings.max_family,
-                            settings.notice.version if settings.notice else None)
+                            settings.notice.version if settings.notice else None,
+                            lambda phone_hash: travel.visits(phone_hash))
     marking = MarkingService(directory, stores.facts, stores.reads, colors, clock, audit)
     appeals = AppealService(adapters.appeals, persons, stores.reads, marking, audit, clock)
     feeds = FeedService(adapters.feeds, adapters.seen, marking, audit, clock)
-    risk_areas = RiskAreaService(adapters.risk_areas, audit, clock)
+    risk_areas = RiskAreaService(adapters.risk_areas, audit, clock, risk_table)
     travel = TravelService(adapters.sms_codes, adapters.travel_tokens, adapters.stays, adapters.vault, adapters.sms,
                            risk_areas, settings.travel_policy or shipped_travel_policy(), feeds, audit, clock,
                            settings.travel_token_ttl, settings.travel_retired)

@@ -22,7 +22,7 @@ from core.audit import GENESIS
 from core.model import Appeal, AppealStatus, AuditEntry, RiskArea
 
 OPEN_APPEALS = "hc:appeals"
-RISK, RISK_LOG = "hc:{risk}", "hc:{risk}:log"
+RISK, RISK_LOG, RISK_VERSION = "hc:{risk}", "hc:{risk}:log", "hc:{risk}:ver"
 RISK_LOG_KEPT = 10_000
 AUDIT_LOG, AUDIT_HEAD = "hc:{audit}:log", "hc:{audit}:head"
 
@@ -94,12 +94,16 @@ class RedisRiskAreas:
         pipe.hset(RISK, area.code, value)
         pipe.lpush(RISK_LOG, value)
         pipe.ltrim(RISK_LOG, 0, RISK_LOG_KEPT - 1)
+        pipe.incr(RISK_VERSION)
         previous, *_ = pipe.execute()
         return _area(previous) if previous else None
 
     def current(self) -> dict[str, RiskArea]:
         raw: dict[bytes, bytes] = self._r.hgetall(RISK)  # type: ignore[assignment]
         return {text(code): _area(value) for code, value in raw.items()}
+
+    def version(self) -> int:
+        return int(self._r.get(RISK_VERSION) or 0)
 
     def history(self, limit: int) -> list[RiskArea]:
         return [_area(raw) for raw in self._r.lrange(RISK_LOG, 0, limit - 1)]

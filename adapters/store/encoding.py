@@ -125,11 +125,12 @@ def parse_lab(raw: bytes) -> LabResult:
 
 
 def parse_facts(person_id: str, reply: list[Any]) -> tuple[PersonRecord | None, Facts]:
-    """facts.lua's reply: the person hash, the markers hash, the lab results."""
+    """facts.lua's reply: the person hash, the markers hash, the lab results, the visits."""
     raw_person, raw_markers, raw_labs = pairs(reply[0]), pairs(reply[1]), reply[2]
     markers = tuple(parse_marker(person_id, mid.decode(), v) for mid, v in raw_markers.items())
     labs = tuple(parse_lab(v) for v in raw_labs)
-    return parse_record(person_id, raw_person), Facts(markers=markers, lab_results=labs)
+    visits = tuple((city.decode(), int(float(at))) for city, at in pairs(reply[3]).items()) if len(reply) > 3 else ()
+    return parse_record(person_id, raw_person), Facts(markers=markers, lab_results=labs, visits=visits)
 
 
 # -- history -------------------------------------------------------------------------------

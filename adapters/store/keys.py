@@ -6,6 +6,8 @@ tag {person-id}; an account's links live in one hash; the ID-number index is one
   hc:p:{<pid>}:m           -> markers (hash id -> JSON)
   hc:p:{<pid>}:lab         -> lab results (sorted set by sampled_at)
   hc:p:{<pid>}:chg / :scan -> history (sorted sets by time, trimmed and expiring)
+  hc:p:{<pid>}:trip        -> cities the person's phone stayed in (sorted set city -> last end), a window
+  hc:ph:{<phone-hash>}     -> the persons with that phone (set)
   hc:a:{<account-id>}      -> links (hash person id -> "relation|verified|linked_at[|name|phone claimed]")
   hc:s:<token-hash>        -> session (string with a TTL)
 """
@@ -32,9 +34,18 @@ def scans_key(person_id: str) -> str:
     return person_key(person_id) + ":scan"
 
 
+def visits_key(person_id: str) -> str:
+    return person_key(person_id) + ":trip"
+
+
 def facts_keys(person_id: str) -> list[str]:
-    """The keys facts.lua reads: person, markers, labs."""
-    return [person_key(person_id), markers_key(person_id), labs_key(person_id)]
+    """The keys facts.lua reads: person, markers, labs, visits."""
+    return [person_key(person_id), markers_key(person_id), labs_key(person_id), visits_key(person_id)]
+
+
+def phone_index_key(phone_hash: str) -> str:
+    """The persons whose phone this is (for their exposure from the operators' stays)."""
+    return f"hc:ph:{{{phone_hash}}}"
 
 
 def account_key(account_id: str) -> str:

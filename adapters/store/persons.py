@@ -12,9 +12,11 @@ from adapters.store.keys import (
     labs_key,
     markers_key,
     person_key,
+    phone_index_key,
     scans_key,
+    visits_key,
 )
-from core.model import Link, LinkOutcome, NameSource, PersonRecord
+from core.model import Link, LinkOutcome, NameSource, PersonRecord, Visits
 
 
 class RedisPersons:
@@ -31,6 +33,7 @@ class RedisPersons:
         self._drop_account = scripts.register(client, "drop_account")
         self._discard = scripts.register(client, "discard")
         self._discard_index = scripts.register(client, "discard_index")
+        self._visits = scripts.register(client, "visits_add")
 
     def find(self, id_hash: str) -> str | None:
         found = self._r.get(index_key(id_hash))
@@ -47,16 +50,23 @@ class RedisPersons:
     def get(self, person_id: str) -> PersonRecord | None:
         return parse_record(person_id, self._r.hgetall(person_key(person_id)))  # type: ignore[arg-type]
 
+    def _keys(self, person_id: str) -> list[str]:
+        return [person_key(person_id), markers_key(person_id), labs_key(person_id), changes_key(person_id),
+                scans_key(person_id), visits_key(person_id)]
+
     def erase(self, person_id: str, now: int) -> bool:
-        keys = [person_key(person_id), markers_key(person_id), labs_key(person_id),
-                changes_key(person_id), scans_key(person_id)]
-        return bool(self._erase(keys=keys, args=[now]))
+        phone_hash = self._r.hget(person_key(person_id), "ph")
+        kept = bool(self._erase(keys=self._keys(person_id), args=[now]))
+        if isinstance(phone_hash, bytes):  # its own slot: a step of its own
+            self._r.srem(phone_index_key(phone_hash.decode()), person_id)
+        return kept
 
     def discard(self, person_id: str, id_hash: str) -> bool:
-        keys = [person_key(person_id), markers_key(person_id), labs_key(person_id),
-                changes_key(person_id), scans_key(person_id)]
-        if not self._discard(keys=keys):
+        phone_hash = self._r.hget(person_key(person_id), "ph")
+        if not self._discard(keys=self._keys(person_id)):
             return False
+        if isinstance(phone_hash, bytes):
+            self._r.srem(phone_index_key(phone_hash.decode()), person_id)
         # Another slot than the record's (Redis Cluster): its own step, after the record went.
         self._discard_index(keys=[index_key(id_hash)], args=[person_id])
         return True
@@ -73,8 +83,20 @@ class RedisPersons:
         args = [expected or b"", name_ct or b"", source or ""]
         return bool(self._set_name(keys=[person_key(person_id)], args=args))
 
-    def set_phone(self, person_id: str, phone_ct: bytes) -> None:
-        self._r.hset(person_key(person_id), "p", phone_ct)
+    def set_phone(self, person_id: str, phone_ct: bytes, phone_hash: str, visits: Visits) -> None:
+        old = self._r.hget(person_key(person_id), "ph")
+        # The index first: a stay arriving between the steps still reaches the person.
+        self._r.sadd(phone_index_key(phone_hash), person_id)
+        self._r.hset(person_key(person_id), mapping={"p": phone_ct, "ph": phone_hash})
+        changed = isinstance(old, bytes) and old.decode() != phone_hash
+        # Another phone's visits are not this one's; the same phone's are merged (latest end).
+        args: list[str | int] = [visits.as_of - visits.window, visits.window, 1 if changed else 0]
+        for city, end in visits.cities.items():
+            args += [city, end]
+        self._visits(keys=[visits_key(person_id)], args=args)
+        if changed:
+            assert isinstance(old, bytes)
+            self._r.srem(phone_index_key(old.decode()), person_id)
 
     def claim_self(self, person_id: str, account_id: str, linked_at: int) -> str | None:
         owner: bytes = self._claim_self(keys=[person_key(person_id)], args=[account_id, linked_at])

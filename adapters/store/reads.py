@@ -25,7 +25,7 @@ class RedisPersonReads:
         def build(pipe: Any) -> None:
             if account_id is not None:
                 pipe.hget(account_key(account_id), person_id)
-            pipe.evalsha(self._facts.sha, 3, *facts_keys(person_id))
+            pipe.evalsha(self._facts.sha, 4, *facts_keys(person_id))
 
         replies = self._run(build)
         raw_link = replies[0] if account_id is not None else None
@@ -36,7 +36,7 @@ class RedisPersonReads:
         def build(pipe: Any) -> None:
             pipe.get(session_key(token_hash))
             pipe.hget(account_key(account_id), person_id)
-            pipe.evalsha(self._facts.sha, 3, *facts_keys(person_id))
+            pipe.evalsha(self._facts.sha, 4, *facts_keys(person_id))
 
         raw_session, raw_link, raw_facts = self._run(build)
         record, facts = parse_facts(person_id, raw_facts)
@@ -46,9 +46,9 @@ class RedisPersonReads:
     def load_and_record_scan(self, person_id: str, scan: ScanRecord, issued_at: int, retention: int) -> PersonSnapshot:
         keys = (*facts_keys(person_id), scans_key(person_id))
         args = (scan.at, scan_json(scan, issued_at), retention, issued_at, MAX_SCANS, scan.place)
-        (reply,) = self._run(lambda pipe: pipe.evalsha(self._facts_and_scan.sha, 4, *keys, *args))
-        record, facts = parse_facts(person_id, reply[:3])
-        ref = reply[3] if len(reply) > 3 else None
+        (reply,) = self._run(lambda pipe: pipe.evalsha(self._facts_and_scan.sha, 5, *keys, *args))
+        record, facts = parse_facts(person_id, reply[:4])
+        ref = reply[4] if len(reply) > 4 else None
         return PersonSnapshot(record, facts, scan_ref=ref.decode() if ref else None)
 
     def _run(self, build: Any) -> list[Any]:

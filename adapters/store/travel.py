@@ -13,6 +13,7 @@ import redis
 
 from adapters.store import scripts
 from adapters.store.encoding import text
+from adapters.store.keys import phone_index_key, visits_key
 from core.stays import Stay
 from core.travel import CodeCheck
 
@@ -78,8 +79,9 @@ class RedisStays:
     def __init__(self, client: redis.Redis) -> None:
         self._r = client
         self._add = scripts.register(client, "stays_add")
+        self._visit = scripts.register(client, "visits_add")
 
-    def add(self, stays: list[tuple[str, Stay]], window: int, now: int) -> None:
+    def add(self, stays: list[tuple[str, Stay]], visits: dict[str, dict[str, int]], window: int, now: int) -> None:
         by_phone: dict[str, list[Stay]] = defaultdict(list)
         for phone_hash, stay in stays:
             by_phone[phone_hash].append(stay)
@@ -95,6 +97,30 @@ class RedisStays:
                     pipe.evalsha(self._add.sha, 1, stays_key(phone_hash), *args)
 
             scripts.run_pipeline(self._r, build, (self._add,))
+        self._add_visits(visits, window, now)
+
+    def _add_visits(self, visits: dict[str, dict[str, int]], window: int, now: int) -> None:
+        """Each phone's persons (the phone index, its own slot), then their visits (theirs)."""
+        phones = list(visits.items())
+        for start in range(0, len(phones), CHUNK):
+            chunk = phones[start:start + CHUNK]
+            pipe = self._r.pipeline(transaction=False)
+            for phone_hash, _ in chunk:
+                pipe.smembers(phone_index_key(phone_hash))
+            holders: list[set[bytes]] = pipe.execute()
+            if not any(holders):
+                continue
+
+            def build(pipe: Any, chunk: list[tuple[str, dict[str, int]]] = chunk,
+                      holders: list[set[bytes]] = holders) -> None:
+                for (_, cities), persons in zip(chunk, holders, strict=True):
+                    args: list[Any] = [now - window, window, 0]
+                    for city, end in cities.items():
+                        args += [city, end]
+                    for person in persons:
+                        pipe.evalsha(self._visit.sha, 1, visits_key(person.decode()), *args)
+
+            scripts.run_pipeline(self._r, build, (self._visit,))
 
     def stays(self, phone_hash: str) -> list[Stay]:
         members: list[bytes] = self._r.zrange(stays_key(phone_hash), 0, -1)  # type: ignore[assignment]
@@ -102,7 +128,8 @@ class RedisStays:
 
     def delete_all(self) -> dict[str, int]:
         removed = {}
-        for name, pattern in (("stays", "hc:tr:*"), ("sms_codes", "hc:sms:*"), ("travel_tokens", "hc:tt:*"),
+        for name, pattern in (("stays", "hc:tr:*"), ("visits", "hc:p:*:trip"), ("sms_codes", "hc:sms:*"),
+                              ("travel_tokens", "hc:tt:*"),
                               ("sms_limits", "hc:rl:*travel.*")):
             count = 0
             batch: list[Any] = []

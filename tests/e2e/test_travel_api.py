@@ -178,3 +178,18 @@ def test_retirement_deletes_every_trip_key_and_turns_the_endpoints_off(app, clie
     for response in (retired.post("/api/v1/travel/sms", json={"phone": PHONE}),
                      retired.get("/api/v1/travel/card", headers={"Authorization": "Bearer x"})):
         assert response.status_code == 410 and "2022年12月13日" in response.json["error"]["message"]
+
+
+def test_a_stay_in_a_city_that_gets_a_risk_area_turns_the_health_code_yellow(app, client, api):
+    now = int(time.time())
+    me = api.login()
+    person = api.apply(me)  # phone 13800138000
+    feed(app, client, [{"phone": PHONE, "city_code": "440106", "from": now - 30 * 3600, "to": now - 24 * 3600}])
+    code = client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json
+    assert code["color"] == "green"
+    authority = api.staff("authority")
+    client.put("/api/v1/authority/risk-areas/440111", headers=authority, json={"level": "high", "note": "某街道"})
+    code = client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json
+    assert code["color"] == "yellow" and [r["code"] for r in code["reasons"]] == ["from_risk_area"], code
+    client.put("/api/v1/authority/risk-areas/440111", headers=authority, json={"level": "low", "note": "解除"})
+    assert client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json["color"] == "green"

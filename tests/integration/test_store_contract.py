@@ -1,9 +1,13 @@
 """One contract, two stores: the Redis adapters and the unit tests' in-memory fake agree."""
+import time
+
 import pytest
 
 from adapters.store import redis_stores
-from core.model import ColorChange, LabResult, Link, Marker, PersonRecord, ScanRecord
+from adapters.store.travel import RedisStays
+from core.model import NO_VISITS, ColorChange, LabResult, Link, Marker, PersonRecord, ScanRecord, Visits
 from tests.unit.fakes import FakePersonStore
+from tests.unit.fakes_authority import FakeStays
 
 
 class RedisStore:
@@ -20,6 +24,7 @@ class RedisStore:
         raise AttributeError(name)
 
 PID, OTHER = "a" * 24, "b" * 24
+T = int(time.time())
 DAY = 86400
 
 
@@ -45,7 +50,7 @@ def test_first_index_claim_wins(store):
 def test_create_never_overwrites_and_pii_is_set_separately(store):
     store.create(record())
     store.set_name(PID, b"name", "self", expected=None)
-    store.set_phone(PID, b"phone")
+    store.set_phone(PID, b"phone", "ph-1", NO_VISITS)
     store.create(PersonRecord(id=PID, id_hash="other", id_number_ct=b"x"))
     got = store.get(PID)
     assert (got.id_hash, got.id_number_ct, got.name_ct, got.phone_ct) == ("h-" + PID, b"\x00id", b"name", b"phone")
@@ -142,7 +147,7 @@ def test_erase_keeping_facts_drops_pii_and_history(store):
     store.claim_index("h-" + PID, PID)
     store.create(record())
     store.set_name(PID, b"n", "self", expected=None)
-    store.set_phone(PID, b"p")
+    store.set_phone(PID, b"p", "ph-1", NO_VISITS)
     assert store.claim_self(PID, "acct", 1) == "acct"
     store.add_marker(Marker(f"{PID}.01", PID, "confirmed", "x", 1, None, "c"))
     record_scan(store, PID, ScanRecord(5, "gate", "red"), DAY)
@@ -303,3 +308,37 @@ def test_the_same_code_at_the_same_place_is_recorded_once_in_the_store(store):
     assert store.load_and_record_scan(PID, ScanRecord(57, "door", "green"), 40, DAY).scan_ref is not None
     assert store.load_and_record_scan(PID, ScanRecord(58, "gate", "green"), 41, DAY).scan_ref is not None
     assert [s.place for s in store.history(PID, 0)[1]] == ["gate", "door", "gate"]
+
+
+def test_visits_reach_the_persons_with_the_phone_and_stay_with_that_phone(store, redis_server):
+    stays = RedisStays(redis_server) if isinstance(store, RedisStore) else FakeStays(store)
+
+    def visits(pid=PID):  # times as offsets from T: the key expires on the server's clock
+        return dict(store.load(pid).facts.visits)
+
+    store.create(record())
+    store.create(record(OTHER))
+    store.set_phone(PID, b"p", "ph-1", Visits({"440100": T + 500}, 1000, T + 600))
+    store.set_phone(OTHER, b"p", "ph-1", NO_VISITS)  # a relative with the same phone
+    assert visits() == {"440100": T + 500}
+    stays.add([], {"ph-1": {"440300": T + 700, "440100": T + 400}, "ph-9": {"110100": T + 700}}, 1000, T + 800)
+    assert visits() == {"440100": T + 500, "440300": T + 700}  # a city keeps its latest stay
+    assert visits(OTHER) == {"440300": T + 700, "440100": T + 400}
+    store.set_phone(PID, b"p2", "ph-2", Visits({}, 1000, T + 900))
+    assert visits() == {}  # another phone: the old one's stays are not this one's
+    stays.add([], {"ph-1": {"440500": T + 900}}, 1000, T + 900)
+    assert visits() == {} and "440500" in visits(OTHER)
+    stays.add([], {"ph-2": {"440500": T + 950}}, 1000, T + 950)
+    assert store.erase(PID, now=T + 990) is False
+    assert visits() == {}
+    stays.add([], {"ph-2": {"440500": T + 990}}, 1000, T + 990)  # the erased person left the index
+    assert visits() == {}
+
+
+def test_visits_expire_a_window_after_the_latest(redis_server):
+    store, stays = RedisStore(redis_server), RedisStays(redis_server)
+    store.create(record())
+    store.set_phone(PID, b"p", "ph-1", NO_VISITS)
+    now = int(time.time())
+    stays.add([], {"ph-1": {"440100": now - 100, "440300": now - 50}}, 1000, now)
+    assert abs(redis_server.ttl(f"hc:p:{{{PID}}}:trip") - 950) <= 2

@@ -40,6 +40,7 @@ from core.model import (
     Relation,
     ScanRecord,
     Session,
+    Visits,
 )
 from core.persons import Application, PersonView
 from core.platforms import ColorNotice, IdentityCheck, PlatformIdentity, WebhookReply, WebhookRequest
@@ -75,6 +76,8 @@ class FakePersonStore:
         self.scans: dict[str, list[ScanRecord]] = {}
         self.scanned: dict[str, set[tuple[int, str]]] = {}  # (code issued at, place) recorded
         self.pending: dict[str, int] = {}  # the approval queue: marker id -> created at
+        self.phones: dict[str, set[str]] = {}  # phone hash -> persons
+        self.visits: dict[str, dict[str, int]] = {}  # person -> city -> last seen
         self.tokens: FakeTokenStore | None = None
         self.erased_at: dict[str, int] = {}  # what is left of a person erased without facts
 
@@ -98,10 +101,21 @@ class FakePersonStore:
     def get(self, person_id: str) -> PersonRecord | None:
         return self.persons.get(person_id)
 
-    def set_phone(self, person_id: str, phone_ct: bytes) -> None:
+    def set_phone(self, person_id: str, phone_ct: bytes, phone_hash: str, visits: Visits) -> None:
         record = self.persons.get(person_id)
         if record is not None:
             self.persons[person_id] = replace(record, phone_ct=phone_ct)
+            if person_id not in self.phones.get(phone_hash, set()):
+                self.visits.pop(person_id, None)  # another phone's visits are not this one's
+            for holders in self.phones.values():
+                holders.discard(person_id)
+            self.phones.setdefault(phone_hash, set()).add(person_id)
+            self.add_visits(person_id, visits.cities)
+
+    def add_visits(self, person_id: str, cities: dict[str, int]) -> None:
+        mine = self.visits.setdefault(person_id, {})
+        for city, end in cities.items():
+            mine[city] = max(end, mine.get(city, 0))
 
     def set_name(self, person_id: str, name_ct: bytes | None, source: NameSource | None,
                  expected: bytes | None) -> bool:
@@ -125,6 +139,9 @@ class FakePersonStore:
         self.changes.pop(person_id, None)
         self.scans.pop(person_id, None)
         self.scanned.pop(person_id, None)
+        self.visits.pop(person_id, None)
+        for holders in self.phones.values():
+            holders.discard(person_id)
         keep = self._has_facts(person_id)
         stored = self.persons.get(person_id)
         if keep and stored is not None:
@@ -148,7 +165,7 @@ class FakePersonStore:
         if (record is not None and record.accounts) or self._has_facts(person_id):
             return False
         for store in (self.persons, self.changes, self.scans, self.scanned, self.markers, self.labs,
-                      self.erased_at):
+                      self.erased_at, self.visits):
             store.pop(person_id, None)
         if self.index.get(id_hash) == person_id:
             del self.index[id_hash]
@@ -201,6 +218,7 @@ class FakePersonStore:
         facts = Facts(
             markers=tuple(self.markers.get(person_id, {}).values()),
             lab_results=tuple(self.labs.get(person_id, [])),
+            visits=tuple(self.visits.get(person_id, {}).items()),
         )
         return PersonSnapshot(self.persons.get(person_id), facts, link=link)
 
@@ -654,7 +672,7 @@ class World:
         self.policies = FakePolicyStore(self.policy)
         self.audit_log, self.appeals, self.risk_areas = FakeAuditLog(), FakeAppeals(), FakeRiskAreas()
         self.feeds, self.seen = FakeFeeds(), FakeSeenOnce()
-        self.stays, self.sms = FakeStays(), ConsoleSms()
+        self.stays, self.sms = FakeStays(self.store), ConsoleSms()
         self.tokens = FakeTokenStore(self.clock)
         self.store.tokens = self.tokens
         store = self.store

@@ -50,6 +50,9 @@ class FakeRiskAreas:
     def current(self) -> dict[str, RiskArea]:
         return dict(self.areas)
 
+    def version(self) -> int:
+        return len(self.log)
+
     def history(self, limit: int) -> list[RiskArea]:
         return self.log[:limit]
 
@@ -148,17 +151,24 @@ class FakeTravelTokens:
 
 
 class FakeStays:
-    def __init__(self) -> None:
+    def __init__(self, persons=None) -> None:
         self.stays_by_phone: dict[str, set] = {}
+        self._persons = persons  # a FakePersonStore: its phone index and visits
 
-    def add(self, stays, window: int, now: int) -> None:
+    def add(self, stays, visits, window: int, now: int) -> None:
         for phone_hash, stay in stays:
             kept = {s for s in self.stays_by_phone.get(phone_hash, set()) if s.end >= now - window}
             self.stays_by_phone[phone_hash] = kept | {stay}
+        if self._persons is not None:
+            for phone_hash, cities in visits.items():
+                for person_id in self._persons.phones.get(phone_hash, set()):
+                    self._persons.add_visits(person_id, cities)
 
     def stays(self, phone_hash: str) -> list:
         return sorted(self.stays_by_phone.get(phone_hash, set()), key=lambda s: (s.end, s.place, s.start))
 
     def delete_all(self) -> dict[str, int]:
         count, self.stays_by_phone = len(self.stays_by_phone), {}
+        if self._persons is not None:
+            self._persons.visits.clear()
         return {"stays": count}

@@ -131,7 +131,7 @@ def test_an_empty_card_says_why(world):
     token = travel.session_by_code("13800138000", world.sms.sent[-1][1]).token
     assert travel.card(token).empty_reason == "no_data"
     ph = travel.phone_hash("+8613800138000")
-    world.stays.add([(ph, Stay(GUANGZHOU, NOW - 2 * HOUR, NOW - HOUR))], 14 * DAY, NOW)
+    world.stays.add([(ph, Stay(GUANGZHOU, NOW - 2 * HOUR, NOW - HOUR))], {}, 14 * DAY, NOW)
     card = travel.card(token)
     assert card.empty_reason == "none_in_window" and card.cities == () and card.phone_masked == "138****8000"
     with pytest.raises(Unauthorized):
