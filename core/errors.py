@@ -34,6 +34,7 @@ class Msg(StrEnum):
     ROLE_REQUIRED = "role_required"  # {role}
     UNKNOWN_ROLE = "unknown_role"
     PLATFORM_UNAVAILABLE = "platform_unavailable"
+    SMS_UNAVAILABLE = "sms_unavailable"
     LOGIN_REFUSED = "login_refused"
     BAD_SIGNATURE = "bad_signature"
     NO_SUCH_WEBHOOK = "no_such_webhook"
@@ -84,6 +85,7 @@ class Msg(StrEnum):
     ID_LENGTH = "id_length"  # not 18 characters of digits and a final digit or X
     ID_NOT_RIGHT = "id_not_right"  # the check digit, the birth date or the region does not fit
     PHONE_CN_MOBILE = "phone_cn_mobile"
+    PHONE_SMS_REFUSED = "phone_sms_refused"
     SELF_OR_FAMILY = "self_or_family"
     OR_PERSON_ID = "or_person_id"
     PLATFORM_NOT_ENABLED = "platform_not_enabled"  # {name}
