@@ -135,6 +135,14 @@ def _travel_policy(settings: Settings) -> TravelPolicy:
 def sms_sender(settings: Settings) -> SmsSender:
     if settings.sms_provider == "console":
         return ConsoleSms()
+    if settings.sms_provider == "tencent":
+        from adapters.sms.tencent import TencentSms  # the SDK only where it is used
+
+        return TencentSms(settings.tencent_sms_secret_id, settings.tencent_sms_secret_key,
+                          settings.tencent_sms_sdk_app_id, settings.tencent_sms_sign_name,
+                          settings.tencent_sms_template_id, region=settings.tencent_sms_region,
+                          endpoint=settings.tencent_sms_endpoint, protocol=settings.tencent_sms_protocol,
+                          timeout=settings.tencent_sms_timeout)
     return NoSms()
 
 

@@ -52,6 +52,17 @@ class Settings:
     travel_retired: bool = False  # the travel card was retired on 2022-12-13: endpoints answer 410
     travel_token_ttl: int = 1800
     sms_provider: str = ""  # console (local use only) | tencent | none; default: console, none in production
+    # Tencent Cloud SMS (adapters/sms/tencent.py): the API key, the SMS app, its approved signature
+    # and verification-code template ("…{1}…{2}分钟内有效").
+    tencent_sms_secret_id: str = ""
+    tencent_sms_secret_key: str = ""
+    tencent_sms_sdk_app_id: str = ""
+    tencent_sms_sign_name: str = ""
+    tencent_sms_template_id: str = ""
+    tencent_sms_region: str = "ap-guangzhou"
+    tencent_sms_endpoint: str = "sms.tencentcloudapi.com"
+    tencent_sms_protocol: str = "https"
+    tencent_sms_timeout: int = 5
     outbox_stale_seconds: int = 60  # a notice a worker took this long ago and never finished: it died
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For is believed
     # Rate limits (blueprints/limits.py): "amount/period", several joined by ";".
@@ -93,6 +104,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "outbox_stale_seconds": (1, 3_600),
     "travel_window_days": (0, 30),
     "travel_token_ttl": (60, 86_400),
+    "tencent_sms_timeout": (1, 60),
     "rate_limit_scale": (1, 100_000),
 }
 
@@ -168,6 +180,16 @@ def _checked(settings: Settings) -> Settings:
         raise SettingsError("HEALTHCODE_SMS_PROVIDER must be console, tencent or none")
     if settings.production and sms == "console":
         raise SettingsError("HEALTHCODE_SMS_PROVIDER=console prints codes: not in production")
+    if sms == "tencent":
+        for name in ("tencent_sms_secret_id", "tencent_sms_secret_key", "tencent_sms_sdk_app_id",
+                     "tencent_sms_sign_name", "tencent_sms_template_id"):
+            if not getattr(settings, name):
+                raise SettingsError(f"HEALTHCODE_SMS_PROVIDER=tencent needs {variable(name)}")
+        if settings.tencent_sms_protocol not in ("https", "http"):
+            raise SettingsError("HEALTHCODE_TENCENT_SMS_PROTOCOL must be https or http")
+        if settings.production and settings.tencent_sms_protocol != "https":
+            raise SettingsError("HEALTHCODE_TENCENT_SMS_PROTOCOL=http sends the API signature in clear: "
+                                "not in production")
     if settings.production and dev_login:
         raise SettingsError("the dev login platform cannot be enabled in production (HEALTHCODE_DEV_LOGIN)")
     for name, (low, high) in BOUNDS.items():

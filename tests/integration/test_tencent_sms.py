@@ -223,3 +223,30 @@ def test_neither_the_code_nor_the_secret_key_nor_the_full_number_reaches_the_log
     for secret in (CODE, SECRET_KEY, PHONE.removeprefix("+86")):
         assert secret not in logged
         assert not any(secret in str(failure) for failure in failures)
+
+
+# -- in the app ------------------------------------------------------------------------------
+
+
+def test_the_app_sends_travel_card_codes_through_tencent_when_configured(sim, redis_server):
+    from app import create_app
+    from tests.conftest import SERVER_URL
+
+    app = create_app({"HEALTHCODE_REDIS_URL": SERVER_URL, "HEALTHCODE_SECRET_KEY": "s" * 40, "TESTING": True,
+                      "HEALTHCODE_SMS_PROVIDER": "tencent", "HEALTHCODE_TENCENT_SMS_SECRET_ID": SECRET_ID,
+                      "HEALTHCODE_TENCENT_SMS_SECRET_KEY": SECRET_KEY, "HEALTHCODE_TENCENT_SMS_SDK_APP_ID": APP_ID,
+                      "HEALTHCODE_TENCENT_SMS_SIGN_NAME": SIGN, "HEALTHCODE_TENCENT_SMS_TEMPLATE_ID": TEMPLATE_ID,
+                      "HEALTHCODE_TENCENT_SMS_ENDPOINT": sim.endpoint, "HEALTHCODE_TENCENT_SMS_PROTOCOL": "http"})
+    client = app.test_client()
+    assert client.post("/api/v1/travel/sms", json={"phone": "13800138000"}).status_code == 202
+    [message] = sim.sent
+    code = message.params[0]
+    session = client.post("/api/v1/travel/sessions", json={"phone": "13800138000", "sms_code": code})
+    assert session.status_code == 201, session.json
+
+
+def test_tencent_without_its_keys_stops_the_app_with_one_line():
+    from config import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match="HEALTHCODE_TENCENT_SMS_SECRET_ID"):
+        load_settings({"HEALTHCODE_SMS_PROVIDER": "tencent"}, environ={})
