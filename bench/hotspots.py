@@ -118,6 +118,8 @@ def breakdown(app, rows, checkpoint: str, n: int) -> None:
     snapshot = store.load(pid, session.account_id)
     link, record, facts = snapshot.link, snapshot.person, snapshot.facts
     view = codes.show(session, pid)
+    context = app.app_context()
+    context.push()  # health_code_body reads the app's contact settings
     body = health_code_body(view, "zh")
     print("(b) GET health-code, step by step:")
     _time("redis PING (one round trip, for scale)", client.ping, n)

@@ -6,11 +6,12 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
+from flask_limiter import RateLimitExceeded
 from flask_smorest import Api, Blueprint
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
-from blueprints.limits import note_oracle_answer
+from blueprints.limits import note_oracle_answer, retry_after_for
 from blueprints.messages import for_status, localize, localize_fields
 from blueprints.metrics import STORE_UNAVAILABLE
 from blueprints.pages import error_page
@@ -104,6 +105,8 @@ def api_http_error(error: HTTPException) -> Response:
     headers = dict(data.get("headers") or {})
     if status == 405:
         headers.update((name, value) for name, value in error.get_headers() if name == "Allow")
+    if isinstance(error, RateLimitExceeded):
+        headers["Retry-After"] = str(retry_after_for(error))
     return error_response(status, code, data.get("message") or for_status(status), headers=headers)
 
 

@@ -9,13 +9,15 @@ the account's keyed id, the credential id, the platform name.
 """
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, g, request
-from flask_limiter import Limiter
-from limits import parse_many
+from flask import Flask, Response, current_app, g, request
+from flask_limiter import Limiter, RateLimitExceeded
+from limits import RateLimitItem, parse_many
 
 from blueprints.auth import bearer_token, services
 from core.errors import InvalidInput, Msg, Unauthorized
@@ -76,10 +78,6 @@ def is_oracle_answer(response: Response) -> bool:
     return bool(g.get("oracle_answer"))
 
 
-def is_bearer_failure(response: Response) -> bool:
-    return response.status_code == 401
-
-
 def note_oracle_answer(message: str) -> None:
     """Called by the error handler: this refusal is one of the answers that tell something."""
     if message in ORACLE_ANSWERS:
@@ -123,10 +121,8 @@ ROUTE_LIMITS = (
     RouteLimit(("travel.send_sms",), "rate_sms_ip", client_ip),
     RouteLimit(("travel.start_session",), "rate_travel_session_ip", client_ip),
     RouteLimit(("feeds.stays", "feeds.lab_results"), "rate_feed", feed_id),
-    # Checked before anything else on these routes: an IP that keeps failing is stopped first.
-    RouteLimit(BEARER_ENDPOINTS, "rate_bearer_failure_ip", client_ip, deduct_when=is_bearer_failure,
-               scope="bearer-failure"),
 )
+# rate_bearer_failure_ip is not a route limit: BearerFailures counts only the 401s (below).
 
 
 def scaled(limits: str, scale: int) -> str:
@@ -145,8 +141,9 @@ def install(app: Flask, settings: Any, storage_uri: str, storage_options: dict[s
         storage_options={**storage_options, "key_prefix": "hc:rl"},
         strategy="moving-window",
         key_prefix="",
-        headers_enabled=True,
-        retry_after="delta-seconds",
+        # No X-RateLimit-* headers: each costs a window read (a Redis round trip) on every
+        # request. A 429 carries Retry-After (retry_after_for).
+        headers_enabled=False,
         swallow_errors=False,
     )
     scale = settings.rate_limit_scale
@@ -160,7 +157,70 @@ def install(app: Flask, settings: Any, storage_uri: str, storage_options: dict[s
             else:
                 decorate = limiter.limit(value, **options)
             app.view_functions[endpoint] = decorate(app.view_functions[endpoint])  # type: ignore[assignment]
+    failures = BearerFailures(limiter, parse_many(scaled(settings.rate_bearer_failure_ip, scale)))
+    app.before_request(failures.before)
+    app.after_request(failures.after)
+    app.extensions["healthcode.limiter"] = limiter
     return limiter
+
+
+def retry_after_for(error: RateLimitExceeded) -> int:
+    """Seconds until the breached limit lets one more request through (its window read once,
+    on the refusal only)."""
+    limiter: Limiter | None = current_app.extensions.get("healthcode.limiter")
+    runtime = error.limit
+    if limiter is None:
+        return int(runtime.limit.get_expiry())
+    scope = runtime.scope_for(request.endpoint or "", request.method)
+    reset, _ = limiter.limiter.get_window_stats(runtime.limit, runtime.key_func(), scope)
+    return max(1, math.ceil(reset - time.time()))
+
+
+class BearerFailures:
+    """rate_bearer_failure_ip: an IP that keeps failing to authenticate is stopped, even with a
+    good token. Only the failures touch Redis (a 401 is counted; when that fills the window the
+    IP is refused here, by every worker that sees it fail, until the window frees): a request
+    with a good token from an IP in good standing costs nothing, where a route limit would cost
+    a round trip on every request."""
+
+    MAX_REMEMBERED = 10_000
+
+    def __init__(self, limiter: Limiter, items: list[RateLimitItem]) -> None:
+        self._limiter = limiter
+        self._items = items
+        self._until: dict[str, float] = {}  # IP -> when its window frees (this process)
+
+    def _refusal(self, until: float) -> Response:
+        from blueprints.errors import error_response  # errors imports this module
+
+        retry = str(max(1, math.ceil(until - time.time())))
+        return error_response(429, "rate_limited", Msg.RATE_LIMITED, headers={"Retry-After": retry})
+
+    def before(self) -> Response | None:
+        if request.endpoint not in BEARER_ENDPOINTS or not self._until:
+            return None
+        until = self._until.get(client_ip())
+        if until is None:
+            return None
+        if until <= time.time():
+            del self._until[client_ip()]
+            return None
+        return self._refusal(until)
+
+    def after(self, response: Response) -> Response:
+        if response.status_code != 401 or request.endpoint not in BEARER_ENDPOINTS:
+            return response
+        strategy, ip = self._limiter.limiter, client_ip()
+        for item in self._items:
+            admitted = strategy.hit(item, ip, "bearer-failure")
+            if not admitted or not strategy.test(item, ip, "bearer-failure"):
+                until, _ = strategy.get_window_stats(item, ip, "bearer-failure")
+                if len(self._until) >= self.MAX_REMEMBERED:
+                    self._until.pop(next(iter(self._until)))
+                self._until[ip] = max(until, time.time() + 1)
+                if not admitted:
+                    return self._refusal(until)
+        return response
 
 
 def unauthorized_if_missing() -> None:
