@@ -112,6 +112,7 @@ def service_settings(settings: Settings) -> ServiceSettings:
         policy=policy,
         issuer=settings.issuer,
         code_ttl=settings.code_ttl,
+        code_cache=settings.code_cache,
         session_ttl=settings.session_ttl,
         retention_days=settings.history_retention_days,
         max_family=settings.max_family,

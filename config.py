@@ -51,6 +51,7 @@ class Settings:
     travel_star: bool | None = None  # None: the travel policy's (the * was removed on 2022-06-29)
     travel_retired: bool = False  # the travel card was retired on 2022-12-13: endpoints answer 410
     travel_token_ttl: int = 1800
+    code_cache: bool = True  # reuse a signed code while nothing it was built from changed; 0: sign every read
     sms_provider: str = ""  # console (local use only) | tencent | none; default: console, none in production
     # Tencent Cloud SMS (adapters/sms/tencent.py): the API key, the SMS app, its approved signature
     # and verification-code template ("…{1}…{2}分钟内有效").
@@ -140,15 +141,20 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
 
 
 def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Defaults, then HEALTHCODE_* environment variables, then `overrides` (same names, typed
-    values); SettingsError names the first variable that is wrong."""
+    """Defaults, then HEALTHCODE_* environment variables, then `overrides` (same names; typed
+    values, or text read as the environment's); SettingsError names the first variable that is
+    wrong."""
     environ = os.environ if environ is None else environ
     overrides = overrides or {}
     values: dict[str, Any] = {}
     for field in fields(Settings):
         name = variable(field.name)
         if name in overrides:
-            values[field.name] = overrides[name]
+            value = overrides[name]
+            # Text for a typed setting is read as the environment's would be ("0" is off).
+            if isinstance(value, str) and str(field.type) not in ("str",):
+                value = _PARSERS[str(field.type)](field.name, value)
+            values[field.name] = value
         elif name in environ:
             values[field.name] = _PARSERS[str(field.type)](field.name, environ[name])
     unknown = sorted(k for k in overrides if k.startswith(PREFIX) and k[len(PREFIX):].lower() not in values)

@@ -184,7 +184,7 @@ def framework(app, rows, checkpoint: str, n: int) -> None:
 
     stub(s.sessions, "authenticate", lambda token: session)
     stub(s.credentials, "authenticate", lambda token, role: credential)
-    stub(s.codes, "show_for_token", lambda token, person_id, lang="zh": view)
+    stub(s.codes, "show_for_token", lambda token, person_id, lang="zh", variant=None: view)
     stub(s.codes, "scan", lambda qr, place: result)
     try:
         print("framework only (services stubbed, same routes and schemas):")

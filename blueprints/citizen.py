@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
-from flask import Response, g, jsonify
+from flask import Response, current_app, g, jsonify
 from flask.views import MethodView
 
 from blueprints.auth import BEARER, UNAUTHORIZED, bearer_token, require, services
@@ -32,6 +33,7 @@ from blueprints.schemas import (
 from core.directory import PersonView
 from core.errors import Msg, NotFound
 from core.health_codes import HealthCodeView
+from core.model import CachedAnswer
 from core.persons import Application
 
 blp = ApiBlueprint("citizen", __name__, url_prefix="/api/v1", description="Mini-program: login, persons, health code")
@@ -173,13 +175,27 @@ def health_code_body(view: HealthCodeView, lang: str) -> dict[str, Any]:
 def health_code(query: dict[str, Any], person_id: str) -> Response:
     """Show the health code: colour, why, how to clear, and a fresh signed QR text."""
     # The hottest read: the session is checked in the same Redis round trip as the data,
-    # and the body is already plain JSON types (HealthCodeSchema documents it).
-    view = services().codes.show_for_token(bearer_token(), person_id, query["lang"])
-    body = health_code_body(view, query["lang"])
-    if query.get("image") == "svg":
-        svg = services().qr.svg(view.qr, view.evaluation.color.value)
+    # and the body is already plain JSON types (HealthCodeSchema documents it). An answer
+    # still exact comes back as it was sent (core/code_cache.py), with its Age.
+    lang, image = query["lang"], query.get("image") or ""
+    codes = services().codes
+    shown = codes.show_for_token(bearer_token(), person_id, lang, image)
+    if isinstance(shown, CachedAnswer):
+        return code_answer(current_app.response_class(shown.body, mimetype="application/json"), shown.issued_at)
+    body = health_code_body(shown, lang)
+    if image == "svg":
+        svg = services().qr.svg(shown.qr, shown.evaluation.color.value)
         body["qr_image"] = "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
-    return jsonify(body)
+    response = jsonify(body)
+    codes.remember(shown, response.get_data())
+    return code_answer(response, shown.issued_at)
+
+
+def code_answer(response: Response, issued_at: int) -> Response:
+    """A code's answer says how old it is (RFC 9111 Age): a page times the code's refresh from
+    the seconds it has left, not from its whole lifetime."""
+    response.headers["Age"] = str(max(0, int(time.time()) - issued_at))
+    return response
 
 
 @blp.route(PERSON + "/health-code.<any(png, svg):fmt>", methods=["GET"])
@@ -191,7 +207,8 @@ def health_code(query: dict[str, Any], person_id: str) -> Response:
 @require("bearer")
 def health_code_image(person_id: str, fmt: str) -> Response:
     """The QR image (PNG or SVG) of a freshly issued code."""
-    view = services().codes.show_for_token(bearer_token(), person_id)
+    view = services().codes.show_for_token(bearer_token(), person_id)  # no variant: never reused
+    assert isinstance(view, HealthCodeView)
     qr, color = services().qr, view.evaluation.color.value
     if fmt == "png":
         body, mimetype = qr.png(view.qr, color), "image/png"

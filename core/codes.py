@@ -35,6 +35,10 @@ class CodeSigner(Protocol):
 
     def sign(self, claims: CodeClaims) -> str: ...
 
+    def key_id(self) -> str:
+        """The id of the key codes are signed with now (a code kept for reuse names it)."""
+        ...
+
 
 class CodeVerifier(Protocol):
     """Checks format, key and signature of a QR text; expiry and status are core's job."""

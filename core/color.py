@@ -31,6 +31,9 @@ class Evaluation:
     color: Color
     reasons: tuple[Reason, ...]
     policy_version: str
+    # The first moment after the evaluation at which time alone could change it (a marker or
+    # rule ending, a fact dated later starting); None: only new facts can.
+    stable_until: int | None = None
 
     @property
     def reason_codes(self) -> list[str]:
@@ -114,7 +117,32 @@ def derive_color(facts: Facts, policy: Policy, now: int, elevated: Callable[[str
         reasons.append(exposure)
     reasons.sort(key=lambda r: (-r.color.severity, r.since))
     color = reasons[0].color if reasons else Color.GREEN
-    return Evaluation(color=color, reasons=tuple(reasons), policy_version=policy.version)
+    return Evaluation(color=color, reasons=tuple(reasons), policy_version=policy.version,
+                      stable_until=_horizon(facts, policy, now))
+
+
+def _horizon(facts: Facts, policy: Policy, now: int) -> int | None:
+    """The earliest time after `now` at which a fact starts, ends or lapses under its rule: no
+    evaluation between now and then can differ (some of these instants change nothing; none
+    that could is missed)."""
+    moments: list[int] = []
+
+    def lapse(rule: Rule | None, since: int) -> None:
+        moments.append(since)
+        if rule is not None and rule.duration_days is not None:
+            moments.append(since + rule.duration_days * DAY)
+
+    for marker in facts.markers:
+        lapse(policy.markers.get(marker.kind), marker.since)
+        if marker.until is not None:
+            moments.append(marker.until)
+    for result in facts.lab_results:  # a test also clears: its sampling time is a moment
+        lapse(policy.positive_test, result.sampled_at)
+    exposure = policy.markers.get(FROM_RISK_AREA)
+    for _, at in facts.visits:
+        lapse(exposure, at)
+    later = [moment for moment in moments if moment > now]
+    return min(later) if later else None
 
 
 class ColorRecorder:

@@ -1,15 +1,26 @@
 """Showing a health code (亮码), scanning it at a checkpoint (扫码核验), and its history."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.accounts import account_hint, check_session, token_hash
 from core.clock import Clock
+from core.code_cache import AnswerCache
 from core.codes import CodeIssuer, InvalidCode
 from core.color import ColorRecorder, Evaluation
 from core.directory import PersonDirectory, PersonView
 from core.errors import Msg, NotFound
-from core.model import Color, ColorChange, PersonRecord, PersonSnapshot, ScanFailure, ScanRecord, Session
+from core.model import (
+    CachedAnswer,
+    Color,
+    ColorChange,
+    PersonRecord,
+    PersonSnapshot,
+    Remember,
+    ScanFailure,
+    ScanRecord,
+    Session,
+)
 from core.persons import PersonService, live_link, require_verified
 from core.ports import Counters, HistoryLog, PersonReads
 
@@ -22,6 +33,7 @@ class HealthCodeView:
     issued_at: int
     expires_at: int
     person: PersonView
+    remember: Remember | None = None  # where to keep the answer built from this view for reuse
 
 
 @dataclass(frozen=True)
@@ -46,8 +58,9 @@ class History:
 class HealthCodeService:
     def __init__(self, reads: PersonReads, history: HistoryLog, persons: PersonService,
                  directory: PersonDirectory, colors: ColorRecorder, issuer: CodeIssuer, clock: Clock,
-                 counters: Counters | None = None) -> None:
+                 counters: Counters | None = None, cache: AnswerCache | None = None) -> None:
         self._reads = reads
+        self._cache = cache
         self._history = history
         self._persons = persons
         self._directory = directory
@@ -64,12 +77,37 @@ class HealthCodeService:
         """The current colour, why, and a freshly signed short-lived code."""
         return self._show(session.account_id, self._reads.load(person_id, session.account_id), lang)
 
-    def show_for_token(self, token: str | None, person_id: str, lang: str = "zh") -> HealthCodeView:
-        """As show(), authenticating the session token in the same round trip as the read."""
-        account = account_hint(token)
-        snapshot = self._reads.load_for_session(token_hash(token or ""), account, person_id)
+    def show_for_token(self, token: str | None, person_id: str, lang: str = "zh",
+                       variant: str | None = None) -> HealthCodeView | CachedAnswer:
+        """As show(), authenticating the session token in the same round trip as the read.
+
+        With the code cache on, the answer built for this account, language and `variant` may
+        come back as it was (CachedAnswer) while nothing it was built from has changed; a new
+        view carries where to keep its answer (`remember`). No variant: no reuse."""
+        account, hashed = account_hint(token), token_hash(token or "")
+        cache = self._cache if self._cache is not None and self._cache.enabled and variant is not None else None
+        probe = cache.probe(f"{account[:16]}|{lang}|{variant}", self._clock.now()) if cache else None
+        snapshot = self._reads.load_for_session(hashed, account, person_id, probe)
         session = check_session(account, snapshot.session)
-        return self._show(session.account_id, snapshot, lang)
+        if cache is not None and probe is not None and cache.observe(snapshot.globals):
+            # This process held an older policy or risk table: the digest was salted with it.
+            probe = replace(probe, salt=cache.salt())
+            snapshot = self._reads.load_for_session(hashed, account, person_id, probe)
+            session = check_session(account, snapshot.session)
+        if snapshot.cached is not None:
+            return snapshot.cached
+        view = self._show(session.account_id, snapshot, lang)
+        if cache is not None and probe is not None and snapshot.digest is not None:
+            until = cache.reuse_until(view.evaluation, view.issued_at, view.expires_at)
+            if until > probe.now:
+                view = replace(view, remember=Remember(person_id, probe.slot, snapshot.digest, until,
+                                                       view.issued_at, view.expires_at))
+        return view
+
+    def remember(self, view: HealthCodeView, body: bytes) -> None:
+        """Keep the answer built from `view` for reuse (when it was read for that)."""
+        if view.remember is not None:
+            self._reads.remember(view.remember, body)
 
     def status_for_token(self, token: str | None, person_id: str) -> Evaluation:
         """The colour now, for a page showing the code to notice a change within seconds: the

@@ -261,6 +261,45 @@ class ColorChanged:
 
 
 @dataclass(frozen=True)
+class CacheProbe:
+    """What a read asks (core/code_cache.py) of the cache: the answer of this slot (account and variant), if it is
+    still valid at `now` for the facts as they are and this salt."""
+
+    slot: str
+    now: int
+    salt: str
+
+
+@dataclass(frozen=True)
+class Globals:
+    """The versions of what lives outside the person, as read in the same round trip."""
+
+    policy_version: str | None
+    risk_version: int
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    """An answer built earlier and still exact: its bytes, and when its code was issued."""
+
+    body: bytes
+    issued_at: int
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class Remember:
+    """What storing the answer built from a read needs: where, the read's digest, and until when."""
+
+    person_id: str
+    slot: str
+    digest: str
+    reuse_until: int
+    issued_at: int
+    expires_at: int
+
+
+@dataclass(frozen=True)
 class PersonSnapshot:
     """One read of a person for the hot paths: the record and its facts, and, as the read asked,
     the account's link, the session of a token, or the reference of the scan it recorded."""
@@ -270,3 +309,8 @@ class PersonSnapshot:
     link: Link | None = None
     session: Session | None = None
     scan_ref: str | None = None
+    # With a CacheProbe: the answer still valid for these facts, or the digest to store one
+    # under, and the versions of the policy and the risk table the same round trip saw.
+    cached: CachedAnswer | None = None
+    digest: str | None = None
+    globals: Globals | None = None

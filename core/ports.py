@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from core.model import (
     Appeal,
     AuditEntry,
+    CacheProbe,
     ColorChange,
     ColorChanged,
     Credential,
@@ -21,6 +22,7 @@ from core.model import (
     NameSource,
     PersonRecord,
     PersonSnapshot,
+    Remember,
     RiskArea,
     ScanRecord,
     Session,
@@ -180,6 +182,10 @@ class PolicyStore(Protocol):
 
     def current(self) -> Policy: ...
 
+    def observe(self, version: str | None) -> bool:
+        """A read saw `version` in force: load it now if this process holds another (True)."""
+        ...
+
     def ensure_published(self) -> str:
         """At start-up: the configured policy is the first in force if none is yet; the version
         in force."""
@@ -285,8 +291,16 @@ class PersonReads(Protocol):
         """The person and facts, with the account's link when `account_id` is given."""
         ...
 
-    def load_for_session(self, token_hash: str, account_id: str, person_id: str) -> PersonSnapshot:
-        """As load(), with the session the token's hash names."""
+    def load_for_session(self, token_hash: str, account_id: str, person_id: str,
+                         probe: CacheProbe | None = None) -> PersonSnapshot:
+        """As load(), with the session the token's hash names. With a probe: the stored answer
+        of its slot if the facts, the account's link and the salt are what they were when it
+        was stored (then the facts need not be returned), else the digest to store one under;
+        and the versions of the policy and the risk table, all in the same round trip."""
+        ...
+
+    def remember(self, entry: Remember, body: bytes) -> None:
+        """Store an answer for reuse until `entry.reuse_until` (a cache: may be lost any time)."""
         ...
 
     def load_and_record_scan(self, person_id: str, scan: ScanRecord, issued_at: int,

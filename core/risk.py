@@ -40,6 +40,10 @@ class RiskTable:
 
     def level_of_city(self, city: str) -> str | None:
         """The highest level a medium- or high-risk area of this city (or the city itself) has now."""
+        self._fresh()
+        return self._levels.get(city)
+
+    def _fresh(self) -> None:
         now = self._monotonic()
         if now >= self._next_check:
             version = self._areas.version()
@@ -47,11 +51,26 @@ class RiskTable:
                 self._levels = _city_levels(self._areas.current())
                 self._version = version
             self._next_check = now + self._refresh
-        return self._levels.get(city)
 
     def invalidate(self) -> None:
         """This process changed the table: the next read reloads it."""
         self._next_check = float("-inf")
+
+    @property
+    def version(self) -> int:
+        """The version of the table this process holds (as fresh as level_of_city's)."""
+        self._fresh()
+        return self._version
+
+    def observe(self, version: int) -> bool:
+        """A read saw the table at `version`: reload now if this process holds another. True if
+        it was behind."""
+        if version == self._version:
+            return False
+        self._version = self._areas.version()  # before the table: a change between them reloads again
+        self._levels = _city_levels(self._areas.current())
+        self._next_check = self._monotonic() + self._refresh
+        return True
 
 
 def _city_levels(areas: Mapping[str, RiskArea]) -> dict[str, str]:

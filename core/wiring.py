@@ -13,6 +13,7 @@ from core.accounts import CredentialService, SessionService
 from core.appeals import AppealService
 from core.audit import AuditTrail
 from core.clock import Clock
+from core.code_cache import AnswerCache
 from core.codes import CodeIdCipher, CodeIssuer, CodeSigner, CodeVerifier
 from core.color import ColorRecorder
 from core.dashboard import DashboardService
@@ -117,6 +118,7 @@ class ServiceSettings:
     policy_doc: Mapping[str, Any] = field(default_factory=dict)  # the document `policy` was read from
     audit_key: bytes = b"audit-key-for-tests-only-0123456789"  # bootstrap derives it from the secret
     code_ttl: int = 60
+    code_cache: bool = True  # reuse a signed answer while nothing it depends on changed
     session_ttl: int = 7200
     retention_days: int = 30
     max_family: int = 5
@@ -162,6 +164,8 @@ def wire(adapters: Adapters, settings: ServiceSettings) -> Services:
     colors = ColorRecorder(adapters.policies, stores.history, settings.retention_days, adapters.outbox,
                            adapters.counters, lambda city: risk_table.level_of_city(city) is not None)
     issuer = CodeIssuer(adapters.signer, adapters.verifier, adapters.code_ids, settings.issuer, settings.code_ttl)
+    answers = AnswerCache(settings.code_cache, adapters.policies, risk_table, adapters.signer.key_id,
+                          settings.code_ttl)
     audit = AuditTrail(adapters.audit_log, settings.audit_key, clock)
     persons = PersonService(directory, stores.details, stores.links, stores.reads, clock, settings.max_family,
                             settings.notice.version if settings.notice else None,
@@ -178,7 +182,7 @@ def wire(adapters: Adapters, settings: ServiceSettings) -> Services:
         credentials=CredentialService(stores.credentials, clock, settings.credential_cache_seconds),
         persons=persons,
         codes=HealthCodeService(stores.reads, stores.history, persons, directory, colors, issuer, clock,
-                                adapters.counters),
+                                adapters.counters, answers),
         marking=marking,
         colors=colors,
         notifications=NotificationService(adapters.outbox, directory, stores.links, stores.history,

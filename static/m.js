@@ -80,6 +80,11 @@ window.HC = (() => {
       err.retryAfter = Number(res.headers.get("Retry-After")) || 0;  // seconds, on 429 and 503
       throw err;
     }
+    // A kept answer (the health code's) is as old as its Age header says: a code's refresh is
+    // timed from the life it has left. Not enumerable: it is not part of the answer.
+    if (data && typeof data === "object") {
+      Object.defineProperty(data, "ageSeconds", { value: Number(res.headers.get("Age")) || 0 });
+    }
     return data;
   }
 

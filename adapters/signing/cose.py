@@ -64,6 +64,9 @@ class CoseCodec:
         self._prefix = prefix
         self._protected: dict[bytes, bytes] = {}
 
+    def key_id(self) -> str:
+        return kid_text(self._keyring.signing_key()[0])
+
     def sign(self, claims: CodeClaims) -> str:
         """The QR text for claims, signed with the ring's active key."""
         kid, private_key = self._keyring.signing_key()

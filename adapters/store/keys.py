@@ -8,6 +8,7 @@ tag {person-id}; an account's links live in one hash; the ID-number index is one
   hc:p:{<pid>}:chg / :scan -> history (sorted sets by time, trimmed and expiring)
   hc:p:{<pid>}:trip        -> cities the person's phone stayed in (sorted set city -> last end), a window
   hc:ph:{<phone-hash>}     -> the persons with that phone (set)
+  hc:p:{<pid>}:cc          -> answers kept for reuse (hash account|variant -> entry), a cache
   hc:a:{<account-id>}      -> links (hash person id -> "relation|verified|linked_at[|name|phone claimed]")
   hc:s:<token-hash>        -> session (string with a TTL)
 """
@@ -36,6 +37,11 @@ def scans_key(person_id: str) -> str:
 
 def visits_key(person_id: str) -> str:
     return person_key(person_id) + ":trip"
+
+
+def answers_key(person_id: str) -> str:
+    """Signed answers kept for reuse (core/code_cache.py): not in the AOF, expiring."""
+    return person_key(person_id) + ":cc"
 
 
 def facts_keys(person_id: str) -> list[str]:

@@ -7,6 +7,7 @@ from adapters.store import scripts
 from adapters.store.encoding import link_value, parse_link, parse_record
 from adapters.store.keys import (
     account_key,
+    answers_key,
     changes_key,
     index_key,
     labs_key,
@@ -52,7 +53,7 @@ class RedisPersons:
 
     def _keys(self, person_id: str) -> list[str]:
         return [person_key(person_id), markers_key(person_id), labs_key(person_id), changes_key(person_id),
-                scans_key(person_id), visits_key(person_id)]
+                scans_key(person_id), visits_key(person_id), answers_key(person_id)]
 
     def erase(self, person_id: str, now: int) -> bool:
         phone_hash = self._r.hget(person_key(person_id), "ph")

@@ -52,6 +52,14 @@ class RedisPolicyStore:
                     self._next_check = now + self._refresh
         return self._policy
 
+    def observe(self, version: str | None) -> bool:
+        if version is None or version == self._policy.version:
+            return False
+        with self._lock:
+            self._reload()
+            self._next_check = self._clock() + self._refresh
+        return True
+
     def _reload(self) -> None:
         version = self._r.get(CURRENT)
         if not isinstance(version, bytes | str) or text(version) == self._policy.version:

@@ -68,10 +68,11 @@ HC.pages.code = () => {
       const code = await HC.api("GET", `/api/v1/persons/${person}/health-code?image=svg`);
       const issued = Date.parse(code.issued_at);
       const lifetime = Date.parse(code.expires_at) - issued;
-      validUntil = asked + lifetime - 1000;
+      const age = (code.ageSeconds || 0) * 1000;  // a code served again has less life left
+      validUntil = asked + lifetime - age - 1000;
       const lead = Math.min(10000, lifetime * 0.25);
       refreshAt = Math.max(Date.now() + 1000, validUntil - lead);
-      const offset = issued + 500 - (asked + Date.now()) / 2;
+      const offset = issued + age + 500 - (asked + Date.now()) / 2;
       skew = Math.abs(offset) > 30000 ? offset : 0;
       shown = { color: code.color, policy_version: code.policy_version };
       showCode(code);

@@ -60,3 +60,21 @@ def test_secret_key_persists_in_instance_folder_for_development(tmp_path):
     assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
     with pytest.raises(RuntimeError, match="required"):
         secret(Settings(secret_key="", env="production"), tmp_path / "other")
+
+
+def test_a_kept_answer_is_served_again_and_never_reaches_the_aof(store_app, tmp_path):
+    api = Api(store_app, store_app.test_client())
+    me = api.login()
+    person = api.apply(me)
+    path = f"/api/v1/persons/{person['id']}/health-code"
+    first = api.client.get(path, headers=me)
+    assert api.client.get(path, headers=me).get_data() == first.get_data()
+    client = store_app.extensions["healthcode.runtime"].store.client
+    key = f"hc:p:{{{person['id']}}}:cc".encode()
+    assert client.exists(key) and 0 < client.ttl(key) <= 30
+    if store_app.extensions["healthcode.runtime"].store.embedded is None:
+        return
+    client.set("hc:probe:after", "1")  # the AOF holds what came before this, and this
+    aof = b"".join(p.read_bytes() for p in (tmp_path / "redis").rglob("*.aof*") if p.is_file())
+    assert b"hc:probe:after" in aof
+    assert key not in aof and b'"qr"' not in aof

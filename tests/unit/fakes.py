@@ -24,6 +24,8 @@ from core.clock import Clock, FixedClock
 from core.codes import CodeClaims, InvalidCode
 from core.errors import InvalidInput, Msg, PlatformUnavailable
 from core.model import (
+    CachedAnswer,
+    CacheProbe,
     Color,
     ColorChange,
     ColorChanged,
@@ -38,6 +40,7 @@ from core.model import (
     PersonRecord,
     PersonSnapshot,
     Relation,
+    Remember,
     ScanRecord,
     Session,
     Visits,
@@ -78,6 +81,7 @@ class FakePersonStore:
         self.pending: dict[str, int] = {}  # the approval queue: marker id -> created at
         self.phones: dict[str, set[str]] = {}  # phone hash -> persons
         self.visits: dict[str, dict[str, int]] = {}  # person -> city -> last seen
+        self.answers: dict[tuple[str, str], tuple[str, int, CachedAnswer]] = {}  # kept for reuse
         self.tokens: FakeTokenStore | None = None
         self.erased_at: dict[str, int] = {}  # what is left of a person erased without facts
 
@@ -222,9 +226,25 @@ class FakePersonStore:
         )
         return PersonSnapshot(self.persons.get(person_id), facts, link=link)
 
-    def load_for_session(self, token_hash: str, account_id: str, person_id: str) -> PersonSnapshot:
+    def load_for_session(self, token_hash: str, account_id: str, person_id: str,
+                         probe: CacheProbe | None = None) -> PersonSnapshot:
         session = self.tokens.session(token_hash) if self.tokens is not None else None
-        return replace(self.load(person_id, account_id), session=session)
+        snapshot = replace(self.load(person_id, account_id), session=session)
+        if probe is None:
+            return snapshot
+        # As the Redis script: a digest of everything the answer was built from, and the
+        # stored answer only when it was stored under the same digest and is still reusable.
+        person = replace(snapshot.person, last_color=None) if snapshot.person is not None else None
+        digest = hashlib.sha1(repr((person, snapshot.facts, snapshot.link, probe.salt)).encode(),
+                              usedforsecurity=False).hexdigest()
+        stored = self.answers.get((person_id, probe.slot))
+        if stored is not None and stored[0] == digest and stored[1] > probe.now:
+            return PersonSnapshot(None, link=snapshot.link, session=session, cached=stored[2], digest=digest)
+        return replace(snapshot, digest=digest)
+
+    def remember(self, entry: Remember, body: bytes) -> None:
+        self.answers[(entry.person_id, entry.slot)] = (
+            entry.digest, entry.reuse_until, CachedAnswer(body, entry.issued_at, entry.expires_at))
 
     def load_and_record_scan(self, person_id: str, scan: ScanRecord, issued_at: int, retention: int) -> PersonSnapshot:
         snapshot = self.load(person_id)
@@ -396,6 +416,9 @@ class FakeCodec:
         self.kid = kid
         self.known_kids = {kid} if known_kids is None else known_kids
         self._secret = secret
+
+    def key_id(self) -> str:
+        return self.kid
 
     def sign(self, claims: CodeClaims) -> str:
         doc = {
@@ -606,6 +629,9 @@ class FakePolicyStore:
     def ensure_published(self) -> str:
         return self.policy.version
 
+    def observe(self, version) -> bool:
+        return False  # one process: it always holds the policy in force
+
     def publish(self, doc) -> Policy:
         from core.errors import Conflict
         from core.policy import load_policy
@@ -664,6 +690,7 @@ class World:
     code_ids: FakeCodeIdCipher = dataclasses.field(default_factory=FakeCodeIdCipher)
     platform: FakePlatform = dataclasses.field(default_factory=FakePlatform)
     code_ttl: int = 60
+    code_cache: bool = True
     outbox: FakeOutbox = dataclasses.field(default_factory=FakeOutbox)
     counters: FakeCounters = dataclasses.field(default_factory=FakeCounters)
     notifier: FakeNotifier = dataclasses.field(default_factory=FakeNotifier)
@@ -687,7 +714,7 @@ class World:
             travel_tokens=FakeTravelTokens(self.clock), stays=self.stays, sms=self.sms,
         )
         self.services: Services = wire(adapters, ServiceSettings(policy=self.policy, issuer=ISSUER,
-                                                                 code_ttl=self.code_ttl))
+                                                                 code_ttl=self.code_ttl, code_cache=self.code_cache))
         self.sessions = self.services.sessions
         self.credentials = self.services.credentials
         self.persons = self.services.persons

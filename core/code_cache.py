@@ -1,0 +1,58 @@
+"""Reusing a signed answer (HEALTHCODE_CODE_CACHE): a person reading their code again within its
+lifetime — pages refreshing, people retrying under load, what collapsed 粤康码 on 2022-01-10 —
+gets the code already signed, never a stale colour.
+
+The answer is reused only when everything it was built from is unchanged, as checked in the
+read's own round trip: the store compares a digest of the person's facts as they are now with
+the one stored with the answer; the salt below adds what lives outside the person (the policy
+in force, the risk-area table, the signing key), whose current versions the same round trip
+reads. So a marker, a lab result, a stay, a risk-area change or a policy change makes the next
+read sign a new code with the new colour, and no write path has to know about the cache. Time
+alone can change a colour too (a marker ends, a rule lapses): an answer is reused only before
+its evaluation's `stable_until`, and never for more than half the code's lifetime, so a code
+served again always has at least half its life left.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from core.color import Evaluation
+from core.model import CacheProbe, Globals
+from core.ports import PolicyStore
+from core.risk import RiskTable
+
+
+class AnswerCache:
+    """The reuse rules; the store holds the answers and compares the digests."""
+
+    def __init__(self, enabled: bool, policies: PolicyStore, risk: RiskTable, key_id: Callable[[], str],
+                 ttl: int) -> None:
+        self.enabled = enabled
+        self._policies = policies
+        self._risk = risk
+        self._key_id = key_id
+        self._ttl = ttl
+
+    def probe(self, slot: str, now: int) -> CacheProbe | None:
+        if not self.enabled:
+            return None
+        return CacheProbe(slot, now, self.salt())
+
+    def salt(self) -> str:
+        return f"{self._policies.current().version}|{self._risk.version}|{self._key_id()}"
+
+    def observe(self, seen: Globals | None) -> bool:
+        """Bring this process's policy and risk table up to the versions the read saw; True if
+        either was behind (the read's salt was stale)."""
+        if seen is None:
+            return False
+        behind = self._policies.observe(seen.policy_version)
+        return self._risk.observe(seen.risk_version) or behind
+
+    def reuse_until(self, evaluation: Evaluation, issued_at: int, expires_at: int) -> int:
+        """Until when the answer may be served again: half the code's life, and not past the
+        first moment time alone could change the colour."""
+        until = min(issued_at + (expires_at - issued_at) // 2, expires_at)
+        if evaluation.stable_until is not None:
+            until = min(until, evaluation.stable_until)
+        return until
