@@ -14,6 +14,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from adapters.passwords import Argon2Passwords
 from adapters.pii import AesGcmVault, HmacAccountIds, derive_key
 from adapters.platforms.config import PlatformsFileError, load_platforms
 from adapters.platforms.dev import DevPlatform
@@ -24,6 +25,7 @@ from adapters.signing.keyring import RedisKeyRing
 from adapters.signing.qr_image import QrImages
 from adapters.store import redis_stores
 from adapters.store.authority import RedisAppeals, RedisAuditLog, RedisRiskAreas
+from adapters.store.console import RedisConsoleSessions, RedisConsoleUsers
 from adapters.store.durability import NonDurableStore, refuse_non_durable
 from adapters.store.embedded import EmbeddedRedis
 from adapters.store.feeds import RedisFeedStore
@@ -51,6 +53,7 @@ class Runtime:
     settings: Settings
     store: RedisStoreHealth
     policy_file_version: str
+    form_key: bytes = b""  # signs the console's CSRF tokens (derived from the server secret)
 
 
 def secret(settings: Settings, instance: Path) -> bytes:
@@ -113,6 +116,7 @@ def service_settings(settings: Settings) -> ServiceSettings:
         credential_cache_seconds=settings.credential_cache_seconds,
         notice=_document("HEALTHCODE_NOTICE_FILE", settings.notice_file, load_notice),
         contact=Contact(settings.hotline, settings.office),
+        console_session_ttl=settings.console_session_ttl,
     )
 
 
@@ -157,9 +161,13 @@ def build(settings: Settings, instance: Path) -> tuple[Services, Runtime]:
         risk_areas=RedisRiskAreas(client),
         feeds=RedisFeedStore(client, derive_key(key, "feed-secrets")),
         seen=ReplayGuard(client),
+        console_users=RedisConsoleUsers(client),
+        console_sessions=RedisConsoleSessions(client),
+        passwords=Argon2Passwords(),
         notifiers=notifiers,
     )
-    return wire(adapters, core_settings), Runtime(settings, store, core_settings.policy.version)
+    runtime = Runtime(settings, store, core_settings.policy.version, form_key=derive_key(key, "console-csrf"))
+    return wire(adapters, core_settings), runtime
 
 
 def open_store(services: Services, runtime: Runtime) -> None:

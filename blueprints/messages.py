@@ -64,6 +64,11 @@ TEXTS: dict[Msg, tuple[str, str]] = {
                     "a time must be ISO 8601 with an offset, or epoch seconds"),
     Msg.NO_SUCH_WEBHOOK: ("未启用该平台的回调", "no callbacks are enabled for this platform"),
     Msg.PHONE_PROOF_INVALID: ("手机号授权无效，请重新授权", "the phone authorization is not valid; authorize again"),
+    # the authority console
+    Msg.CONSOLE_LOGIN_FAILED: ("用户名或密码错误", "wrong username or password"),
+    Msg.INVALID_USERNAME: ("用户名无效", "invalid username"),
+    Msg.USERNAME_TAKEN: ("该用户名已被使用（包括已停用的用户）", "this username is taken (disabled users keep theirs)"),
+    Msg.PASSWORD_LENGTH: ("密码长度不符合要求", "the password's length is not allowed"),
     # marking and lab results
     Msg.ONE_PERSON_REFERENCE: ("身份证号与人员编号须且只能填写一项", "give exactly one of id_number and person_id"),
     Msg.NO_SUCH_PERSON: ("未找到该人员", "no such person"),
@@ -87,6 +92,8 @@ TEXTS: dict[Msg, tuple[str, str]] = {
     Msg.PHONE_CN_MOBILE: ("应为中国大陆手机号", "must be a mainland China mobile number"),
     Msg.SELF_OR_FAMILY: ("应为 self（本人）或 family（家人）", "self or family"),
     Msg.OR_PERSON_ID: ("或填写 person_id", "or person_id"),
+    Msg.USERNAME_CHARS: ("3–32 个字符：以小写字母开头，可含小写字母、数字及 . _ -",
+                         "3–32 characters: a lowercase letter, then lowercase letters, digits, . _ -"),
     Msg.PLATFORM_NOT_ENABLED: ("未启用：{name}", "not enabled: {name}"),
     Msg.POLICY_DECIDES_UNTIL: ("该类型何时解除由赋码政策决定，请勿填写结束时间",
                                "the policy decides when this kind ends; omit until"),
@@ -160,6 +167,11 @@ def for_status(status: int) -> Msg:
 def localize(message: str) -> str:
     """The text of a message key (a Msg, a Message with params, or marshmallow's English) in
     the client's language; a text without a key passes unchanged."""
+    return text_in(message, english=wants_english())
+
+
+def text_in(message: str, english: bool) -> str:
+    """As localize(), in the language asked for (the CLI's is English)."""
     params: dict[str, str] = dict(getattr(message, "params", {}))
     key = _KEYS.get(str(message)) or _THIRD_PARTY.get(message)
     if key is None:
@@ -171,7 +183,7 @@ def localize(message: str) -> str:
     if key is None:
         return message
     zh, en = TEXTS[key]
-    return (en if wants_english() else zh).format(**params)
+    return (en if english else zh).format(**params)
 
 
 def localize_fields(fields: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -55,6 +55,11 @@ class Msg(StrEnum):
     FEED_ROW_SHAPE = "feed_row_shape"
     FEED_TIME = "feed_time"
     PHONE_PROOF_INVALID = "phone_proof_invalid"
+    # the authority console
+    CONSOLE_LOGIN_FAILED = "console_login_failed"
+    INVALID_USERNAME = "invalid_username"
+    USERNAME_TAKEN = "username_taken"
+    PASSWORD_LENGTH = "password_length"
     # marking and lab results
     ONE_PERSON_REFERENCE = "one_person_reference"
     NO_SUCH_PERSON = "no_such_person"
@@ -77,6 +82,7 @@ class Msg(StrEnum):
     PHONE_CN_MOBILE = "phone_cn_mobile"
     SELF_OR_FAMILY = "self_or_family"
     OR_PERSON_ID = "or_person_id"
+    USERNAME_CHARS = "username_chars"
     PLATFORM_NOT_ENABLED = "platform_not_enabled"  # {name}
     POLICY_DECIDES_UNTIL = "policy_decides_until"
     SINCE_RANGE = "since_range"

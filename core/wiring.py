@@ -15,6 +15,7 @@ from core.audit import AuditTrail
 from core.clock import Clock
 from core.codes import CodeIdCipher, CodeIssuer, CodeSigner, CodeVerifier
 from core.color import ColorRecorder
+from core.console import ConsoleUserService
 from core.dashboard import DashboardService
 from core.directory import PersonDirectory
 from core.feeds import FeedService
@@ -28,6 +29,8 @@ from core.ports import (
     AccountLinks,
     Appeals,
     AuditLog,
+    ConsoleSessions,
+    ConsoleUsers,
     Counters,
     CredentialStore,
     FactRecords,
@@ -35,6 +38,7 @@ from core.ports import (
     HistoryLog,
     Notifier,
     Outbox,
+    PasswordHashing,
     PersonDetails,
     PersonReads,
     Persons,
@@ -87,6 +91,9 @@ class Adapters:
     risk_areas: RiskAreas
     feeds: FeedStore
     seen: SeenOnce
+    console_users: ConsoleUsers
+    console_sessions: ConsoleSessions
+    passwords: PasswordHashing
     notifiers: Sequence[Notifier] = ()
 
 
@@ -113,6 +120,7 @@ class ServiceSettings:
     credential_cache_seconds: float = 5.0
     notice: Notice | None = None  # None: applying asks for no consent (unit tests only)
     contact: Contact = Contact()
+    console_session_ttl: int = 8 * 3600
 
 
 @dataclass(frozen=True)
@@ -138,6 +146,7 @@ class Services:
     policy_admin: PolicyService
     dashboard: DashboardService
     feeds: FeedService
+    console: ConsoleUserService
 
 
 def wire(adapters: Adapters, settings: ServiceSettings) -> Services:
@@ -174,4 +183,6 @@ def wire(adapters: Adapters, settings: ServiceSettings) -> Services:
         policy_admin=PolicyService(adapters.policies, audit),
         dashboard=DashboardService(adapters.counters, appeals, marking, clock),
         feeds=FeedService(adapters.feeds, adapters.seen, marking, audit, clock),
+        console=ConsoleUserService(adapters.console_users, adapters.console_sessions, adapters.passwords, clock,
+                                   audit, settings.console_session_ttl),
     )

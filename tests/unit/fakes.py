@@ -44,7 +44,16 @@ from core.persons import Application, PersonView
 from core.platforms import ColorNotice, IdentityCheck, PlatformIdentity, WebhookReply, WebhookRequest
 from core.policy import Policy
 from core.wiring import Adapters, Services, ServiceSettings, Stores, wire
-from tests.unit.fakes_authority import FakeAppeals, FakeAuditLog, FakeFeeds, FakeRiskAreas, FakeSeenOnce
+from tests.unit.fakes_authority import (
+    FakeAppeals,
+    FakeAuditLog,
+    FakeConsoleSessions,
+    FakeConsoleUsers,
+    FakeFeeds,
+    FakePasswords,
+    FakeRiskAreas,
+    FakeSeenOnce,
+)
 
 MAX_LAB_RESULTS = 50  # as the Redis store keeps
 
@@ -644,6 +653,8 @@ class World:
         self.policies = FakePolicyStore(self.policy)
         self.audit_log, self.appeals, self.risk_areas = FakeAuditLog(), FakeAppeals(), FakeRiskAreas()
         self.feeds, self.seen = FakeFeeds(), FakeSeenOnce()
+        self.console_users, self.passwords = FakeConsoleUsers(), FakePasswords()
+        self.console_sessions = FakeConsoleSessions(self.clock)
         self.tokens = FakeTokenStore(self.clock)
         self.store.tokens = self.tokens
         store = self.store
@@ -654,7 +665,8 @@ class World:
             code_ids=self.code_ids, platforms={self.platform.name: self.platform}, keys=FakeKeys(self.codec),
             qr=FakeQr(), store=FakeStoreHealth(), outbox=self.outbox, notifiers=(self.notifier,),
             policies=self.policies, counters=self.counters, audit_log=self.audit_log, appeals=self.appeals,
-            risk_areas=self.risk_areas, feeds=self.feeds, seen=self.seen,
+            risk_areas=self.risk_areas, feeds=self.feeds, seen=self.seen, console_users=self.console_users,
+            console_sessions=self.console_sessions, passwords=self.passwords,
         )
         self.services: Services = wire(adapters, ServiceSettings(policy=self.policy, issuer=ISSUER,
                                                                  code_ttl=self.code_ttl))
