@@ -5,10 +5,12 @@ Every limit is a setting (config.Settings.rate_*), multiplied by HEALTHCODE_RATE
 a limit the answer is `429 rate_limited` with `Retry-After`, in the one error format.
 
 Keys are never personal: the client IP (as the proxy chain says, see HEALTHCODE_TRUSTED_PROXIES),
-the account's keyed id, the credential id, the platform name.
+the account's keyed id, the credential id, the platform name, a digest of a console login's
+username.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,7 @@ from flask_limiter import Limiter
 from limits import parse_many
 
 from blueprints.auth import bearer_token, services
+from core.console import normalize_username
 from core.errors import Msg, Unauthorized
 from core.model import Role
 
@@ -37,6 +40,12 @@ def login_platform() -> str:
         body = None
     platform = body.get("platform") if isinstance(body, dict) else None
     return platform[:16] if isinstance(platform, str) else "?"
+
+
+def login_username_key() -> str:
+    """A console login's username, as a digest: no name is kept in the counters."""
+    name = normalize_username(request.form.get("username", ""))[:64]
+    return "u:" + hashlib.sha256(name.encode()).hexdigest()[:24]
 
 
 def session_account() -> str:
@@ -60,6 +69,10 @@ def is_oracle_answer(response: Response) -> bool:
 
 def is_bearer_failure(response: Response) -> bool:
     return response.status_code == 401
+
+
+def is_console_login_failure(response: Response) -> bool:
+    return bool(g.get("console_login_failed"))
 
 
 def note_oracle_answer(message: str) -> None:
@@ -101,6 +114,13 @@ ROUTE_LIMITS = (
     RouteLimit(("citizen.verify",), "rate_oracle_account", session_account,
                deduct_when=is_oracle_answer, scope="oracle-account"),
     RouteLimit(("checkpoint.scan",), "rate_scan_credential", checkpoint_credential),
+    # Console logins: failed ones count (a wrong password and an unknown user alike); over the
+    # limit even the right password waits. The form's own views are counted per IP.
+    RouteLimit(("console.login",), "rate_console_login_ip", client_ip, methods=("POST",),
+               deduct_when=is_console_login_failure, scope="console-login-ip"),
+    RouteLimit(("console.login",), "rate_console_login_user", login_username_key, methods=("POST",),
+               deduct_when=is_console_login_failure, scope="console-login-user"),
+    RouteLimit(("console.login",), "rate_console_form_ip", client_ip, methods=("GET",)),
     # Checked before anything else on these routes: an IP that keeps failing is stopped first.
     RouteLimit(BEARER_ENDPOINTS, "rate_bearer_failure_ip", client_ip, deduct_when=is_bearer_failure,
                scope="bearer-failure"),

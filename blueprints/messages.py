@@ -82,6 +82,7 @@ TEXTS: dict[Msg, tuple[str, str]] = {
     Msg.SAMPLED_IN_FUTURE: ("采样时间晚于当前时间", "sampled in the future"),
     # field messages
     Msg.REQUIRED: ("请填写此项", "required"),
+    Msg.CHOOSE_ONE: ("请选择一项", "choose one"),
     Msg.ONE_OF: ("应为以下之一：{choices}", "one of {choices}"),
     Msg.LENGTH_1_64: ("1–64 个字符", "1–64 characters"),
     Msg.NAME_CHARS: ("1–30 个字符：汉字、拉丁字母、空格或间隔号 ·",
@@ -155,6 +156,8 @@ _BY_STATUS = {
 
 
 def wants_english() -> bool:
+    if request.path.startswith("/console/"):
+        return False  # the console's pages are Chinese, whatever the office's browser asks for
     lang = request.args.get("lang") or request.headers.get("Accept-Language", "")
     return lang.strip().lower().startswith("en")
 

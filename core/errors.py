@@ -73,6 +73,7 @@ class Msg(StrEnum):
     SAMPLED_IN_FUTURE = "sampled_in_future"
     # field messages
     REQUIRED = "required"
+    CHOOSE_ONE = "choose_one"
     ONE_OF = "one_of"  # {choices}
     LENGTH_1_64 = "length_1_64"
     NAME_CHARS = "name_chars"
