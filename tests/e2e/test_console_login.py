@@ -5,6 +5,7 @@ import hashlib
 
 from adapters.store.console import console_session_key
 from tests.e2e.console import PASSWORD, ConsoleBrowser, add_user, console_app, field_errors, flashes, form_alert
+from tests.e2e.test_contract_fixes import free_port
 
 ZHANG = "11010519491231002X"
 
@@ -200,3 +201,12 @@ def test_console_pages_are_not_cached_and_run_only_our_own_scripts(redis_server)
         assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
         assert response.headers["Referrer-Policy"] == "same-origin"
         assert "<script>" not in response.get_data(as_text=True)
+
+
+def test_a_store_outage_is_a_503_page_even_when_a_session_cookie_must_be_read(redis_server):
+    app = console_app(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    browser = ConsoleBrowser(app)
+    assert browser.get("/console/login").status_code == 503
+    browser.client.set_cookie("hc_console", "a-session-id", path="/console/")
+    for response in (browser.get("/console/"), browser.post("/console/login", {"username": "li.ming"})):
+        assert response.status_code == 503 and "服务暂时不可用" in response.get_data(as_text=True)
