@@ -59,13 +59,25 @@ AUDIT_ROLES = {**ROLE_NAMES, Role.CHECKPOINT.value: "扫码核验", "operator": 
 
 
 @blp.before_request
-def open_console() -> None:
+def open_console() -> str | None:
     failure = getattr(session, "unavailable", None)
     if failure is not None:
         raise failure  # the store is down: the one 503 of blueprints/errors.py
+    if cross_site_arrival():
+        return render_template("console/arrive.html", target=request.full_path.rstrip("?"))
     csrf.protect()  # every POST, PUT, PATCH, DELETE under /console/, the login form's too
     user = session.get("user")
     g.console_credential = services().console.acting(user) if isinstance(user, str) else None
+    return None
+
+
+def cross_site_arrival() -> bool:
+    """A link from another site (an e-mail, a chat) was followed: the browser sent no SameSite=Strict
+    cookie, and the login page would replace the session the browser holds. Such a visit gets a page
+    that goes on to the same address from here, and that request carries the cookie."""
+    return (request.method == "GET" and getattr(session, "token", None) is None
+            and request.headers.get("Sec-Fetch-Site") == "cross-site"
+            and request.headers.get("Sec-Fetch-Mode") == "navigate")
 
 
 @blp.context_processor

@@ -210,3 +210,21 @@ def test_a_store_outage_is_a_503_page_even_when_a_session_cookie_must_be_read(re
     browser.client.set_cookie("hc_console", "a-session-id", path="/console/")
     for response in (browser.get("/console/"), browser.post("/console/login", {"username": "li.ming"})):
         assert response.status_code == 503 and "服务暂时不可用" in response.get_data(as_text=True)
+
+
+def test_a_link_from_another_site_goes_on_from_here_so_the_strict_cookie_keeps_the_session(redis_server):
+    app = console_app()
+    add_user(app, "li.ming", "authority")
+    browser = ConsoleBrowser(app)
+    browser.login("li.ming")
+    token = browser.cookie().value
+    arrival = ConsoleBrowser(app)  # what the browser sends for a link in a chat: no Strict cookie
+    response = arrival.get("/console/markers/pending?x=1", headers={"Sec-Fetch-Site": "cross-site",
+                                                                   "Sec-Fetch-Mode": "navigate"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    assert '<meta http-equiv="refresh" content="0;url=/console/markers/pending?x=1">' in html
+    assert browser.get("/console/markers/pending").status_code == 200 and browser.cookie().value == token
+    same_site = ConsoleBrowser(app).get("/console/markers/pending", headers={"Sec-Fetch-Site": "same-origin",
+                                                                             "Sec-Fetch-Mode": "navigate"})
+    assert same_site.status_code == 302
