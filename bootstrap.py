@@ -15,6 +15,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from adapters.passwords import Argon2Passwords
 from adapters.pii import AesGcmVault, HmacAccountIds, derive_key
 from adapters.platforms.config import PlatformsFileError, load_platforms
 from adapters.platforms.dev import DevPlatform
@@ -27,6 +28,7 @@ from adapters.sms.console import ConsoleSms
 from adapters.sms.none import NoSms
 from adapters.store import redis_stores
 from adapters.store.authority import RedisAppeals, RedisAuditLog, RedisRiskAreas
+from adapters.store.console import RedisConsoleSessions, RedisConsoleUsers
 from adapters.store.durability import NonDurableStore, refuse_non_durable
 from adapters.store.embedded import EmbeddedRedis
 from adapters.store.feeds import RedisFeedStore
@@ -56,6 +58,7 @@ class Runtime:
     settings: Settings
     store: RedisStoreHealth
     policy_file_version: str
+    form_key: bytes = b""  # signs the console's CSRF tokens (derived from the server secret)
 
 
 def secret(settings: Settings, instance: Path) -> bytes:
@@ -122,6 +125,7 @@ def service_settings(settings: Settings) -> ServiceSettings:
         travel_policy=_travel_policy(settings),
         travel_token_ttl=settings.travel_token_ttl,
         travel_retired=settings.travel_retired,
+        console_session_ttl=settings.console_session_ttl,
     )
 
 
@@ -192,9 +196,13 @@ def build(settings: Settings, instance: Path) -> tuple[Services, Runtime]:
         travel_tokens=RedisTravelTokens(client),
         stays=RedisStays(client),
         sms=sms_sender(settings),
+        console_users=RedisConsoleUsers(client),
+        console_sessions=RedisConsoleSessions(client),
+        passwords=Argon2Passwords(),
         notifiers=notifiers,
     )
-    return wire(adapters, core_settings), Runtime(settings, store, core_settings.policy.version)
+    runtime = Runtime(settings, store, core_settings.policy.version, form_key=derive_key(key, "console-csrf"))
+    return wire(adapters, core_settings), runtime
 
 
 def open_store(services: Services, runtime: Runtime) -> None:

@@ -1,16 +1,22 @@
-"""Operator commands under `flask --app app …`: staff credentials and the signing key ring."""
+"""Operator commands under `flask --app app …`: staff credentials, console users, feeds, the
+policy and the signing key ring."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
 import socket
+import sys
 from pathlib import Path
 from types import FrameType
 
 import click
 from flask import Flask
 
+from blueprints.messages import text_in
+from core.console import CONSOLE_ROLES
+from core.errors import DomainError
 from core.feeds import FeedKind
 from core.model import Role
 from core.wiring import Services
@@ -45,6 +51,46 @@ def register(app: Flask, services: Services) -> None:
         if not services.credentials.revoke(credential_id):
             raise click.ClickException(f"no credential {credential_id}")
         click.echo(f"revoked {credential_id}")
+
+    @app.cli.group("console-users")
+    def console_users() -> None:
+        """Users of the authority console (/console/), who log in with a password."""
+
+    @console_users.command("create")
+    @click.option("--username", required=True, help="3–32 characters: a lowercase letter, then a-z 0-9 . _ -")
+    @click.option("--role", required=True, type=click.Choice([role.value for role in CONSOLE_ROLES]))
+    @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+    def create_console_user(username: str, role: str, password_stdin: bool) -> None:
+        """Create a console user; the password is asked twice (or read from stdin) and stored
+        only as an argon2id hash."""
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        try:
+            user = services.console.create(username, role, password)
+        except DomainError as exc:
+            details = "; ".join(f"{name}: {', '.join(text_in(m, english=True) for m in messages)}"
+                                for name, messages in (exc.fields or {}).items())
+            message = text_in(exc.message, english=True)
+            raise click.ClickException(f"{message} ({details})" if details else message) from None
+        click.echo(f"created {user.username}: role={user.role} acts as {user.credential.id}")
+
+    @console_users.command("list")
+    def list_console_users() -> None:
+        """Usernames, roles, status and creation dates (never password hashes)."""
+        for user in services.console.users():
+            created = dt.datetime.fromtimestamp(user.created_at, dt.UTC).isoformat(timespec="seconds")
+            status = "disabled" if user.disabled else "active"
+            click.echo(f"{user.username}\t{user.role}\t{status}\t{created}\t{user.credential.id}")
+
+    @console_users.command("disable")
+    @click.argument("username")
+    def disable_console_user(username: str) -> None:
+        """Stop a user logging in; its open sessions end at their next request."""
+        if not services.console.disable(username):
+            raise click.ClickException(f"no console user {username}")
+        click.echo(f"disabled {username}")
 
     @app.cli.command("worker")
     @click.option("--once", is_flag=True, help="Send one batch and stop (tests, cron).")
@@ -151,3 +197,4 @@ def register(app: Flask, services: Services) -> None:
         """Key ids, status and dates."""
         for key in services.keys.keys():
             click.echo(json.dumps(key, ensure_ascii=False))
+

@@ -66,6 +66,8 @@ class Settings:
     tencent_sms_timeout: int = 5
     outbox_stale_seconds: int = 60  # a notice a worker took this long ago and never finished: it died
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For is believed
+    console_session_ttl: int = 8 * 3600  # a console login lasts this long from the login, used or not
+    console_cookie_secure: bool | None = None  # default: on unless development or test (plain-HTTP local use)
     # Rate limits (blueprints/limits.py): "amount/period", several joined by ";".
     rate_limit_scale: int = 1
     rate_login_ip: str = "20/minute;200/hour"
@@ -82,6 +84,11 @@ class Settings:
     rate_sms_ip: str = "20/hour;100/day"
     rate_travel_session_ip: str = "30/hour;200/day"
     rate_feed: str = "600/minute"
+    # Console logins: failed ones only (an office behind one NAT logs in at 9:00), per IP and per
+    # username; and the login form itself (each view keeps a short session for its CSRF secret).
+    rate_console_login_ip: str = "10/minute;100/hour"
+    rate_console_login_user: str = "5/minute;30/hour"
+    rate_console_form_ip: str = "60/minute;600/hour"
 
     @property
     def production(self) -> bool:
@@ -107,6 +114,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "travel_token_ttl": (60, 86_400),
     "tencent_sms_timeout": (1, 60),
     "rate_limit_scale": (1, 100_000),
+    "console_session_ttl": (300, 86_400),
 }
 
 
@@ -198,6 +206,12 @@ def _checked(settings: Settings) -> Settings:
                                 "not in production")
     if settings.production and dev_login:
         raise SettingsError("the dev login platform cannot be enabled in production (HEALTHCODE_DEV_LOGIN)")
+    cookie_secure = settings.console_cookie_secure
+    if cookie_secure is None:
+        cookie_secure = settings.production
+    if settings.production and not cookie_secure:
+        # Off is for plain-HTTP local use only: a console cookie sent over HTTP can be read on the way.
+        raise SettingsError("HEALTHCODE_CONSOLE_COOKIE_SECURE cannot be off in production")
     for name, (low, high) in BOUNDS.items():
         value = getattr(settings, name)
         if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value) \
@@ -217,4 +231,5 @@ def _checked(settings: Settings) -> Settings:
     if secret and len(secret) < 32:
         raise SettingsError("HEALTHCODE_SECRET_KEY must be at least 32 characters")
     return Settings(**{**{f.name: getattr(settings, f.name) for f in fields(Settings)},
-                       "dev_login": dev_login, "log_level": level, "sms_provider": sms})
+                       "dev_login": dev_login, "log_level": level, "sms_provider": sms,
+                       "console_cookie_secure": cookie_secure})

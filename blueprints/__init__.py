@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, send_from_directory
 
-from blueprints import appeals, authority, checkpoint, citizen, feeds, metrics, ops, pages, travel, webhooks
+from blueprints import appeals, authority, checkpoint, citizen, console, feeds, metrics, ops, pages, travel, webhooks
 from blueprints.errors import HealthCodeApi, register_error_handlers
 from blueprints.headers import secure_headers
 from core.wiring import Services
@@ -21,7 +21,7 @@ API_CONFIG = {
 
 
 def register_blueprints(app: Flask, services: Services) -> None:
-    """The API (with /openapi.json and /docs), operations, metrics and pages."""
+    """The API (with /openapi.json and /docs), operations, metrics, pages and the console."""
     for name, value in API_CONFIG.items():
         app.config.setdefault(name, value)
     api = HealthCodeApi(app, spec_kwargs={"info": {"description": "健康码 / 通信行程卡 backend. See API.md."}})
@@ -34,6 +34,7 @@ def register_blueprints(app: Flask, services: Services) -> None:
     metrics.instrument(app)
     secure_headers(app)
     app.register_blueprint(pages.blp)
+    console.install(app)
     pages.register_root(app)
     register_error_handlers(app, services)
     _register_docs_assets(app)

@@ -2,6 +2,7 @@
 appeals, the audit trail and the dashboard. Every change is one audit entry."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from flask import g
@@ -31,7 +32,7 @@ from blueprints.errors import ApiBlueprint
 from blueprints.messages import localize
 from blueprints.schemas import error_doc, iso
 from core.divisions import full_name
-from core.marking import MarkerRequest, MarkingOutcome
+from core.marking import BulkRow, MarkerRequest, MarkingOutcome
 from core.model import Appeal, AuditEntry, RiskArea, Role
 
 blp = ApiBlueprint("authority", __name__, url_prefix="/api/v1/authority", description="Health authority")
@@ -54,6 +55,8 @@ def marker_body(outcome: MarkingOutcome) -> dict[str, Any]:
         "lapses_at": iso(outcome.lapses_at),
         "approved_by": m.approved_by,
         "public_note": m.note,
+        "created_by": m.created_by,
+        "created_at": iso(m.created_at),
         "color_before": outcome.color_before,
         "color_after": outcome.color_after,
     }
@@ -70,19 +73,56 @@ def area_body(area: RiskArea) -> dict[str, Any]:
             "at": iso(area.at), "by": area.by}
 
 
+def areas_body(areas: Iterable[RiskArea]) -> list[dict[str, Any]]:
+    """The areas, high and medium first, then by code."""
+    order = {"high": 0, "medium": 1, "low": 2}
+    return [area_body(a) for a in sorted(areas, key=lambda a: (order.get(a.level, 3), a.code))]
+
+
 def entry_body(entry: AuditEntry) -> dict[str, Any]:
     return {"seq": entry.seq, "at": iso(entry.at), "actor": entry.actor, "role": entry.role, "action": entry.action,
             "target": entry.target, "reason": entry.reason, "before": entry.before, "after": entry.after,
             "prev_hash": entry.prev_hash, "hash": entry.hash}
 
 
-def _request(data: dict[str, Any]) -> MarkerRequest:
+def marker_request(data: dict[str, Any]) -> MarkerRequest:
+    """The core's request from a MarkerRequestSchema's data (the API's body, the console's form)."""
     return MarkerRequest(
         kind=data["kind"], reason=data["reason"], id_number=data.get("id_number"), person_id=data.get("person_id"),
         public_note=data.get("public_note"),
         since=int(data["since"].timestamp()) if data.get("since") else None,
         until=int(data["until"].timestamp()) if data.get("until") else None,
     )
+
+
+def bulk_requests(data: dict[str, Any]) -> list[MarkerRequest]:
+    """One request per ID number of a BulkMarkersSchema's data, all of the same kind and reason."""
+    return [MarkerRequest(kind=data["kind"], reason=data["reason"], id_number=number,
+                          public_note=data.get("public_note")) for number in data["id_numbers"]]
+
+
+def bulk_body(rows: Sequence[BulkRow]) -> dict[str, Any]:
+    """Each row's marker status and id, or why it was refused (localized)."""
+    out = []
+    for row in rows:
+        if row.outcome is not None:
+            out.append({"line": row.line, "status": row.outcome.marker.status, "marker_id": row.outcome.marker.id})
+        else:
+            assert row.error is not None
+            error: dict[str, Any] = {"code": row.error.code, "message": localize(row.error.message)}
+            if row.error.fields:
+                error["fields"] = {k: [localize(m) for m in v] for k, v in row.error.fields.items()}
+            out.append({"line": row.line, "status": "refused", "error": error})
+    return {"accepted": sum(1 for r in out if r["status"] != "refused"), "rows": out}
+
+
+def dashboard_body(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard's counters, with what waits as its count, the oldest age and every age."""
+    body = dict(snapshot)
+    for name in ("open_appeals", "pending_approvals"):
+        waiting = snapshot[name]
+        body[name] = {"count": waiting.count, "oldest_seconds": waiting.oldest, "ages": list(waiting.ages)}
+    return body
 
 
 # -- markers ---------------------------------------------------------------------------------
@@ -98,7 +138,7 @@ def _request(data: dict[str, Any]) -> MarkerRequest:
 @blp.alt_response(404, **error_doc("not_found: no person with this person_id"))
 def add_marker(data: dict[str, Any]) -> dict[str, Any]:
     """Mark a person with a kind from the policy; a red one is `pending` until approved."""
-    return marker_body(services().marking.add_marker(_request(data), g.credential))
+    return marker_body(services().marking.add_marker(marker_request(data), g.credential))
 
 
 @blp.route("/markers/bulk", methods=["POST"])
@@ -110,19 +150,7 @@ def add_marker(data: dict[str, Any]) -> dict[str, Any]:
 @blp.alt_response(403, **WRONG_ROLE)
 def add_markers(data: dict[str, Any]) -> dict[str, Any]:
     """Mark a list of ID numbers the same way; each row reported, the good ones kept."""
-    requests = [MarkerRequest(kind=data["kind"], reason=data["reason"], id_number=number,
-                              public_note=data.get("public_note")) for number in data["id_numbers"]]
-    rows = []
-    for row in services().marking.add_markers(requests, g.credential):
-        if row.outcome is not None:
-            rows.append({"line": row.line, "status": row.outcome.marker.status, "marker_id": row.outcome.marker.id})
-        else:
-            assert row.error is not None
-            error: dict[str, Any] = {"code": row.error.code, "message": localize(row.error.message)}
-            if row.error.fields:
-                error["fields"] = {k: [localize(m) for m in v] for k, v in row.error.fields.items()}
-            rows.append({"line": row.line, "status": "refused", "error": error})
-    return {"accepted": sum(1 for r in rows if r["status"] != "refused"), "rows": rows}
+    return bulk_body(services().marking.add_markers(bulk_requests(data), g.credential))
 
 
 @blp.route("/markers/pending", methods=["GET"])
@@ -185,9 +213,7 @@ def set_risk_area(data: dict[str, Any], code: str) -> dict[str, Any]:
 @blp.response(200, RiskAreaListSchema)
 def risk_areas() -> dict[str, Any]:
     """The current table (medium and high first)."""
-    order = {"high": 0, "medium": 1, "low": 2}
-    areas = sorted(services().risk_areas.current().values(), key=lambda a: (order.get(a.level, 3), a.code))
-    return {"areas": [area_body(area) for area in areas]}
+    return {"areas": areas_body(services().risk_areas.current().values())}
 
 
 @blp.route("/risk-areas/history", methods=["GET"])
@@ -256,8 +282,4 @@ def verify_audit() -> dict[str, Any]:
 @blp.response(200, DashboardSchema)
 def dashboard() -> dict[str, Any]:
     """Persons by colour, new reasons by day, scans by hour, and what waits (with its age)."""
-    snapshot = services().dashboard.snapshot()
-    for name in ("open_appeals", "pending_approvals"):
-        waiting = snapshot[name]
-        snapshot[name] = {"count": waiting.count, "oldest_seconds": waiting.oldest, "ages": list(waiting.ages)}
-    return snapshot
+    return dashboard_body(services().dashboard.snapshot())

@@ -47,6 +47,9 @@ class MarkerSchema(Strict):
         "description": "a pending (manual red) marker: when it lapses unless another credential approves it"})
     approved_by = fields.String(allow_none=True)
     public_note = fields.String(allow_none=True)
+    created_by = fields.String(required=True, metadata={
+        "description": "the credential (or console user, console:<username>) that made it"})
+    created_at = fields.String(required=True)
     color_before = fields.String(required=True)
     color_after = fields.String(required=True)
 

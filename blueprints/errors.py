@@ -119,6 +119,8 @@ def page_http_error(error: HTTPException) -> Response | HTTPException:
     for name, value in error.get_headers():
         if name != "Content-Type":
             response.headers[name] = value  # e.g. Allow on a 405
+    if isinstance(error, RateLimitExceeded):
+        response.headers["Retry-After"] = str(retry_after_for(error))
     return response
 
 

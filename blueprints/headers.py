@@ -1,7 +1,8 @@
 """Security headers on every response, and no caching of anything under /api.
 
-The H5 pages load only our own script and stylesheet (no inline script), and the QR is a data:
-image, so their policy can be strict. /docs (Swagger UI's own inline script) gets the headers
+The H5 pages and the console load only our own scripts and stylesheets (no inline script; the
+console's chart data is a JSON block its script reads), and the QR is a data: image, so their
+policy can be strict. /docs (Swagger UI's own inline script) gets the headers
 without a content policy.
 """
 from __future__ import annotations
@@ -30,4 +31,10 @@ def secure_headers(app: Flask) -> None:
         elif path.startswith("/m/") or path == "/m":
             headers.setdefault("Cache-Control", "no-store")
             headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+        elif path.startswith("/console/"):
+            headers.setdefault("Cache-Control", "no-store")
+            headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+            # Flask-WTF checks that an HTTPS form post comes from our own pages by its Referer:
+            # sent to this origin only, never to another site.
+            headers["Referrer-Policy"] = "same-origin"
         return response

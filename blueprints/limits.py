@@ -5,10 +5,12 @@ Every limit is a setting (config.Settings.rate_*), multiplied by HEALTHCODE_RATE
 a limit the answer is `429 rate_limited` with `Retry-After`, in the one error format.
 
 Keys are never personal: the client IP (as the proxy chain says, see HEALTHCODE_TRUSTED_PROXIES),
-the account's keyed id, the credential id, the platform name.
+the account's keyed id, the credential id, the platform name, a digest of a console login's
+username.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from flask_limiter import Limiter, RateLimitExceeded
 from limits import RateLimitItem, parse_many
 
 from blueprints.auth import bearer_token, services
+from core.console import normalize_username
 from core.errors import InvalidInput, Msg, Unauthorized
 from core.identity import normalize_phone
 from core.model import Role
@@ -40,6 +43,12 @@ def login_platform() -> str:
         body = None
     platform = body.get("platform") if isinstance(body, dict) else None
     return platform[:16] if isinstance(platform, str) else "?"
+
+
+def login_username_key() -> str:
+    """A console login's username, as a digest: no name is kept in the counters."""
+    name = normalize_username(request.form.get("username", ""))[:64]
+    return "u:" + hashlib.sha256(name.encode()).hexdigest()[:24]
 
 
 def session_account() -> str:
@@ -76,6 +85,10 @@ def feed_id() -> str:
 
 def is_oracle_answer(response: Response) -> bool:
     return bool(g.get("oracle_answer"))
+
+
+def is_console_login_failure(response: Response) -> bool:
+    return bool(g.get("console_login_failed"))
 
 
 def note_oracle_answer(message: str) -> None:
@@ -121,6 +134,13 @@ ROUTE_LIMITS = (
     RouteLimit(("travel.send_sms",), "rate_sms_ip", client_ip),
     RouteLimit(("travel.start_session",), "rate_travel_session_ip", client_ip),
     RouteLimit(("feeds.stays", "feeds.lab_results"), "rate_feed", feed_id),
+    # Console logins: failed ones count (a wrong password and an unknown user alike); over the
+    # limit even the right password waits. The form's own views are counted per IP.
+    RouteLimit(("console.login",), "rate_console_login_ip", client_ip, methods=("POST",),
+               deduct_when=is_console_login_failure, scope="console-login-ip"),
+    RouteLimit(("console.login",), "rate_console_login_user", login_username_key, methods=("POST",),
+               deduct_when=is_console_login_failure, scope="console-login-user"),
+    RouteLimit(("console.login",), "rate_console_form_ip", client_ip, methods=("GET",)),
 )
 # rate_bearer_failure_ip is not a route limit: BearerFailures counts only the 401s (below).
 

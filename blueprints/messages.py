@@ -77,6 +77,11 @@ TEXTS: dict[Msg, tuple[str, str]] = {
     Msg.STAY_TOO_OLD: ("该停留早于统计窗口，不予保存", "this stay ended before the window: not kept"),
     Msg.NO_SUCH_WEBHOOK: ("未启用该平台的回调", "no callbacks are enabled for this platform"),
     Msg.PHONE_PROOF_INVALID: ("手机号授权无效，请重新授权", "the phone authorization is not valid; authorize again"),
+    # the authority console
+    Msg.CONSOLE_LOGIN_FAILED: ("用户名或密码错误", "wrong username or password"),
+    Msg.INVALID_USERNAME: ("用户名无效", "invalid username"),
+    Msg.USERNAME_TAKEN: ("该用户名已被使用（包括已停用的用户）", "this username is taken (disabled users keep theirs)"),
+    Msg.PASSWORD_LENGTH: ("密码长度不符合要求", "the password's length is not allowed"),
     # marking and lab results
     Msg.ONE_PERSON_REFERENCE: ("身份证号与人员编号须且只能填写一项", "give exactly one of id_number and person_id"),
     Msg.NO_SUCH_PERSON: ("未找到该人员", "no such person"),
@@ -90,6 +95,7 @@ TEXTS: dict[Msg, tuple[str, str]] = {
     Msg.SAMPLED_IN_FUTURE: ("采样时间晚于当前时间", "sampled in the future"),
     # field messages
     Msg.REQUIRED: ("请填写此项", "required"),
+    Msg.CHOOSE_ONE: ("请选择一项", "choose one"),
     Msg.ONE_OF: ("应为以下之一：{choices}", "one of {choices}"),
     Msg.LENGTH_1_64: ("1–64 个字符", "1–64 characters"),
     Msg.NAME_CHARS: ("1–30 个字符：汉字、拉丁字母、空格或间隔号 ·",
@@ -101,6 +107,8 @@ TEXTS: dict[Msg, tuple[str, str]] = {
     Msg.PHONE_SMS_REFUSED: ("短信服务商不接受此号码", "the SMS provider does not accept this number"),
     Msg.SELF_OR_FAMILY: ("应为 self（本人）或 family（家人）", "self or family"),
     Msg.OR_PERSON_ID: ("或填写 person_id", "or person_id"),
+    Msg.USERNAME_CHARS: ("3–32 个字符：以小写字母开头，可含小写字母、数字及 . _ -",
+                         "3–32 characters: a lowercase letter, then lowercase letters, digits, . _ -"),
     Msg.PLATFORM_NOT_ENABLED: ("未启用：{name}", "not enabled: {name}"),
     Msg.POLICY_DECIDES_UNTIL: ("该类型何时解除由赋码政策决定，请勿填写结束时间",
                                "the policy decides when this kind ends; omit until"),
@@ -162,6 +170,8 @@ _BY_STATUS = {
 
 
 def wants_english() -> bool:
+    if request.path.startswith("/console/"):
+        return False  # the console's pages are Chinese, whatever the office's browser asks for
     lang = request.args.get("lang") or request.headers.get("Accept-Language", "")
     return lang.strip().lower().startswith("en")
 
@@ -174,6 +184,11 @@ def for_status(status: int) -> Msg:
 def localize(message: str) -> str:
     """The text of a message key (a Msg, a Message with params, or marshmallow's English) in
     the client's language; a text without a key passes unchanged."""
+    return text_in(message, english=wants_english())
+
+
+def text_in(message: str, english: bool) -> str:
+    """As localize(), in the language asked for (the CLI's is English)."""
     params: dict[str, str] = dict(getattr(message, "params", {}))
     key = _KEYS.get(str(message)) or _THIRD_PARTY.get(message)
     if key is None:
@@ -185,7 +200,7 @@ def localize(message: str) -> str:
     if key is None:
         return message
     zh, en = TEXTS[key]
-    return (en if wants_english() else zh).format(**params)
+    return (en if english else zh).format(**params)
 
 
 def localize_fields(fields: dict[str, list[str]]) -> dict[str, list[str]]:

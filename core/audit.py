@@ -98,5 +98,12 @@ class AuditTrail:
     def entries(self, since_seq: int = 0, limit: int = 500) -> list[AuditEntry]:
         return self._log.entries(since_seq, limit)
 
+    def latest(self, limit: int, before: int | None = None) -> list[AuditEntry]:
+        """Up to `limit` entries numbered below `before` (default: the newest ones), oldest first."""
+        last = self._log.head()[0]
+        end = last if before is None else min(before - 1, last)
+        start = max(0, end - limit)
+        return self._log.entries(start, end - start) if end > start else []
+
     def verify(self) -> Verification:
         return verify_chain(self._key, self._log.all_entries())

@@ -68,6 +68,14 @@ def full_name(code: str) -> str:
     return province.name + city.name
 
 
+def area_name(code: str) -> str:
+    """The name down to the county, as a risk area is set (广东省深圳市南山区, 北京市朝阳区)."""
+    found = division(code)
+    if found is None or found.level is not Level.COUNTY or found.city == found.code:
+        return full_name(code)
+    return full_name(code) + found.name
+
+
 def within(code: str, area: str) -> bool:
     """Whether the division `code` lies in `area` (itself, or a county of the city `area`)."""
     found = division(code)

@@ -65,6 +65,11 @@ class Msg(StrEnum):
     STAY_TIMES = "stay_times"
     STAY_TOO_OLD = "stay_too_old"
     PHONE_PROOF_INVALID = "phone_proof_invalid"
+    # the authority console
+    CONSOLE_LOGIN_FAILED = "console_login_failed"
+    INVALID_USERNAME = "invalid_username"
+    USERNAME_TAKEN = "username_taken"
+    PASSWORD_LENGTH = "password_length"
     # marking and lab results
     ONE_PERSON_REFERENCE = "one_person_reference"
     NO_SUCH_PERSON = "no_such_person"
@@ -78,6 +83,7 @@ class Msg(StrEnum):
     SAMPLED_IN_FUTURE = "sampled_in_future"
     # field messages
     REQUIRED = "required"
+    CHOOSE_ONE = "choose_one"
     ONE_OF = "one_of"  # {choices}
     LENGTH_1_64 = "length_1_64"
     NAME_CHARS = "name_chars"
@@ -88,6 +94,7 @@ class Msg(StrEnum):
     PHONE_SMS_REFUSED = "phone_sms_refused"
     SELF_OR_FAMILY = "self_or_family"
     OR_PERSON_ID = "or_person_id"
+    USERNAME_CHARS = "username_chars"
     PLATFORM_NOT_ENABLED = "platform_not_enabled"  # {name}
     POLICY_DECIDES_UNTIL = "policy_decides_until"
     SINCE_RANGE = "since_range"

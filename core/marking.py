@@ -200,6 +200,10 @@ class MarkingService:
         lapses = self._lapses(marker)
         return lapses is not None and now >= lapses
 
+    def marker(self, marker_id: str) -> Marker | None:
+        """One marker as stored, whatever its status (what an appeal contests, say)."""
+        return self._marker(marker_id)
+
     def _marker(self, marker_id: str) -> Marker | None:
         person_id = marker_person(marker_id)
         return next((m for m in self._reads.load(person_id).facts.markers if m.id == marker_id), None)

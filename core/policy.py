@@ -58,9 +58,13 @@ class Policy:
     # How long a manual red marker waits for a second credential's approval before it lapses.
     approval_hours: int = 24
 
+    def rule(self, code: str) -> Rule | None:
+        """The rule of a reason code (a marker kind, or the positive test); None if retired."""
+        return self.markers.get(code) or (self.positive_test if code == self.positive_test.code else None)
+
     def reason_text(self, code: str, lang: str) -> str:
         """The user text of a reason code, for history entries; the code itself if retired."""
-        rule = self.markers.get(code) or (self.positive_test if code == self.positive_test.code else None)
+        rule = self.rule(code)
         return rule.text.get(lang) if rule else code
 
 

@@ -32,6 +32,7 @@ from core.platforms import ColorNotice, IdentityCheck, PlatformIdentity, Webhook
 from core.policy import Policy
 
 if TYPE_CHECKING:
+    from core.console import ConsoleUser
     from core.feeds import Feed
     from core.stays import Stay
     from core.travel import CodeCheck
@@ -333,6 +334,42 @@ class CredentialStore(Protocol):
     def credentials(self) -> list[Credential]: ...
 
     def revoke_credential(self, credential_id: str) -> bool: ...
+
+
+class ConsoleUsers(Protocol):
+    """The console's users by username: added once, never renamed or deleted (disabled instead)."""
+
+    def add(self, user: ConsoleUser) -> bool:
+        """Store a new user; False when the username is taken."""
+        ...
+
+    def get(self, username: str) -> ConsoleUser | None: ...
+
+    def replace(self, user: ConsoleUser) -> None: ...
+
+    def all(self) -> list[ConsoleUser]: ...
+
+
+class ConsoleSessions(Protocol):
+    """Server-side console sessions by token hash, each gone by itself after `ttl` seconds."""
+
+    def save(self, token_hash: str, data: Mapping[str, Any], ttl: int) -> None: ...
+
+    def load(self, token_hash: str) -> dict[str, Any] | None: ...
+
+    def delete(self, token_hash: str) -> None: ...
+
+
+class PasswordHashing(Protocol):
+    """A slow, salted password hash (argon2id) whose parameters may be raised over time."""
+
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, hashed: str, password: str) -> bool: ...
+
+    def needs_rehash(self, hashed: str) -> bool:
+        """The hash was made with other parameters than the ones in use now."""
+        ...
 
 
 # -- the outside world -----------------------------------------------------------------------

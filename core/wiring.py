@@ -16,6 +16,7 @@ from core.clock import Clock
 from core.code_cache import AnswerCache
 from core.codes import CodeIdCipher, CodeIssuer, CodeSigner, CodeVerifier
 from core.color import ColorRecorder
+from core.console import ConsoleUserService
 from core.dashboard import DashboardService
 from core.directory import PersonDirectory
 from core.feeds import FeedService
@@ -29,6 +30,8 @@ from core.ports import (
     AccountLinks,
     Appeals,
     AuditLog,
+    ConsoleSessions,
+    ConsoleUsers,
     Counters,
     CredentialStore,
     FactRecords,
@@ -36,6 +39,7 @@ from core.ports import (
     HistoryLog,
     Notifier,
     Outbox,
+    PasswordHashing,
     PersonDetails,
     PersonReads,
     Persons,
@@ -98,6 +102,9 @@ class Adapters:
     travel_tokens: TravelTokens
     stays: StayStore
     sms: SmsSender
+    console_users: ConsoleUsers
+    console_sessions: ConsoleSessions
+    passwords: PasswordHashing
     notifiers: Sequence[Notifier] = ()
 
 
@@ -128,6 +135,7 @@ class ServiceSettings:
     travel_policy: TravelPolicy | None = None  # None: the shipped policies/travel-card-policy.json
     travel_token_ttl: int = 1800
     travel_retired: bool = False
+    console_session_ttl: int = 8 * 3600
 
 
 @dataclass(frozen=True)
@@ -154,6 +162,7 @@ class Services:
     dashboard: DashboardService
     feeds: FeedService
     travel: TravelService
+    console: ConsoleUserService
 
 
 def wire(adapters: Adapters, settings: ServiceSettings) -> Services:
@@ -200,4 +209,6 @@ def wire(adapters: Adapters, settings: ServiceSettings) -> Services:
         dashboard=DashboardService(adapters.counters, appeals, marking, clock),
         feeds=feeds,
         travel=travel,
+        console=ConsoleUserService(adapters.console_users, adapters.console_sessions, adapters.passwords, clock,
+                                   audit, settings.console_session_ttl),
     )

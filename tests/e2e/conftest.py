@@ -2,7 +2,8 @@
 
 ``live_server`` runs ``create_app`` on 127.0.0.1 (a free port) with werkzeug in a background
 thread, against the Redis test database (flushed before and after). ``browser`` is headless
-Chromium from the machine's packages, sized like a phone; when a test using it fails, a
+Chromium from the machine's packages, sized like a phone (``desktop_browser``: like an office's
+screen, for the console); when a test using it fails, a
 screenshot and the page source are saved under ``HEALTHCODE_E2E_ARTIFACTS`` (default: the
 system temp folder).
 """
@@ -28,6 +29,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 PHONE = (390, 844)  # CSS pixels of a common phone screen
 PHONE_PIXEL_RATIO = 2  # screenshots of 780x1688: sharp enough to judge, small enough to look at
+DESKTOP = (1440, 900)  # an office's screen, for the console
 CODE_TTL = 6  # seconds: short, so a test sees the page refresh its code
 
 
@@ -89,6 +91,16 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture
 def browser(request):
     """Headless Chromium (the machine's /usr/bin/chromium), the size of a phone screen."""
+    yield from _chromium(request, mobile=True)
+
+
+@pytest.fixture
+def desktop_browser(request):
+    """Headless Chromium the size of an office's desktop screen (the authority console)."""
+    yield from _chromium(request, mobile=False)
+
+
+def _chromium(request, mobile: bool):
     reason = browser_missing()
     if reason:
         pytest.skip(reason)
@@ -96,29 +108,31 @@ def browser(request):
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
+    size = PHONE if mobile else DESKTOP
     profile = tempfile.mkdtemp(prefix="hc-chromium-")
     options = Options()
     options.binary_location = str(CHROMIUM)
     for arg in (
         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={profile}", f"--window-size={PHONE[0]},{PHONE[1]}",
+        "--disable-sync", f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}",
         "--lang=zh-CN",
     ):
         options.add_argument(arg)
-    # A phone's viewport (no desktop scrollbars or window frame eating into it), touch, mobile layout.
-    options.add_experimental_option("mobileEmulation", {"deviceMetrics": {
-        "width": PHONE[0], "height": PHONE[1], "pixelRatio": PHONE_PIXEL_RATIO, "touch": True, "mobile": True}})
+    if mobile:
+        # A phone's viewport (no desktop scrollbars or window frame eating into it), touch, mobile layout.
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": {
+            "width": PHONE[0], "height": PHONE[1], "pixelRatio": PHONE_PIXEL_RATIO, "touch": True, "mobile": True}})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
     try:
-        driver.set_window_size(*PHONE)
+        driver.set_window_size(*size)
         driver.set_page_load_timeout(30)
         driver.set_script_timeout(30)
         yield driver
         if request.node.stash.get(_FAILED, False):
             out = artifacts_dir()
-            name = request.node.name
+            name = request.node.name + ("" if mobile else "-desktop")
             driver.save_screenshot(str(out / f"hc-e2e-{name}.png"))
             (out / f"hc-e2e-{name}.html").write_text(driver.page_source, encoding="utf-8")
     finally:

@@ -52,7 +52,10 @@ from core.wiring import Adapters, Services, ServiceSettings, Stores, wire
 from tests.unit.fakes_authority import (
     FakeAppeals,
     FakeAuditLog,
+    FakeConsoleSessions,
+    FakeConsoleUsers,
     FakeFeeds,
+    FakePasswords,
     FakeRiskAreas,
     FakeSeenOnce,
     FakeSmsCodes,
@@ -700,6 +703,8 @@ class World:
         self.audit_log, self.appeals, self.risk_areas = FakeAuditLog(), FakeAppeals(), FakeRiskAreas()
         self.feeds, self.seen = FakeFeeds(), FakeSeenOnce()
         self.stays, self.sms = FakeStays(self.store), ConsoleSms()
+        self.console_users, self.passwords = FakeConsoleUsers(), FakePasswords()
+        self.console_sessions = FakeConsoleSessions(self.clock)
         self.tokens = FakeTokenStore(self.clock)
         self.store.tokens = self.tokens
         store = self.store
@@ -712,6 +717,7 @@ class World:
             policies=self.policies, counters=self.counters, audit_log=self.audit_log, appeals=self.appeals,
             risk_areas=self.risk_areas, feeds=self.feeds, seen=self.seen, sms_codes=FakeSmsCodes(self.clock),
             travel_tokens=FakeTravelTokens(self.clock), stays=self.stays, sms=self.sms,
+            console_users=self.console_users, console_sessions=self.console_sessions, passwords=self.passwords,
         )
         self.services: Services = wire(adapters, ServiceSettings(policy=self.policy, issuer=ISSUER,
                                                                  code_ttl=self.code_ttl, code_cache=self.code_cache))

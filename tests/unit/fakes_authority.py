@@ -1,11 +1,17 @@
-"""In-memory fakes of the authorities' ports (appeals, risk areas, the audit log), as the Redis
-adapters in adapters/store/authority.py behave (tests/integration/test_authority_stores.py)."""
+"""In-memory fakes of the authorities' ports (appeals, risk areas, the audit log, the console's
+users, sessions and password hashes), as the Redis adapters in adapters/store/authority.py and
+adapters/store/console.py behave (tests/integration/test_authority_stores.py)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+import hashlib
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
+from typing import Any
 
 from core.audit import GENESIS
+from core.clock import Clock
+from core.console import ConsoleUser
 from core.model import Appeal, AppealStatus, AuditEntry, RiskArea
 
 
@@ -172,3 +178,63 @@ class FakeStays:
         if self._persons is not None:
             self._persons.visits.clear()
         return {"stays": count}
+
+
+class FakeConsoleUsers:
+    def __init__(self) -> None:
+        self.users: dict[str, ConsoleUser] = {}
+
+    def add(self, user: ConsoleUser) -> bool:
+        if user.username in self.users:
+            return False
+        self.users[user.username] = user
+        return True
+
+    def get(self, username: str) -> ConsoleUser | None:
+        return self.users.get(username)
+
+    def replace(self, user: ConsoleUser) -> None:
+        self.users[user.username] = user
+
+    def all(self) -> list[ConsoleUser]:
+        return list(self.users.values())
+
+
+class FakeConsoleSessions:
+    """Sessions over a dict, gone at their TTL on the given clock (as Redis keys are)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self.sessions: dict[str, tuple[dict[str, Any], int]] = {}
+
+    def save(self, token_hash: str, data: Mapping[str, Any], ttl: int) -> None:
+        self.sessions[token_hash] = (copy.deepcopy(dict(data)), self._clock.now() + ttl)
+
+    def load(self, token_hash: str) -> dict[str, Any] | None:
+        found = self.sessions.get(token_hash)
+        if found is None or found[1] <= self._clock.now():
+            self.sessions.pop(token_hash, None)
+            return None
+        return copy.deepcopy(found[0])
+
+    def delete(self, token_hash: str) -> None:
+        self.sessions.pop(token_hash, None)
+
+
+class FakePasswords:
+    """A fast stand-in for argon2: "v<cost>$<sha256>", counting verifications (the work a login
+    costs); `cost` plays the hasher's parameters."""
+
+    def __init__(self, cost: int = 1) -> None:
+        self.cost = cost
+        self.verifications = 0
+
+    def hash(self, password: str) -> str:
+        return f"v{self.cost}${hashlib.sha256(password.encode()).hexdigest()}"
+
+    def verify(self, hashed: str, password: str) -> bool:
+        self.verifications += 1
+        return hashed.partition("$")[2] == hashlib.sha256(password.encode()).hexdigest()
+
+    def needs_rehash(self, hashed: str) -> bool:
+        return not hashed.startswith(f"v{self.cost}$")

@@ -6,7 +6,7 @@ from config import Settings, SettingsError, load_settings
 
 def test_defaults_without_environment():
     settings = load_settings(environ={})
-    assert settings == Settings(dev_login=True, sms_provider="console")
+    assert settings == Settings(dev_login=True, sms_provider="console", console_cookie_secure=False)
     assert settings.code_ttl == 60 and settings.dev_login_enabled and not settings.production
 
 
@@ -25,6 +25,21 @@ def test_production_turns_the_dev_login_off_and_refuses_it_on():
     assert load_settings(environ={"HEALTHCODE_ENV": "production"}).dev_login is False
     with pytest.raises(SettingsError, match="HEALTHCODE_DEV_LOGIN"):
         load_settings(environ={"HEALTHCODE_ENV": "production", "HEALTHCODE_DEV_LOGIN": "1"})
+
+
+def test_the_console_cookie_is_secure_in_production_and_cannot_be_turned_off_there():
+    assert load_settings(environ={"HEALTHCODE_ENV": "production"}).console_cookie_secure is True
+    assert load_settings(environ={"HEALTHCODE_CONSOLE_COOKIE_SECURE": "on"}).console_cookie_secure is True
+    assert load_settings(environ={"HEALTHCODE_ENV": "test"}).console_cookie_secure is False
+    with pytest.raises(SettingsError, match="HEALTHCODE_CONSOLE_COOKIE_SECURE"):
+        load_settings(environ={"HEALTHCODE_ENV": "production", "HEALTHCODE_CONSOLE_COOKIE_SECURE": "off"})
+
+
+def test_the_console_session_lifetime_and_login_limits_are_checked():
+    with pytest.raises(SettingsError, match="HEALTHCODE_CONSOLE_SESSION_TTL"):
+        load_settings(environ={"HEALTHCODE_CONSOLE_SESSION_TTL": "172800"})
+    with pytest.raises(SettingsError, match="HEALTHCODE_RATE_CONSOLE_LOGIN_USER"):
+        load_settings(environ={"HEALTHCODE_RATE_CONSOLE_LOGIN_USER": "often"})
 
 
 @pytest.mark.parametrize("name, value", [
