@@ -31,7 +31,7 @@ from blueprints.authority_schemas import (
 from blueprints.errors import ApiBlueprint
 from blueprints.messages import localize
 from blueprints.schemas import error_doc, iso
-from core.divisions import full_name
+from core.divisions import area_name
 from core.marking import BulkRow, MarkerRequest, MarkingOutcome
 from core.model import Appeal, AuditEntry, RiskArea, Role
 
@@ -69,7 +69,7 @@ def appeal_body(appeal: Appeal) -> dict[str, Any]:
 
 
 def area_body(area: RiskArea) -> dict[str, Any]:
-    return {"code": area.code, "name": full_name(area.code), "level": area.level, "note": area.note,
+    return {"code": area.code, "name": area_name(area.code), "level": area.level, "note": area.note,
             "at": iso(area.at), "by": area.by}
 
 

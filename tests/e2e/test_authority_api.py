@@ -93,7 +93,7 @@ def test_risk_areas_over_http(api, client):
     authority = api.staff("authority")
     set_ = client.put("/api/v1/authority/risk-areas/440304", headers=authority,
                       json={"level": "high", "note": "某小区"})
-    assert set_.status_code == 200 and set_.json["name"] == "广东省深圳市"
+    assert set_.status_code == 200 and set_.json["name"] == "广东省深圳市福田区"
     assert client.put("/api/v1/authority/risk-areas/999999", headers=authority, json={"level": "high"}).status_code \
         == 422
     areas = client.get("/api/v1/authority/risk-areas", headers=authority).json["areas"]
