@@ -205,12 +205,14 @@ def main() -> None:
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--breakdown", action="store_true")
+    parser.add_argument("--code-cache", choices=("on", "off"), default="on",
+                        help="HEALTHCODE_CODE_CACHE (off: every read signs; on: repeated reads reuse)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="healthcode-profile-") as tmp:
         server = RedisServer(Path(tmp), "redis").start()
         try:
-            app = make_app(server.url)
+            app = make_app(server.url, HEALTHCODE_CODE_CACHE=args.code_cache == "on")
             services = app.extensions["healthcode"]
             rows, _ = load_population(services, args.persons)
             checkpoint, _ = services.credentials.create("checkpoint", "bench")

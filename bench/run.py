@@ -128,10 +128,10 @@ def app_config(redis_url: str) -> dict:
     }
 
 
-def make_app(redis_url: str):
+def make_app(redis_url: str, **config: object):
     from app import create_app
 
-    return create_app(app_config(redis_url))
+    return create_app({**app_config(redis_url), **config})
 
 
 def close_store(services) -> None:

@@ -167,6 +167,10 @@ def install(app: Flask, settings: Any, storage_uri: str, storage_options: dict[s
         swallow_errors=False,
     )
     scale = settings.rate_limit_scale
+    # Every limit here is a route's, checked by its decorator when the view runs; the limiter's
+    # own before-request pass is for application-wide limits, which we do not have, and costs
+    # every request (the hot read, /healthz) tens of microseconds resolving none.
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
     for rule in reversed(ROUTE_LIMITS):  # the first rule ends up outermost
         value = scaled(getattr(settings, rule.setting), scale)
         for endpoint in rule.endpoints:
