@@ -111,7 +111,13 @@ HC.pages.travel = () => {
   async function sendCode() {
     clearErrors();
     const phone = form.phone.value.trim();
-    if (!phone) { fieldError("phone", "请输入手机号"); focusFirstError(); return; }
+    // Only the obvious typo is caught here (the API checks the number): all unreadable numbers share
+    // one rate-limit key on the server, so sending them would answer 429 to the next person's typo.
+    if (!/^1\d{10}$/.test(digits(phone))) {
+      fieldError("phone", phone ? "请输入 11 位手机号" : "请输入手机号");
+      focusFirstError();
+      return;
+    }
     send.disabled = true;
     send.textContent = "正在发送…";
     sending = true;

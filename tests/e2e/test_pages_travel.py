@@ -208,20 +208,26 @@ def test_the_card_shows_the_phones_cities_newest_first_with_a_star_and_a_moving_
     assert script_errors(phone) == []
 
 
-def test_the_star_goes_when_the_risk_area_is_lowered(phone, live_server):
+def test_the_star_goes_when_the_risk_area_is_lowered_and_a_stay_abroad_stays_yellow(phone, live_server):
     now = int(time.time())
-    post_stays(live_server, [{"phone": PHONE, "city_code": "440304", "from": now - 6 * 3600, "to": now - 3600}])
+    post_stays(live_server, [
+        {"phone": PHONE, "city_code": "440304", "from": now - 6 * 3600, "to": now - 3600},
+        {"phone": PHONE, "city_code": "JP", "from": now - 9 * 86400, "to": now - 8 * 86400},  # abroad: a country
+    ])
     set_risk_area(live_server, "440304", "high")
     prove_and_open_card(phone, live_server)
-    assert shown_cities(phone) == [("广东省深圳市", "*")]
+    assert shown_cities(phone) == [("广东省深圳市", "*"), ("日本", None)]
     assert phone.find_element(By.ID, "card").get_attribute("data-color") == "red"
+    assert phone.find_element(By.ID, "tc-live").get_attribute("aria-label") == "红色行程卡"
+    screenshot(phone, "hc-travel-card-red.png")
     set_risk_area(live_server, "440304", "low")
     phone.refresh()
     wait(phone).until(EC.visibility_of_element_located((By.ID, "card")))
-    assert shown_cities(phone) == [("广东省深圳市", None)]
-    assert phone.find_element(By.ID, "card").get_attribute("data-color") == "green"
-    assert phone.find_element(By.ID, "tc-live").get_attribute("aria-label") == "绿色行程卡"
-    screenshot(phone, "hc-travel-card-green.png")
+    assert shown_cities(phone) == [("广东省深圳市", None), ("日本", None)]
+    assert phone.find_element(By.ID, "card").get_attribute("data-color") == "yellow"
+    assert phone.find_element(By.ID, "tc-reason").text == POLICY["colors"][2]["text"]["zh"]  # 境外
+    assert phone.find_element(By.ID, "tc-live").get_attribute("aria-label") == "黄色行程卡"
+    screenshot(phone, "hc-travel-card-yellow.png")
 
 
 def test_an_empty_card_says_why_it_is_empty(phone, live_server):
@@ -257,6 +263,10 @@ def test_an_empty_card_says_why_it_is_empty(phone, live_server):
 def test_a_wrong_code_is_shown_under_the_code_field(phone, live_server):
     open_form(phone, live_server)
     code = request_code(phone, live_server, PHONE)
+    # A minute on (the page's clock moved on), the button offers to send again.
+    phone.execute_script("const real = Date.now; Date.now = () => real() + 61000;")
+    wait(phone, 2).until(lambda d: d.find_element(By.ID, "send-code").text == "重新获取")
+    assert phone.find_element(By.ID, "send-code").is_enabled()
     submit_code(phone, f"{(int(code) + 1) % 1_000_000:06d}")
     error = error_under(phone, "sms_code")
     wait(phone).until(lambda d: error.text.strip())
@@ -276,13 +286,20 @@ def test_a_wrong_code_is_shown_under_the_code_field(phone, live_server):
 
 def test_a_bad_number_and_the_missing_consent_are_shown_at_their_fields(phone, live_server):
     open_form(phone, live_server)
-    type_into(phone, "phone", "12345")
+    type_into(phone, "phone", "12345")  # too short: said at once, nothing asked of the server
     phone.find_element(By.ID, "send-code").click()
     error = error_under(phone, "phone")
-    wait(phone).until(lambda d: error.text.strip())
-    assert "手机号" in error.text and error.is_displayed()
+    assert error.text == "请输入 11 位手机号" and error.is_displayed()
+    type_into(phone, "phone", "12012345678")  # eleven digits, but no mobile number: the API says so
+    phone.find_element(By.ID, "send-code").click()
+    wait(phone).until(lambda d: error.text not in ("", "请输入 11 位手机号"))
+    assert error.text == "应为中国大陆手机号" and error.is_displayed()
+    assert phone.find_element(By.ID, "phone").get_attribute("aria-invalid") == "true"
+    assert phone.execute_script(
+        "return document.getElementById('phone').closest('label').nextElementSibling === arguments[0]", error)
     assert sent_codes(live_server) == []
     assert phone.find_element(By.ID, "send-code").is_enabled()  # nothing was sent: no countdown
+    screenshot(phone, "hc-travel-bad-phone.png")
 
     code = request_code(phone, live_server, PHONE)
     type_into(phone, "sms_code", code)
@@ -306,7 +323,7 @@ def test_asking_again_too_soon_counts_down_from_the_servers_retry_after(phone, l
     wait(phone).until(lambda d: error.text.strip())
     seconds = int(re.fullmatch(r"获取验证码过于频繁，请(\d+)秒后再试", error.text).group(1))
     assert 50 <= seconds <= 60
-    assert not button.is_enabled() and int(COUNTDOWN.match(button.text).group(1)) <= seconds
+    assert not button.is_enabled() and seconds - 2 <= int(COUNTDOWN.match(button.text).group(1)) <= seconds
     assert len(sent_codes(live_server)) == 1  # refused: no second SMS
     screenshot(phone, "hc-travel-429.png")
 
