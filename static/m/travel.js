@@ -31,6 +31,9 @@ HC.pages.travel = () => {
   }
 
   const digits = (phone) => phone.replace(/\D/g, "").replace(/^86(?=1\d{10}$)/, "");
+  // Only the obvious typo is caught here (the API checks the number): all unreadable numbers share
+  // one rate-limit key on the server, so sending them would answer 429 to the next person's typo.
+  const phoneTypo = (phone) => (!phone ? "请输入手机号" : /^1\d{10}$/.test(digits(phone)) ? "" : "请输入 11 位手机号");
   const waitText = (seconds) => (seconds > 99 ? `${Math.ceil(seconds / 60)}分钟` : `${seconds}秒`);
 
   function savedToken() {
@@ -111,13 +114,7 @@ HC.pages.travel = () => {
   async function sendCode() {
     clearErrors();
     const phone = form.phone.value.trim();
-    // Only the obvious typo is caught here (the API checks the number): all unreadable numbers share
-    // one rate-limit key on the server, so sending them would answer 429 to the next person's typo.
-    if (!/^1\d{10}$/.test(digits(phone))) {
-      fieldError("phone", phone ? "请输入 11 位手机号" : "请输入手机号");
-      focusFirstError();
-      return;
-    }
+    if (phoneTypo(phone)) { fieldError("phone", phoneTypo(phone)); focusFirstError(); return; }
     send.disabled = true;
     send.textContent = "正在发送…";
     sending = true;
@@ -151,7 +148,7 @@ HC.pages.travel = () => {
     clearErrors();
     const phone = form.phone.value.trim();
     const code = form.sms_code.value.trim();
-    if (!phone) fieldError("phone", "请输入手机号");
+    if (phoneTypo(phone)) fieldError("phone", phoneTypo(phone));
     if (!/^\d{6}$/.test(code)) fieldError("sms_code", code ? "验证码为 6 位数字" : "请输入短信验证码");
     if (!$("#consent").checked) fieldError("consent", "请先阅读并勾选同意授权，再查询");
     if (focusFirstError()) return;
@@ -224,7 +221,7 @@ HC.pages.travel = () => {
     } catch (e) {
       if (e.status === 410) { showRetired(); return; }
       if (e.status === 401) { sessionStorage.removeItem(TOKEN); showForm("查询已过期，请重新验证手机号"); return; }
-      $("#card-failed-text").textContent = `${e.message}。请稍后重试。`;
+      $("#card-failed-text").textContent = e.message;
       only($("#card-failed"));
     }
   }

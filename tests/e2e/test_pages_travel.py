@@ -354,6 +354,29 @@ def test_an_open_card_read_again_after_retirement_says_it_is_offline(phone, live
     assert script_errors(phone) == []
 
 
+def test_a_card_that_cannot_be_read_now_offers_to_try_again(phone, live_server):
+    import redis
+
+    prove_and_open_card(phone, live_server)
+    travel = live_server.app.extensions["healthcode"].travel
+
+    def store_down(*args, **kwargs):
+        raise redis.ConnectionError("down")
+
+    travel.card = store_down  # Redis out of reach for a moment
+    try:
+        phone.execute_script("const real = Date.now; Date.now = () => real() + 120000;"
+                             "document.dispatchEvent(new Event('visibilitychange'))")
+        failed = wait(phone).until(EC.visibility_of_element_located((By.ID, "card-failed")))
+        assert phone.find_element(By.ID, "card-failed-text").text == "数据服务暂时不可用，请稍后重试"
+        assert not phone.find_element(By.ID, "card").is_displayed() and "加载失败" in failed.text
+    finally:
+        del travel.card
+    phone.find_element(By.ID, "card-retry").click()  # the token is still good: no new SMS needed
+    wait(phone).until(EC.visibility_of_element_located((By.ID, "card")))
+    assert phone.find_element(By.ID, "tc-phone").text == "138****8000" and len(sent_codes(live_server)) == 1
+
+
 @pytest.fixture
 def retired_server(monkeypatch):
     monkeypatch.setattr(e2e, "create_app", lambda config: create_app({**config, "HEALTHCODE_TRAVEL_RETIRED": True}))
