@@ -1,4 +1,4 @@
-"""H5 pages for the mini-programs' web-view: apply (申领) and show the code (亮码).
+"""H5 pages for the mini-programs' web-view: apply (申领), show the code (亮码), the travel card.
 
 The pages are static shells; they call the same JSON API with the session's bearer token,
 so there is one way to authenticate and no business rule here.
@@ -29,6 +29,13 @@ def home() -> str:
 @blp.get("/apply")
 def apply() -> str:
     return _page("apply.html")
+
+
+@blp.get("/travel")
+def travel() -> str:
+    """通信行程卡: anyone proves a phone here (no mini-program login); retired, it says so."""
+    card = services().travel
+    return _page("travel.html", retired=card.retired, window_days=card.policy.window_days)
 
 
 @blp.get("/code/<string(length=24):person_id>")

@@ -52,10 +52,16 @@ window.HC = (() => {
 
   function documentName(kind) { return DOCUMENTS[kind] || "证件"; }
 
-  async function api(method, path, body) {
+  /**
+   * A JSON API call; a non-2xx answer throws an Error with status, code, fields and retryAfter.
+   * `bearer` replaces this tab's login token (the travel card's own token; null: none), and then
+   * a 401 is the caller's to handle rather than a reason to log in again.
+   */
+  async function api(method, path, body, { bearer } = {}) {
     // The pages are Chinese: so are their error messages, whatever the phone's language.
     const headers = { Accept: "application/json", "Accept-Language": "zh-CN" };
-    if (token()) headers.Authorization = "Bearer " + token();
+    const auth = bearer === undefined ? token() : bearer;
+    if (auth) headers.Authorization = "Bearer " + auth;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     let res;
     try {
@@ -67,7 +73,7 @@ window.HC = (() => {
       throw err;
     }
     const data = res.status === 204 ? null : await res.json().catch(() => null);
-    if (res.status === 401 && token()) {  // expired or revoked: back to the login, on every page
+    if (res.status === 401 && bearer === undefined && token()) {  // expired or revoked: back to the login, on every page
       forget();
       location.reload();
       return new Promise(() => {});
@@ -153,7 +159,9 @@ window.HC = (() => {
     if (!page) return;
     const script = document.createElement("script");
     script.src = here.replace(/m\.js(\?.*)?$/, `m/${page}.js`);
-    script.onload = () => { if (pages[page]) withLogin(pages[page]); };
+    // <body data-login="none">: a page for anyone (the travel card proves a phone, not an account).
+    const open = document.body.dataset.login === "none";
+    script.onload = () => { if (pages[page]) (open ? pages[page]() : withLogin(pages[page])); };
     script.onerror = () => toast("页面加载失败，请检查网络后刷新");
     document.body.appendChild(script);
   });
