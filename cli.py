@@ -182,7 +182,8 @@ def register(app: Flask, services: Services) -> None:
         """Make a new signing key; the old one keeps verifying until retired."""
         click.echo(services.keys.rotate())
 
-    @keys.command("retire")
+    # A kid is base64url and may begin with "-": not an option here.
+    @keys.command("retire", context_settings={"ignore_unknown_options": True})
     @click.argument("kid")
     def retire(kid: str) -> None:
         """Retire a verify-only key: codes signed with it stop verifying."""

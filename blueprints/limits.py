@@ -74,9 +74,18 @@ def sms_phone() -> str:
         body = None
     phone = body.get("phone") if isinstance(body, dict) else None
     try:
-        return services().travel.phone_hash(normalize_phone(phone)) if isinstance(phone, str) else "?"
+        if isinstance(phone, str):
+            return services().travel.phone_hash(normalize_phone(phone))
     except InvalidInput:
-        return "?"  # the view refuses it (422); invalid numbers share one key
+        pass
+    # The view refuses it (422) and nothing is sent: not a phone's key, and (sms_sent) not counted.
+    return "invalid:" + client_ip()
+
+
+def sms_sent(response: Response) -> bool:
+    """Only a code actually sent counts against the phone and the IP: a refused number or the
+    provider's failure (422, 503) leaves the minute free for the retry."""
+    return response.status_code < 400
 
 
 def feed_id() -> str:
@@ -130,8 +139,8 @@ ROUTE_LIMITS = (
     RouteLimit(("citizen.verify",), "rate_oracle_account", session_account,
                deduct_when=is_oracle_answer, scope="oracle-account"),
     RouteLimit(("checkpoint.scan",), "rate_scan_credential", checkpoint_credential),
-    RouteLimit(("travel.send_sms",), "rate_sms_phone", sms_phone),
-    RouteLimit(("travel.send_sms",), "rate_sms_ip", client_ip),
+    RouteLimit(("travel.send_sms",), "rate_sms_phone", sms_phone, deduct_when=sms_sent),
+    RouteLimit(("travel.send_sms",), "rate_sms_ip", client_ip, deduct_when=sms_sent),
     RouteLimit(("travel.start_session",), "rate_travel_session_ip", client_ip),
     RouteLimit(("feeds.stays", "feeds.lab_results"), "rate_feed", feed_id),
     # Console logins: failed ones count (a wrong password and an unknown user alike); over the

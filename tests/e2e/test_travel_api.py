@@ -193,3 +193,18 @@ def test_a_stay_in_a_city_that_gets_a_risk_area_turns_the_health_code_yellow(app
     assert code["color"] == "yellow" and [r["code"] for r in code["reasons"]] == ["from_risk_area"], code
     client.put("/api/v1/authority/risk-areas/440111", headers=authority, json={"level": "low", "note": "解除"})
     assert client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json["color"] == "green"
+
+
+def test_only_codes_sent_count_against_the_limits(redis_server):
+    app = create_app({"HEALTHCODE_REDIS_URL": SERVER_URL, "HEALTHCODE_SECRET_KEY": SECRET, "TESTING": True,
+                      "HEALTHCODE_RATE_SMS_IP": "2/hour"})
+    client = app.test_client()
+    for ip in ("10.0.0.1", "10.0.0.2", "10.0.0.1"):  # unreadable numbers share no key, and cost nothing
+        bad = client.post("/api/v1/travel/sms", json={"phone": "12345"}, environ_base={"REMOTE_ADDR": ip})
+        assert bad.status_code == 422, bad.json
+    assert client.post("/api/v1/travel/sms", json={"phone": PHONE}, environ_base={"REMOTE_ADDR": "10.0.0.1"}
+                       ).status_code == 202
+    down = create_app({"HEALTHCODE_REDIS_URL": SERVER_URL, "HEALTHCODE_SECRET_KEY": SECRET, "TESTING": True,
+                       "HEALTHCODE_SMS_PROVIDER": "none"}).test_client()
+    for _ in range(2):  # the provider failed: the phone's minute is still free for the retry
+        assert down.post("/api/v1/travel/sms", json={"phone": "13900139000"}).status_code == 503

@@ -33,6 +33,11 @@ def test_keys_rotate_and_retire(app, client):
     assert [k["kid"] for k in client.get("/.well-known/health-code-keys").json["keys"]] == [new]
 
 
+def test_a_kid_beginning_with_a_dash_is_a_kid_not_an_option(app):
+    result = app.test_cli_runner().invoke(args=["keys", "retire", "-AbCdEfGhIjK"])
+    assert result.exit_code == 1 and "No such option" not in result.output and "-AbCdEfGhIjK" in result.output
+
+
 def test_a_wrong_setting_stops_the_cli_with_one_line_naming_it(tmp_path):
     import os
     import subprocess
