@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import bootstrap
 import cli
 from blueprints import limits, register_blueprints
+from blueprints.hot import HotPaths
 from config import PREFIX, SettingsError, load_settings
 
 
@@ -41,6 +42,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # The limiter counts on the service's own Redis, through the same connection pool (so a
     # production store is checked for durability once, and an outage is the same 503).
     limits.install(app, settings, "redis://", {"connection_pool": runtime.store.client.connection_pool})
+    if settings.fast_paths:
+        app.wsgi_app = HotPaths(app, services, app.extensions["healthcode.bearer_failures"],  # type: ignore[method-assign]
+                                app.wsgi_app)
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     cli.register(app, services)

@@ -51,6 +51,7 @@ class Settings:
     travel_star: bool | None = None  # None: the travel policy's (the * was removed on 2022-06-29)
     travel_retired: bool = False  # the travel card was retired on 2022-12-13: endpoints answer 410
     travel_token_ttl: int = 1800
+    fast_paths: bool = True  # the health-code read answered before Flask (blueprints/hot.py); 0: through Flask
     code_cache: bool = True  # reuse a signed code while nothing it was built from changed; 0: sign every read
     sms_provider: str = ""  # console (local use only) | tencent | none; default: console, none in production
     # Tencent Cloud SMS (adapters/sms/tencent.py): the API key, the SMS app, its approved signature

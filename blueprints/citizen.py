@@ -35,6 +35,7 @@ from core.errors import Msg, NotFound
 from core.health_codes import HealthCodeView
 from core.model import CachedAnswer
 from core.persons import Application
+from core.wiring import Contact
 
 blp = ApiBlueprint("citizen", __name__, url_prefix="/api/v1", description="Mini-program: login, persons, health code")
 PERSON = "/persons/<string(length=24):person_id>"
@@ -142,7 +143,7 @@ def start_verification(person_id: str) -> dict[str, Any]:
     return {"ticket": check.ticket, "expires_in": check.expires_in, "url": check.url}
 
 
-def health_code_body(view: HealthCodeView, lang: str) -> dict[str, Any]:
+def health_code_body(view: HealthCodeView, lang: str, contact: Contact | None = None) -> dict[str, Any]:
     ev = view.evaluation
     body = {
         "color": ev.color.value,
@@ -159,7 +160,7 @@ def health_code_body(view: HealthCodeView, lang: str) -> dict[str, Any]:
         "policy_version": ev.policy_version,
     }
     if ev.reasons:  # yellow or red: what to do now
-        contact = services().contact
+        contact = contact or services().contact
         body["help"] = {"hotline": contact.hotline, "office": contact.office}
     return body
 

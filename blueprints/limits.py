@@ -194,6 +194,7 @@ def install(app: Flask, settings: Any, storage_uri: str, storage_options: dict[s
     app.before_request(failures.before)
     app.after_request(failures.after)
     app.extensions["healthcode.limiter"] = limiter
+    app.extensions["healthcode.bearer_failures"] = failures
     return limiter
 
 
@@ -229,16 +230,20 @@ class BearerFailures:
         retry = str(max(1, math.ceil(until - time.time())))
         return error_response(429, "rate_limited", Msg.RATE_LIMITED, headers={"Retry-After": retry})
 
-    def before(self) -> Response | None:
-        if request.endpoint not in BEARER_ENDPOINTS or not self._until:
-            return None
-        until = self._until.get(client_ip())
+    def stopped(self, ip: str) -> bool:
+        """Whether this process refuses bearer requests from `ip` now."""
+        until = self._until.get(ip) if self._until else None
         if until is None:
-            return None
+            return False
         if until <= time.time():
-            del self._until[client_ip()]
+            self._until.pop(ip, None)
+            return False
+        return True
+
+    def before(self) -> Response | None:
+        if request.endpoint not in BEARER_ENDPOINTS or not self.stopped(client_ip()):
             return None
-        return self._refusal(until)
+        return self._refusal(self._until[client_ip()])
 
     def after(self, response: Response) -> Response:
         if response.status_code != 401 or request.endpoint not in BEARER_ENDPOINTS:
