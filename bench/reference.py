@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from adapters.store.keys import session_key
+from adapters.store.scripts import read_round_trip
 from core.accounts import account_hint, token_hash
 from core.codes import CodeClaims
 from core.color import derive_color
@@ -78,10 +79,9 @@ def references(services: Any, client: Any) -> Callable[..., Iterable[bytes]]:
 
     def repeat(environ: dict[str, Any], person_id: str) -> tuple[str, bytes]:
         bearer = token(environ)
-        pipe = client.pipeline(transaction=False)
-        pipe.get(session_key(token_hash(bearer)))
-        pipe.get(_answer_key(person_id))
-        session, body = pipe.execute()
+        # The same lean round trip as the app's hot read (adapters/store/scripts.py).
+        session, body = read_round_trip(client, [("GET", session_key(token_hash(bearer))),
+                                                 ("GET", _answer_key(person_id))], ())
         if session is None or body is None:
             return "401 Unauthorized", NOT_FOUND
         return "200 OK", body

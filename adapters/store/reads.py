@@ -43,12 +43,9 @@ class RedisPersonReads:
         if probe is not None:
             return self._load_cached(token_hash, account_id, person_id, probe)
 
-        def build(pipe: Any) -> None:
-            pipe.get(session_key(token_hash))
-            pipe.hget(account_key(account_id), person_id)
-            pipe.evalsha(self._facts.sha, 4, *facts_keys(person_id))
-
-        raw_session, raw_link, raw_facts = self._run(build)
+        commands = [("GET", session_key(token_hash)), ("HGET", account_key(account_id), person_id),
+                    ("EVALSHA", self._facts.sha, 4, *facts_keys(person_id))]
+        raw_session, raw_link, raw_facts = scripts.read_round_trip(self._r, commands, (self._facts,))
         record, facts = parse_facts(person_id, raw_facts)
         link = parse_link(person_id, raw_link) if raw_link else None
         return PersonSnapshot(record, facts, link=link, session=parse_session(raw_session))
@@ -56,15 +53,12 @@ class RedisPersonReads:
     def _load_cached(self, token_hash: str, account_id: str, person_id: str, probe: CacheProbe) -> PersonSnapshot:
         # The link lives in the account's slot, so the script cannot see it: the digest the
         # caller gets (and stores with the answer) ends with the link's, compared here.
-        def build(pipe: Any) -> None:
-            pipe.get(session_key(token_hash))
-            pipe.hget(account_key(account_id), person_id)
-            pipe.get(POLICY_CURRENT)
-            pipe.get(RISK_VERSION)
-            pipe.evalsha(self._facts_cached.sha, 5, *facts_keys(person_id), answers_key(person_id),
-                         probe.now, probe.salt, probe.slot)
-
-        raw_session, raw_link, raw_policy, raw_risk, reply = self._run(build)
+        commands = [("GET", session_key(token_hash)), ("HGET", account_key(account_id), person_id),
+                    ("GET", POLICY_CURRENT), ("GET", RISK_VERSION),
+                    ("EVALSHA", self._facts_cached.sha, 5, *facts_keys(person_id), answers_key(person_id),
+                     probe.now, probe.salt, probe.slot)]
+        raw_session, raw_link, raw_policy, raw_risk, reply = scripts.read_round_trip(
+            self._r, commands, (self._facts_cached,))
         seen = Globals(raw_policy.decode() if raw_policy else None, int(raw_risk or 0))
         session = parse_session(raw_session)
         digest = reply[0].decode() + ":" + _link_digest(raw_link)

@@ -4,7 +4,7 @@ Each script touches the keys of one hash tag only (Redis Cluster).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -43,4 +43,45 @@ def run_pipeline(client: redis.Redis, build: Callable[[Any], object], scripts: t
             # Redis restarted or flushed its scripts: nothing ran; load them and go again.
             for script in scripts:
                 client.script_load(script.script)
+    raise AssertionError("unreachable")
+
+
+_STALE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+def read_round_trip(client: redis.Redis, commands: Sequence[tuple[Any, ...]], scripts: tuple[Script, ...]) -> list[Any]:
+    """Commands that only read, sent in one write and answered in one read of the socket.
+
+    A pipeline without redis-py's per-command layers (command stack, callbacks, events): about
+    half its CPU on the hot read. Replies are raw (no response callbacks: GET, HGET and EVALSHA
+    have none anyway). Reads only: a stale connection (the server restarted) is retried once
+    on a fresh one; a lost script is loaded and the whole round trip sent again.
+    """
+    pool = client.connection_pool
+    for attempt in range(3):
+        connection = pool.get_connection()
+        try:
+            connection.send_packed_command(connection.pack_commands(commands), False)
+            replies: list[Any] = []
+            error: redis.exceptions.ResponseError | None = None
+            for _ in commands:  # every reply is read, so the connection stays in step
+                try:
+                    replies.append(connection.read_response())
+                except redis.exceptions.ResponseError as exc:
+                    replies.append(exc)
+                    error = error or exc
+        except _STALE:
+            connection.disconnect()
+            if attempt:
+                raise
+            continue
+        finally:
+            pool.release(connection)
+        if error is None:
+            return replies
+        if isinstance(error, redis.exceptions.NoScriptError) and attempt < 2:
+            for script in scripts:
+                client.script_load(script.script)
+            continue
+        raise error
     raise AssertionError("unreachable")

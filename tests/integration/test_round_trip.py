@@ -1,0 +1,39 @@
+"""read_round_trip: the hot read's one write and one read of the socket, and what it survives."""
+import pytest
+import redis
+
+from adapters.store import scripts
+
+
+@pytest.fixture
+def client(redis_server):
+    redis_server.set("k", "v")
+    return redis_server
+
+
+def test_replies_in_order_raw(client):
+    script = scripts.register(client, "facts")
+    client.script_load(script.script)
+    replies = scripts.read_round_trip(client, [("GET", "k"), ("HGET", "nohash", "f"), ("GET", "none")], (script,))
+    assert replies == [b"v", None, None]
+
+
+def test_a_lost_script_is_loaded_and_the_round_trip_sent_again(client):
+    script = scripts.register(client, "facts")
+    client.script_flush()
+    reply = scripts.read_round_trip(client, [("GET", "k"), ("EVALSHA", script.sha, 4, "a", "b", "c", "d")], (script,))
+    assert reply == [b"v", [[], [], [], []]]
+
+
+def test_a_connection_the_server_dropped_is_replaced(client):
+    pooled = client.client_id()  # the one pooled connection (nothing else runs here)
+    other = redis.Redis(connection_pool=redis.ConnectionPool(**client.connection_pool.connection_kwargs))
+    assert other.client_kill_filter(_id=pooled) == 1  # as a server restart does
+    other.close()
+    assert scripts.read_round_trip(client, [("GET", "k")], ()) == [b"v"]
+
+
+def test_an_error_reply_is_raised_and_leaves_the_connection_in_step(client):
+    with pytest.raises(redis.exceptions.ResponseError):
+        scripts.read_round_trip(client, [("HGET", "k", "f"), ("GET", "k")], ())  # WRONGTYPE first
+    assert scripts.read_round_trip(client, [("GET", "k"), ("GET", "k")], ()) == [b"v", b"v"]
