@@ -137,7 +137,7 @@ def breakdown(app, rows, checkpoint: str, n: int) -> None:
     _time("  of which: ECDSA P-256 sign alone", lambda: key.sign(b"x" * 100, __import__(
         "cryptography.hazmat.primitives.asymmetric.ec", fromlist=["ec"]).ECDSA(
         __import__("cryptography.hazmat.primitives.hashes", fromlist=["SHA256"]).SHA256())), n)
-    import base45
+    from adapters.signing import base45
     raw = base45.b45decode(qr[len("CNHC1:"):])
     _time("  of which: base45 encode of the COSE message", lambda: base45.b45encode(raw), n)
     _time("codes.show_for_token (service, all of the above)", lambda: codes.show_for_token(token, pid), n)

@@ -8,6 +8,7 @@ from flask import Response, g, jsonify
 from blueprints.auth import BEARER, UNAUTHORIZED, WRONG_ROLE, require, services
 from blueprints.errors import ApiBlueprint
 from blueprints.schemas import JwksSchema, ScanRequestSchema, ScanResultSchema, iso
+from core.health_codes import ScanResult
 from core.model import Role
 
 blp = ApiBlueprint("checkpoint", __name__, description="Checkpoints: scan codes, published keys")
@@ -23,22 +24,25 @@ blp = ApiBlueprint("checkpoint", __name__, description="Checkpoints: scan codes,
 def scan(data: dict[str, Any]) -> Response:
     """Verify a shown code: signature, expiry, and whether the status changed since it was issued."""
     place = data.get("place_id") or g.credential.name
-    result = services().codes.scan(data["qr"], place)
+    return jsonify(scan_body(services().codes.scan(data["qr"], place)))
+
+
+def scan_body(result: ScanResult) -> dict[str, Any]:
+    """The answer to a scan (plain JSON types already; ScanResultSchema documents it)."""
     if not result.valid:
         body = {"valid": False, "reason": str(result.reason), "checked_at": iso(result.checked_at)}
         if result.detail:
             body["detail"] = result.detail
-        return jsonify(body)
-    # Plain JSON types already; ScanResultSchema documents the body.
+        return body
     assert result.color is not None
-    return jsonify({
+    return {
         "valid": True,
         "color": result.color.value,
         "changed": result.changed,
         "person": {"name_masked": result.name_masked},
         "issued_at": iso(result.issued_at),
         "checked_at": iso(result.checked_at),
-    })
+    }
 
 
 @blp.route("/.well-known/health-code-keys", methods=["GET"])

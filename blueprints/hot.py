@@ -1,31 +1,41 @@
-"""The hottest request, answered before Flask: GET /api/v1/persons/{id}/health-code.
+"""The two hottest requests, answered before Flask: GET /api/v1/persons/{id}/health-code and
+POST /api/v1/scans.
 
-Every page refresh and every retry under load is this read (粤康码 collapsed under it on
-2022-01-10), and per request Flask's routing, request and app contexts, flask-smorest's and
-webargs' wrappers and the after-request hooks cost more than the read itself. So this WSGI
-layer answers the plain, successful case itself, with the same services, the same body, the
-same headers and the same metrics as the Flask view (tests/e2e/test_hot_path.py compares them
-byte for byte), and hands everything else to Flask untouched: another path or method, any query
-it does not know, a refused token or any other error (Flask then answers it, its error body,
-status and limiter counting included; the refused read is simply made once more), an IP the
-bearer-failure limit stops. `HEALTHCODE_FAST_PATHS=0` turns it off.
+Every page refresh and every retry under load is the read (粤康码 collapsed under it on
+2022-01-10), every gate the scan, and per request Flask's routing, request and app contexts,
+flask-smorest's and webargs' wrappers and the after-request hooks cost more than the work
+itself. So this WSGI layer answers the plain, successful case itself, with the same services,
+the same validation schema, the same body, headers, rate limits (the limiter's own counters,
+through its `limits` strategy) and metrics as the Flask views (tests/e2e/test_hot_path.py
+compares them), and hands everything else to Flask untouched: another path or method, any
+query it does not know, a body it does not take, a refused token, a limit reached or any other
+error (Flask then answers it, its error body, status and counting included; the refused request
+is simply made once more), an IP the bearer-failure limit stops. `HEALTHCODE_FAST_PATHS=0`
+turns it off.
 """
 from __future__ import annotations
 
 import base64
+import functools
+import io
+import json
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from flask import Flask
+from flask_limiter import Limiter
+from limits import RateLimitItem
 
+from blueprints.checkpoint import scan_body
 from blueprints.citizen import health_code_body
 from blueprints.headers import API_POLICY
 from blueprints.limits import BearerFailures
 from blueprints.metrics import LATENCY, REQUESTS
+from blueprints.schemas import ScanRequestSchema
 from core.health_codes import HealthCodeView
-from core.model import CachedAnswer
+from core.model import CachedAnswer, Role
 from core.wiring import Services
 
 READ = re.compile(r"/api/v1/persons/([^/]+)/health-code")
@@ -41,23 +51,32 @@ HEADERS = [
     ("Content-Security-Policy", API_POLICY),
 ]
 ENDPOINT = "citizen.health_code"
+SCAN, SCAN_ENDPOINT = "/api/v1/scans", "checkpoint.scan"
+MAX_SCAN_BODY = 4096
 
 
 class HotPaths:
     """WSGI middleware in front of the Flask app (inside ProxyFix, so the client IP is known)."""
 
     def __init__(self, app: Flask, services: Services, failures: BearerFailures,
-                 wsgi: Callable[..., Iterable[bytes]]) -> None:
+                 wsgi: Callable[..., Iterable[bytes]], limiter: Limiter | None = None,
+                 scan_limits: Sequence[RateLimitItem] = ()) -> None:
         self._app = app
         self._next = wsgi
         self._services = services
         self._failures = failures
-        self._dumps = app.json.dumps
+        self._dumps = functools.partial(app.json.dumps, separators=(",", ":"))  # as jsonify
         self._counted = REQUESTS.labels(ENDPOINT, "GET", "200")
         self._latency = LATENCY.labels(ENDPOINT)
+        self._scans_counted = REQUESTS.labels(SCAN_ENDPOINT, "POST", "200")
+        self._scan_latency = LATENCY.labels(SCAN_ENDPOINT)
+        self._strategy = limiter.limiter if limiter is not None else None
+        self._scan_limits = tuple(scan_limits)
+        self._scan_schema = ScanRequestSchema()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") == "GET":
+        method = environ.get("REQUEST_METHOD")
+        if method == "GET":
             found = READ.fullmatch(environ.get("PATH_INFO", ""))
             query = QUERIES.get(environ.get("QUERY_STRING", ""))
             if found is not None and query is not None:
@@ -66,7 +85,42 @@ class HotPaths:
                     body, age = answer
                     start_response("200 OK", [*HEADERS, ("Content-Length", str(len(body))), ("Age", age)])
                     return [body]
+        elif method == "POST" and environ.get("PATH_INFO") == SCAN and not environ.get("QUERY_STRING"):
+            scanned = self._scan(environ)
+            if scanned is not None:
+                start_response("200 OK", [*HEADERS, ("Content-Length", str(len(scanned)))])
+                return [scanned]
         return self._next(environ, start_response)
+
+    def _scan(self, environ: dict[str, Any]) -> bytes | None:
+        started = time.perf_counter()
+        try:
+            size = int(environ.get("CONTENT_LENGTH") or -1)
+        except ValueError:
+            return None
+        if not 0 < size <= MAX_SCAN_BODY or not environ.get("CONTENT_TYPE", "").startswith("application/json"):
+            return None
+        raw = environ["wsgi.input"].read(size)
+        environ["wsgi.input"] = io.BytesIO(raw)  # Flask reads it again if it answers instead
+        scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or self._strategy is None:
+            return None
+        if self._failures.stopped(environ.get("REMOTE_ADDR") or "unknown"):
+            return None
+        try:
+            data = self._scan_schema.load(json.loads(raw))
+            credential = self._services.credentials.authenticate(token, Role.CHECKPOINT)
+            for item in self._scan_limits:  # the view's limit, on the limiter's own counters
+                if not self._strategy.hit(item, credential.id, SCAN_ENDPOINT):
+                    return None
+            result = self._services.codes.scan(data["qr"], data.get("place_id") or credential.name)
+            body = f"{self._dumps(scan_body(result))}\n".encode()
+        except Exception:  # noqa: BLE001 - as for the read: Flask answers it
+            return None
+        self._scans_counted.inc()
+        self._scan_latency.observe(time.perf_counter() - started)
+        return body
 
     def _read(self, environ: dict[str, Any], person_id: str, lang: str, image: str) -> tuple[bytes, str] | None:
         started = time.perf_counter()

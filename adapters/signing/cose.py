@@ -25,13 +25,13 @@ import io
 from collections.abc import Mapping
 from typing import Protocol
 
-import base45
 import cbor2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.hashes import SHA256
 
+from adapters.signing.base45 import b45decode, b45encode
 from adapters.signing.keyring import RetiredKey, kid_text
 from core.codes import CodeClaims, InvalidCode
 from core.model import Color
@@ -88,7 +88,7 @@ class CoseCodec:
             s = _P256_N - s  # the low-S twin: the one signature of this code that verifies
         signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
         message = cbor2.dumps(cbor2.CBORTag(_COSE_SIGN1_TAG, [protected, {}, payload, signature]))
-        qr = self._prefix + base45.b45encode(message).decode("ascii")
+        qr = self._prefix + b45encode(message)
         if len(qr) > MAX_QR_CHARS:
             raise ValueError(f"code is {len(qr)} characters, over {MAX_QR_CHARS} (QR version 8-M)")
         return qr
@@ -99,10 +99,10 @@ class CoseCodec:
             raise InvalidCode("malformed", "not a health code")
         text = qr[len(self._prefix) :]
         try:
-            raw = base45.b45decode(text)
+            raw = b45decode(text)
         except ValueError:
             raise InvalidCode("malformed", "not base45") from None
-        if base45.b45encode(raw).decode("ascii") != text:  # b45decode drops a trailing newline
+        if b45encode(raw) != text:  # exact already (one text per bytes); kept as a guard
             raise InvalidCode("malformed", "not exact base45")
         protected, payload, signature, header = _cose_sign1(_cbor_exact(raw, "not CBOR"))
 

@@ -79,3 +79,61 @@ def test_the_read_is_counted_as_the_views(pair):
     before = counter._value.get()
     assert fast.client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).status_code == 200
     assert counter._value.get() == before + 1
+
+
+def scan_pair(redis_server):
+    fast, slow = make(True), make(False)
+    me = fast.login()
+    person = fast.apply(me)
+    gate = fast.staff("checkpoint", "东门")
+    qr = fast.client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json["qr"]
+    return fast, slow, gate, qr
+
+
+@pytest.mark.parametrize("body", [{"place": "gate-{n}"}, {}, {"qr": "CNHC1:nonsense"}])
+def test_a_scan_is_answered_as_the_flask_view_does(redis_server, body):
+    fast, slow, gate, qr = scan_pair(redis_server)
+    answers = []
+    for n, api in enumerate((fast, slow)):
+        doc = {"qr": body.get("qr", qr)}
+        if "place" in body:
+            doc["place_id"] = body["place"].format(n=n)
+        answers.append(api.client.post("/api/v1/scans", json=doc, headers=gate))
+    left, right = (json.loads(a.get_data()) for a in answers)
+    assert answers[0].status_code == answers[1].status_code == 200
+    assert sorted(answers[0].headers.items()) == sorted(answers[1].headers.items())
+    assert {k: v for k, v in left.items() if k != "checked_at"} == {k: v for k, v in right.items() if k != "checked_at"}
+
+
+@pytest.mark.parametrize("case", ["bad token", "wrong role", "unknown field", "no qr", "not json", "bad place"])
+def test_a_scan_the_fast_path_does_not_take_is_flasks(redis_server, case):
+    fast, slow, gate, qr = scan_pair(redis_server)
+    doc, headers, data = {"qr": qr}, gate, None
+    if case == "bad token":
+        headers = {"Authorization": "Bearer nope"}
+    elif case == "wrong role":
+        headers = fast.staff("authority")
+    elif case == "unknown field":
+        doc["x"] = 1
+    elif case == "no qr":
+        doc = {}
+    elif case == "not json":
+        data = "{qr"
+    elif case == "bad place":
+        doc["place_id"] = "东门\u202e"
+    answers = [api.client.post("/api/v1/scans", headers={**headers, "Content-Type": "application/json"},
+                               data=data if data is not None else json.dumps(doc)) for api in (fast, slow)]
+    assert answers[0].status_code >= 400
+    same(*answers)
+
+
+def test_the_scan_limit_counts_on_both_paths(redis_server):
+    app = create_app({"HEALTHCODE_REDIS_URL": SERVER_URL, "HEALTHCODE_SECRET_KEY": SECRET, "TESTING": True,
+                      "HEALTHCODE_RATE_SCAN_CREDENTIAL": "3/minute"})
+    api = Api(app, app.test_client())
+    gate = api.staff("checkpoint")
+    for _ in range(3):
+        assert api.client.post("/api/v1/scans", json={"qr": "CNHC1:x", "place_id": "p"}, headers=gate
+                               ).status_code == 200
+    refused = api.client.post("/api/v1/scans", json={"qr": "CNHC1:x"}, headers=gate)
+    assert refused.status_code == 429 and refused.json["error"]["code"] == "rate_limited"
