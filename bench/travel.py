@@ -387,7 +387,7 @@ def http_benchmark(args, workdir: Path, report: dict, stack: ExitStack, wrk_log)
         "rows_per_s": round(accepted / seconds, 1), "cpu": cpu,
         "cpu_us_per_row": {k: round(1e6 * v / max(1, accepted), 1) for k, v in cpu["cpu_s"].items()},
     }
-    report["visits"] = visits_sample(server, feed_persons)
+    report["visits"] = visits_sample(server, feed_persons + ingest_persons)
     close_store(services)
     return failed
 
@@ -398,7 +398,7 @@ def visits_sample(server: RedisServer, persons: int) -> dict:
     probe = keys[:: max(1, len(keys) // 200)]
     usage = [server.client.memory_usage(k, samples=0) for k in probe]
     sizes = [server.client.zcard(k) for k in probe]
-    return {"persons_with_visits": len(keys), "persons_in_feed": persons,
+    return {"persons_with_visits": len(keys), "persons_in_the_feeds": persons,
             "memory_usage_per_key": round(statistics.mean(usage), 1) if usage else None,
             "cities_per_key": round(statistics.mean(sizes), 2) if sizes else None}
 

@@ -12,7 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import pycountry
@@ -33,7 +33,6 @@ from core.stays import (
     TravelPolicy,
     card_cities,
     card_color,
-    city_of,
     is_overseas,
     visited_cities,
 )
@@ -101,6 +100,7 @@ def country_name(code: str, lang: str = "zh") -> str:
     return _zh_countries().gettext(country.name) if lang == "zh" else str(country.name)
 
 
+@lru_cache(maxsize=8192)  # a feed names the same few thousand places in every batch
 def known_place(code: str) -> bool:
     """A current county or city of GB/T 2260, a province-level city, or a country abroad."""
     if is_overseas(code):
@@ -185,12 +185,10 @@ class TravelService:
         ph, phone_ct = found
         now = self._clock.now()
         stays = self._stays.stays(ph)
-        areas = self._risk.current()
-
-        def elevated(city: str) -> str | None:
-            levels = {area.level for code, area in areas.items() if city_of(code) == city}
-            return "high" if "high" in levels else "medium" if "medium" in levels else None
-
+        # The risk table as this process holds it, per city (the health code's too): reloaded when
+        # its version moves, checked at most once a second, at once after a change made here.
+        # Not the whole table read from the store and scanned for every city of every card.
+        elevated = self._risk.table.level_of_city
         cities = card_cities(stays, now, self.policy, elevated, lambda code: country_name(code, lang))
         rule = card_color(cities, self.policy, elevated)
         empty = None if cities else (EmptyReason.NONE_IN_WINDOW if stays else EmptyReason.NO_DATA)
@@ -209,6 +207,7 @@ class TravelService:
         now = self._clock.now()
         window = self.policy.window_days * 86_400
         batch: list[tuple[str, Stay]] = []
+        hashes: dict[str, str] = {}  # a phone's keyed hash, once per batch (its rows come together)
 
         def handle(line: int, row: Any) -> None:
             doc = fields_of(row, ("phone", "city_code", "from", "to"))
@@ -223,8 +222,11 @@ class TravelService:
                 raise InvalidInput(Msg.STAY_TIMES, {"to": [Msg.STAY_TIMES]})
             if end <= now - window:
                 raise InvalidInput(Msg.STAY_TOO_OLD, {"to": [Msg.STAY_TOO_OLD]})
-            batch.append((self.phone_hash("+86" + phone.group(1)), Stay(place.upper() if is_overseas(place)
-                                                                         else place, start, end)))
+            number = phone.group(1)
+            phone_hash = hashes.get(number)
+            if phone_hash is None:
+                phone_hash = hashes[number] = self.phone_hash("+86" + number)
+            batch.append((phone_hash, Stay(place.upper() if is_overseas(place) else place, start, end)))
 
         result = self._feeds.each_row(body, handle)
         by_phone: dict[str, list[Stay]] = {}
