@@ -8,7 +8,8 @@ and the same gunicorn + wrk setup as bench/run.py (whose helpers it imports):
    (b) GET /api/v1/persons/{id}/health-code exactly as bench/run.py drives it (a random person
    of 2,000 applied, face-checked, 10 % marked), (c) GET /api/v1/travel/card, each request with
    another phone's travel token (2,000 phones, each with a 14-day history of 6-10 stays in
-   several cities: bench/travel_data.py; risk areas put stars on about half of the cards). The
+   several cities: bench/travel_data.py; risk areas put stars on about half of the cards, and
+   300 more counties in the risk table were raised and lowered again, as in a table in use). The
    tokens are made by the real SMS path in-process (send_code with the console sender, then
    session_by_code). Target: a card read costs at most 1.5x a health-code read, both by req/s
    and by CPU microseconds per request (all processes); p50/p99 are printed with their ratios.

@@ -12,7 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 import pycountry
@@ -100,7 +100,6 @@ def country_name(code: str, lang: str = "zh") -> str:
     return _zh_countries().gettext(country.name) if lang == "zh" else str(country.name)
 
 
-@lru_cache(maxsize=8192)  # a feed names the same few thousand places in every batch
 def known_place(code: str) -> bool:
     """A current county or city of GB/T 2260, a province-level city, or a country abroad."""
     if is_overseas(code):
@@ -207,7 +206,6 @@ class TravelService:
         now = self._clock.now()
         window = self.policy.window_days * 86_400
         batch: list[tuple[str, Stay]] = []
-        hashes: dict[str, str] = {}  # a phone's keyed hash, once per batch (its rows come together)
 
         def handle(line: int, row: Any) -> None:
             doc = fields_of(row, ("phone", "city_code", "from", "to"))
@@ -222,11 +220,8 @@ class TravelService:
                 raise InvalidInput(Msg.STAY_TIMES, {"to": [Msg.STAY_TIMES]})
             if end <= now - window:
                 raise InvalidInput(Msg.STAY_TOO_OLD, {"to": [Msg.STAY_TOO_OLD]})
-            number = phone.group(1)
-            phone_hash = hashes.get(number)
-            if phone_hash is None:
-                phone_hash = hashes[number] = self.phone_hash("+86" + number)
-            batch.append((phone_hash, Stay(place.upper() if is_overseas(place) else place, start, end)))
+            batch.append((self.phone_hash("+86" + phone.group(1)), Stay(place.upper() if is_overseas(place)
+                                                                         else place, start, end)))
 
         result = self._feeds.each_row(body, handle)
         by_phone: dict[str, list[Stay]] = {}

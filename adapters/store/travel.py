@@ -1,7 +1,6 @@
 """Redis repositories of the travel card: operators' stays, SMS codes, travel tokens.
 
-  hc:tr:{<phone-hash>}    stays (sorted set "place|from|to" by end), expiring a window after the last;
-                          the script that adds them reads the phone's persons (hc:ph:, the same hash tag)
+  hc:tr:{<phone-hash>}    stays (sorted set "place|from|to" by end), expiring a window after the last
   hc:sms:{<phone-hash>}   the SMS code's keyed hash and tries (hash h, n), 5 minutes
   hc:tt:<sha256(token)>   a travel token: phone hash and sealed number, with its lifetime
 """
@@ -86,7 +85,6 @@ class RedisStays:
         by_phone: dict[str, list[Stay]] = defaultdict(list)
         for phone_hash, stay in stays:
             by_phone[phone_hash].append(stay)
-        holders: dict[str, list[bytes]] = {}
         phones = list(by_phone.items())
         for start in range(0, len(phones), CHUNK):
             chunk = phones[start:start + CHUNK]
@@ -96,29 +94,26 @@ class RedisStays:
                     args: list[Any] = [now - window, window]
                     for stay in phone_stays:
                         args += [stay.end, _member(stay)]
-                    pipe.evalsha(self._add.sha, 2, stays_key(phone_hash), phone_index_key(phone_hash), *args)
+                    pipe.evalsha(self._add.sha, 1, stays_key(phone_hash), *args)
 
-            persons = scripts.run_pipeline(self._r, build, (self._add,))
-            holders.update((ph, found) for (ph, _), found in zip(chunk, persons, strict=True) if found)
-        self._add_visits(visits, holders, window, now)
+            scripts.run_pipeline(self._r, build, (self._add,))
+        self._add_visits(visits, window, now)
 
-    def _add_visits(self, visits: dict[str, dict[str, int]], holders: dict[str, list[bytes]], window: int,
-                    now: int) -> None:
-        """The visits of each phone reach its persons (`holders`, from the stays' script; the
-        phone index read here for a phone that came without stays), each in its own slot."""
-        alone = [ph for ph in visits if ph not in holders]
-        for start in range(0, len(alone), CHUNK):
-            looked_up = alone[start:start + CHUNK]
+    def _add_visits(self, visits: dict[str, dict[str, int]], window: int, now: int) -> None:
+        """Each phone's persons (the phone index, its own slot), then their visits (theirs)."""
+        phones = list(visits.items())
+        for start in range(0, len(phones), CHUNK):
+            chunk = phones[start:start + CHUNK]
             pipe = self._r.pipeline(transaction=False)
-            for phone_hash in looked_up:
+            for phone_hash, _ in chunk:
                 pipe.smembers(phone_index_key(phone_hash))
-            holders.update((ph, list(found)) for ph, found in zip(looked_up, pipe.execute(), strict=True) if found)
-        writes = [(persons, cities) for ph, cities in visits.items() if (persons := holders.get(ph))]
-        for start in range(0, len(writes), CHUNK):
-            chunk = writes[start:start + CHUNK]
+            holders: list[set[bytes]] = pipe.execute()
+            if not any(holders):
+                continue
 
-            def build(pipe: Any, chunk: list[tuple[list[bytes], dict[str, int]]] = chunk) -> None:
-                for persons, cities in chunk:
+            def build(pipe: Any, chunk: list[tuple[str, dict[str, int]]] = chunk,
+                      holders: list[set[bytes]] = holders) -> None:
+                for (_, cities), persons in zip(chunk, holders, strict=True):
                     args: list[Any] = [now - window, window, 0]
                     for city, end in cities.items():
                         args += [city, end]
