@@ -277,6 +277,7 @@ def read_rounds(gun: Gunicorn, server: RedisServer, args, env: dict, wrk_log) ->
         }
     per_round = [{"by_rps": r["health_code"]["rps"] / r["travel_card"]["rps"],
                   "by_cpu": total_us(r["travel_card"]) / total_us(r["health_code"]),
+                  "by_app_cpu": app_us(r["travel_card"]) / app_us(r["health_code"]),
                   "p50": r["travel_card"]["p50_ms"] / r["health_code"]["p50_ms"],
                   "p99": r["travel_card"]["p99_ms"] / r["health_code"]["p99_ms"]} for r in rounds]
     cost = {k: round(statistics.median(x[k] for x in per_round), 3) for k in per_round[0]}
@@ -289,6 +290,12 @@ def read_rounds(gun: Gunicorn, server: RedisServer, args, env: dict, wrk_log) ->
 def total_us(result: dict) -> float:
     """CPU microseconds per request of the benchmark's processes (not other people's)."""
     return sum(v for k, v in result["cpu_us_per_request"].items() if k != "foreign")
+
+
+def app_us(result: dict) -> float:
+    """CPU microseconds per request of gunicorn and redis-server alone: the "kernel" share (the rest
+    of the busy time) also holds other people's processes too short-lived to be seen."""
+    return result["cpu_us_per_request"]["workers"] + result["cpu_us_per_request"]["redis"]
 
 
 def http_benchmark(args, workdir: Path, report: dict, stack: ExitStack, wrk_log) -> bool:
@@ -546,7 +553,8 @@ def print_report(report: dict) -> None:
             print(f"{label:<40} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['total_cpu_us']:>8.0f}"
                   f"  {r['good']:>7}/{r['bad']:<3}")
         print(f"\n1. card read vs health-code read (medians of per-round ratios): cost {cost['by_rps']:.2f}x by req/s, "
-              f"{cost['by_cpu']:.2f}x by CPU us/request; p50 {cost['p50']:.2f}x, p99 {cost['p99']:.2f}x  "
+              f"{cost['by_cpu']:.2f}x by CPU us/request ({cost['by_app_cpu']:.2f}x gunicorn + redis only); "
+              f"p50 {cost['p50']:.2f}x, p99 {cost['p99']:.2f}x  "
               f"-> {verdict(cost['pass'])} (target <= {CARD_COST_GOAL}x)")
         print("   CPU per request (us), from /proc during the measured runs:")
         components = ("workers", "redis", "wrk", "kernel", "foreign")
