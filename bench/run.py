@@ -290,7 +290,8 @@ class RedisServer:
 class Gunicorn:
     """`gunicorn 'app:create_app()' -w W -b 127.0.0.1:PORT`, sync workers, on the bench Redis."""
 
-    def __init__(self, workers: int, redis_url: str, log: Path, app: str = "app:create_app()") -> None:
+    def __init__(self, workers: int, redis_url: str, log: Path, app: str = "app:create_app()",
+                 extra_env: dict[str, str] | None = None) -> None:
         self.workers = workers
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -304,6 +305,7 @@ class Gunicorn:
             # not for one checkpoint credential scanning 2,000 a second.
             HEALTHCODE_RATE_LIMIT_SCALE=str(RATE_LIMIT_SCALE),
         )
+        env.update(extra_env or {})
         self.command = [sys.executable, "-m", "gunicorn", app, "-w", str(workers),
                         "-k", "sync", "-b", f"127.0.0.1:{self.port}",
                         "--no-control-socket"]  # gunicorn 27's default socket is shared per user
@@ -580,13 +582,14 @@ def app_spec(args) -> str:
     return "bench.reference_app:create_app()" if args.floors else "app:create_app()"
 
 
-def choose_workers(server: RedisServer, args, env: dict, wrk_log) -> tuple[int, dict, bool]:
+def choose_workers(server: RedisServer, args, env: dict, wrk_log,
+                   gunicorn_env: dict[str, str] | None = None) -> tuple[int, dict, bool]:
     """The worker count for all targets: best on the bare endpoint (smallest within tolerance)."""
     if args.workers:
         return args.workers, {}, False
     sweep, failed = {}, False
     for w in (int(x) for x in args.worker_choices.split(",")):
-        gun = Gunicorn(w, server.url, OUT / "gunicorn.log", app_spec(args))
+        gun = Gunicorn(w, server.url, OUT / "gunicorn.log", app_spec(args), gunicorn_env)
         try:
             gun.wait_ready()
             r = measure(gun, server, TARGETS[0], args, env, args.sweep_duration, wrk_log)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, request
+from flask import Response, g, jsonify, request
 
 from blueprints.auth import bearer_token, services
 from blueprints.errors import ApiBlueprint
@@ -63,8 +63,10 @@ def start_session(data: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, TravelCardSchema)
 @blp.alt_response(401, **error_doc("unauthorized: prove the phone first (travel token)"))
 @blp.alt_response(410, **RETIRED)
-def card() -> dict[str, Any]:
+def card() -> Response:
     """The card: the cities where the phone stayed 4 h or more in the window, newest first."""
+    # A hot read: the body is plain JSON types already (TravelCardSchema documents it), so it is
+    # returned as it is, not dumped through the schema again.
     lang = "en" if wants_english() else "zh"
     found = services().travel.card(request.headers.get("Authorization", "").partition(" ")[2].strip() or None, lang)
     cities = [{"code": c.code, "name": c.name, "starred": c.starred, "last_seen": iso(c.last_seen),
@@ -72,6 +74,6 @@ def card() -> dict[str, Any]:
     note = found.note
     if found.empty_reason is not None:
         note = EMPTY_TEXTS[found.empty_reason][lang == "en"] + ("。" if lang == "zh" else ". ") + note
-    return {"phone_masked": found.phone_masked, "color": found.color, "reason": found.reason,
-            "window_days": found.window_days, "updated_at": iso(found.updated_at), "cities": cities, "note": note,
-            "empty_reason": found.empty_reason, "policy_version": found.policy_version}
+    return jsonify({"phone_masked": found.phone_masked, "color": found.color, "reason": found.reason,
+                    "window_days": found.window_days, "updated_at": iso(found.updated_at), "cities": cities,
+                    "note": note, "empty_reason": found.empty_reason, "policy_version": found.policy_version})

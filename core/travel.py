@@ -33,7 +33,6 @@ from core.stays import (
     TravelPolicy,
     card_cities,
     card_color,
-    city_of,
     is_overseas,
     visited_cities,
 )
@@ -185,12 +184,10 @@ class TravelService:
         ph, phone_ct = found
         now = self._clock.now()
         stays = self._stays.stays(ph)
-        areas = self._risk.current()
-
-        def elevated(city: str) -> str | None:
-            levels = {area.level for code, area in areas.items() if city_of(code) == city}
-            return "high" if "high" in levels else "medium" if "medium" in levels else None
-
+        # The risk table as this process holds it, per city (the health code's too): reloaded when
+        # its version moves, checked at most once a second, at once after a change made here.
+        # Not the whole table read from the store and scanned for every city of every card.
+        elevated = self._risk.table.level_of_city
         cities = card_cities(stays, now, self.policy, elevated, lambda code: country_name(code, lang))
         rule = card_color(cities, self.policy, elevated)
         empty = None if cities else (EmptyReason.NONE_IN_WINDOW if stays else EmptyReason.NO_DATA)

@@ -342,3 +342,38 @@ def test_visits_expire_a_window_after_the_latest(redis_server):
     now = int(time.time())
     stays.add([], {"ph-1": {"440100": now - 100, "440300": now - 50}}, 1000, now)
     assert abs(redis_server.ttl(f"hc:p:{{{PID}}}:trip") - 950) <= 2
+
+
+@pytest.fixture(params=["redis", "fake"])
+def stay_store(request, redis_server):
+    if request.param == "redis":
+        return RedisStore(redis_server), RedisStays(redis_server)
+    persons = FakePersonStore()
+    return persons, FakeStays(persons)
+
+
+def test_stays_come_back_as_they_were_sent_by_end_and_older_than_the_window_go(stay_store):
+    from core.stays import Stay
+
+    _, stays = stay_store
+    sent = [Stay("440304", T - 900, T - 600), Stay("JP", T - 500, T - 100), Stay("110105", T - 700, T - 300),
+            Stay("440304", T - 900, T - 600)]  # the same stay twice is one record
+    stays.add([("ph-1", s) for s in sent] + [("ph-2", Stay("440100", T - 50, T - 10))], {}, 1000, T)
+    assert stays.stays("ph-1") == [sent[0], sent[2], sent[1]]
+    assert stays.stays("ph-2") == [Stay("440100", T - 50, T - 10)] and stays.stays("ph-3") == []
+    stays.add([("ph-1", Stay("440100", T + 100, T + 200))], {}, 1000, T + 500)  # now T + 500: ends before T - 500 go
+    assert stays.stays("ph-1") == [sent[2], sent[1], Stay("440100", T + 100, T + 200)]
+
+
+def test_stays_with_visits_reach_the_persons_of_that_phone_only(stay_store):
+    from core.stays import Stay
+
+    store, stays = stay_store
+    store.create(record())
+    store.create(record(OTHER))
+    store.set_phone(PID, b"p", "ph-1", NO_VISITS)
+    store.set_phone(OTHER, b"p", "ph-2", NO_VISITS)
+    stays.add([("ph-1", Stay("440106", T - 900, T - 100)), ("ph-3", Stay("110105", T - 900, T - 100))],
+              {"ph-1": {"440100": T - 100}, "ph-3": {"110000": T - 100}}, 1000, T)
+    assert dict(store.load(PID).facts.visits) == {"440100": T - 100}
+    assert dict(store.load(OTHER).facts.visits) == {}

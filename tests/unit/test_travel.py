@@ -142,3 +142,41 @@ def test_a_retired_card_answers_nothing(world):
     world.services.travel.retired = True
     with pytest.raises(Retired):
         world.services.travel.send_code("13800138000")
+
+
+def card_for(world, phone="13800138000"):
+    travel = world.services.travel
+    travel.send_code(phone)
+    token = travel.session_by_code(phone, world.sms.sent[-1][1]).token
+    return lambda: travel.card(token)
+
+
+def test_the_cards_star_and_colour_follow_a_risk_area_set_after_it_was_read(world):
+    card = card_for(world)
+    ph = world.services.travel.phone_hash("+8613800138000")
+    world.stays.add([(ph, Stay(FUTIAN, NOW - 6 * HOUR, NOW - HOUR)), (ph, Stay(GUANGZHOU, NOW - 2 * DAY,
+                                                                             NOW - DAY))], {}, 14 * DAY, NOW)
+    assert [(c.code, c.starred) for c in card().cities] == [(SHENZHEN, False), (GUANGZHOU, False)]
+    world.services.risk_areas.set("440106", "high", "某街道", world.staff())  # a district of Guangzhou
+    shown = card()
+    assert [(c.code, c.starred) for c in shown.cities] == [(SHENZHEN, False), (GUANGZHOU, True)]
+    assert shown.color == "red"
+    world.services.risk_areas.set("440106", "medium", "降级", world.staff())
+    assert card().color == "orange"
+    world.services.risk_areas.set("440106", "low", "解除", world.staff())
+    assert not any(c.starred for c in card().cities) and card().color == "green"
+
+
+def test_a_risk_area_set_by_another_process_reaches_the_table_within_its_refresh():
+    from core.model import RiskArea
+    from core.risk import RiskTable
+    from tests.unit.fakes_authority import FakeRiskAreas
+
+    areas, clock = FakeRiskAreas(), [100.0]
+    table = RiskTable(areas, refresh_seconds=1.0, monotonic=lambda: clock[0])
+    assert table.level_of_city(GUANGZHOU) is None
+    areas.set(RiskArea("440106", "high", "", NOW, "other"))  # written by another worker
+    clock[0] += 0.5
+    assert table.level_of_city(GUANGZHOU) is None  # this process's table, checked at most once a second
+    clock[0] += 0.5
+    assert table.level_of_city(GUANGZHOU) == "high" and table.level_of_city(SHENZHEN) is None
