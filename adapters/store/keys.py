@@ -7,7 +7,7 @@ tag {person-id}; an account's links live in one hash; the ID-number index is one
   hc:p:{<pid>}:lab         -> lab results (sorted set by sampled_at)
   hc:p:{<pid>}:chg / :scan -> history (sorted sets by time, trimmed and expiring)
   hc:p:{<pid>}:trip        -> cities the person's phone stayed in (sorted set city -> last end), a window
-  hc:ph:{<phone-hash>}     -> the persons with that phone (set)
+  hc:ph:{<phone-hash[:4]>} -> the persons by phone (hash rest of phone hash -> ids, comma-joined)
   hc:p:{<pid>}:cc          -> answers kept for reuse (hash account|variant -> entry), a cache
   hc:a:{<account-id>}      -> links (hash person id -> "relation|verified|linked_at[|name|phone claimed]")
   hc:s:<token-hash>        -> session (string with a TTL)
@@ -49,9 +49,10 @@ def facts_keys(person_id: str) -> list[str]:
     return [person_key(person_id), markers_key(person_id), labs_key(person_id), visits_key(person_id)]
 
 
-def phone_index_key(phone_hash: str) -> str:
-    """The persons whose phone this is (for their exposure from the operators' stays)."""
-    return f"hc:ph:{{{phone_hash}}}"
+def phone_index_key(phone_hash: str) -> tuple[str, str]:
+    """Where the persons whose phone this is are listed (for their exposure from the operators'
+    stays): a bucket hash of 1/65,536 of the phones, and the phone's field in it."""
+    return f"hc:ph:{{{phone_hash[:4]}}}", phone_hash[4:]
 
 
 def account_key(account_id: str) -> str:

@@ -35,6 +35,7 @@ class RedisPersons:
         self._discard = scripts.register(client, "discard")
         self._discard_index = scripts.register(client, "discard_index")
         self._visits = scripts.register(client, "visits_add")
+        self._index_phone = scripts.register(client, "phone_index")
 
     def find(self, id_hash: str) -> str | None:
         found = self._r.get(index_key(id_hash))
@@ -59,7 +60,7 @@ class RedisPersons:
         phone_hash = self._r.hget(person_key(person_id), "ph")
         kept = bool(self._erase(keys=self._keys(person_id), args=[now]))
         if isinstance(phone_hash, bytes):  # its own slot: a step of its own
-            self._r.srem(phone_index_key(phone_hash.decode()), person_id)
+            self._phone_index(phone_hash.decode(), "remove", person_id)
         return kept
 
     def discard(self, person_id: str, id_hash: str) -> bool:
@@ -67,7 +68,7 @@ class RedisPersons:
         if not self._discard(keys=self._keys(person_id)):
             return False
         if isinstance(phone_hash, bytes):
-            self._r.srem(phone_index_key(phone_hash.decode()), person_id)
+            self._phone_index(phone_hash.decode(), "remove", person_id)
         # Another slot than the record's (Redis Cluster): its own step, after the record went.
         self._discard_index(keys=[index_key(id_hash)], args=[person_id])
         return True
@@ -84,10 +85,14 @@ class RedisPersons:
         args = [expected or b"", name_ct or b"", source or ""]
         return bool(self._set_name(keys=[person_key(person_id)], args=args))
 
+    def _phone_index(self, phone_hash: str, op: str, person_id: str) -> None:
+        key, field = phone_index_key(phone_hash)
+        self._index_phone(keys=[key], args=[field, op, person_id])
+
     def set_phone(self, person_id: str, phone_ct: bytes, phone_hash: str, visits: Visits) -> None:
         old = self._r.hget(person_key(person_id), "ph")
         # The index first: a stay arriving between the steps still reaches the person.
-        self._r.sadd(phone_index_key(phone_hash), person_id)
+        self._phone_index(phone_hash, "add", person_id)
         self._r.hset(person_key(person_id), mapping={"p": phone_ct, "ph": phone_hash})
         changed = isinstance(old, bytes) and old.decode() != phone_hash
         # Another phone's visits are not this one's; the same phone's are merged (latest end).
@@ -97,7 +102,7 @@ class RedisPersons:
         self._visits(keys=[visits_key(person_id)], args=args)
         if changed:
             assert isinstance(old, bytes)
-            self._r.srem(phone_index_key(old.decode()), person_id)
+            self._phone_index(old.decode(), "remove", person_id)
 
     def claim_self(self, person_id: str, account_id: str, linked_at: int) -> str | None:
         owner: bytes = self._claim_self(keys=[person_key(person_id)], args=[account_id, linked_at])

@@ -106,13 +106,13 @@ class RedisStays:
             chunk = phones[start:start + CHUNK]
             pipe = self._r.pipeline(transaction=False)
             for phone_hash, _ in chunk:
-                pipe.smembers(phone_index_key(phone_hash))
-            holders: list[set[bytes]] = pipe.execute()
+                pipe.hget(*phone_index_key(phone_hash))
+            holders = [raw.split(b",") if raw else [] for raw in pipe.execute()]
             if not any(holders):
                 continue
 
             def build(pipe: Any, chunk: list[tuple[str, dict[str, int]]] = chunk,
-                      holders: list[set[bytes]] = holders) -> None:
+                      holders: list[list[bytes]] = holders) -> None:
                 for (_, cities), persons in zip(chunk, holders, strict=True):
                     args: list[Any] = [now - window, window, 0]
                     for city, end in cities.items():
