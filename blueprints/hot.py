@@ -34,6 +34,7 @@ from blueprints.headers import API_POLICY
 from blueprints.limits import BearerFailures
 from blueprints.metrics import LATENCY, REQUESTS
 from blueprints.schemas import ScanRequestSchema
+from blueprints.travel import card_body
 from core.health_codes import HealthCodeView
 from core.model import CachedAnswer, Role
 from core.wiring import Services
@@ -52,6 +53,8 @@ HEADERS = [
 ]
 ENDPOINT = "citizen.health_code"
 SCAN, SCAN_ENDPOINT = "/api/v1/scans", "checkpoint.scan"
+CARD, CARD_ENDPOINT = "/api/v1/travel/card", "travel.card"
+CARD_QUERIES = {"": None, "lang=zh": "zh", "lang=en": "en"}
 MAX_SCAN_BODY = 4096
 
 
@@ -73,10 +76,17 @@ class HotPaths:
         self._strategy = limiter.limiter if limiter is not None else None
         self._scan_limits = tuple(scan_limits)
         self._scan_schema = ScanRequestSchema()
+        self._cards_counted = REQUESTS.labels(CARD_ENDPOINT, "GET", "200")
+        self._card_latency = LATENCY.labels(CARD_ENDPOINT)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
-        if method == "GET":
+        if method == "GET" and environ.get("PATH_INFO") == CARD and environ.get("QUERY_STRING", "") in CARD_QUERIES:
+            card = self._card(environ)
+            if card is not None:
+                start_response("200 OK", [*HEADERS, ("Content-Length", str(len(card)))])
+                return [card]
+        elif method == "GET":
             found = READ.fullmatch(environ.get("PATH_INFO", ""))
             query = QUERIES.get(environ.get("QUERY_STRING", ""))
             if found is not None and query is not None:
@@ -91,6 +101,23 @@ class HotPaths:
                 start_response("200 OK", [*HEADERS, ("Content-Length", str(len(scanned)))])
                 return [scanned]
         return self._next(environ, start_response)
+
+    def _card(self, environ: dict[str, Any]) -> bytes | None:
+        started = time.perf_counter()
+        scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return None
+        # As wants_english(): ?lang=, else the Accept-Language header.
+        lang = CARD_QUERIES[environ.get("QUERY_STRING", "")] or environ.get("HTTP_ACCEPT_LANGUAGE", "")
+        lang = "en" if lang.strip().lower().startswith("en") else "zh"
+        try:
+            body = f"{self._dumps(card_body(self._services.travel.card(token, lang), lang))}\n".encode()
+        except Exception:  # noqa: BLE001 - refused, retired, or failed: Flask answers it
+            return None
+        self._cards_counted.inc()
+        self._card_latency.observe(time.perf_counter() - started)
+        return body
 
     def _scan(self, environ: dict[str, Any]) -> bytes | None:
         started = time.perf_counter()

@@ -18,6 +18,7 @@ from blueprints.schemas import (
     iso,
 )
 from core.errors import InvalidInput, Msg
+from core.travel import TravelCard
 
 blp = ApiBlueprint("travel", __name__, url_prefix="/api/v1/travel", description="Travel card (通信行程卡)")
 RETIRED = error_doc("retired: the travel card was taken offline (2022-12-13), all trip data deleted")
@@ -69,11 +70,16 @@ def card() -> Response:
     # returned as it is, not dumped through the schema again.
     lang = "en" if wants_english() else "zh"
     found = services().travel.card(request.headers.get("Authorization", "").partition(" ")[2].strip() or None, lang)
+    return jsonify(card_body(found, lang))
+
+
+def card_body(found: TravelCard, lang: str) -> dict[str, Any]:
+    """The card's answer (blueprints/hot.py sends the same)."""
     cities = [{"code": c.code, "name": c.name, "starred": c.starred, "last_seen": iso(c.last_seen),
                "overseas": c.overseas} for c in found.cities]
     note = found.note
     if found.empty_reason is not None:
         note = EMPTY_TEXTS[found.empty_reason][lang == "en"] + ("。" if lang == "zh" else ". ") + note
-    return jsonify({"phone_masked": found.phone_masked, "color": found.color, "reason": found.reason,
-                    "window_days": found.window_days, "updated_at": iso(found.updated_at), "cities": cities,
-                    "note": note, "empty_reason": found.empty_reason, "policy_version": found.policy_version})
+    return {"phone_masked": found.phone_masked, "color": found.color, "reason": found.reason,
+            "window_days": found.window_days, "updated_at": iso(found.updated_at), "cities": cities,
+            "note": note, "empty_reason": found.empty_reason, "policy_version": found.policy_version}

@@ -246,6 +246,11 @@ class StayStore(Protocol):
 
     def stays(self, phone_hash: str) -> list[Stay]: ...
 
+    def token_and_stays(self, token_hash: str, phone_hash: str) -> tuple[tuple[str, bytes] | None, list[Stay]]:
+        """A travel token (as TravelTokens.get) and the stays of the phone its text names, in one
+        round trip (the caller checks that the token is that phone's)."""
+        ...
+
     def delete_all(self) -> dict[str, int]:
         """Every stay, SMS code and travel token gone: how many keys of each."""
         ...

@@ -122,6 +122,15 @@ class RedisStays:
 
             scripts.run_pipeline(self._r, build, (self._visit,))
 
+    def token_and_stays(self, token_hash: str, phone_hash: str) -> tuple[tuple[str, bytes] | None, list[Stay]]:
+        raw, members = scripts.read_round_trip(
+            self._r, [("GET", token_key(token_hash)), ("ZRANGE", stays_key(phone_hash), 0, -1)], ())
+        found = None
+        if isinstance(raw, bytes):
+            stored, _, phone_ct = raw.partition(b"|")
+            found = (stored.decode(), phone_ct)
+        return found, [_stay(member) for member in members]
+
     def stays(self, phone_hash: str) -> list[Stay]:
         members: list[bytes] = self._r.zrange(stays_key(phone_hash), 0, -1)  # type: ignore[assignment]
         return [_stay(raw) for raw in members]

@@ -1,6 +1,9 @@
 """The health-code read answered before Flask (blueprints/hot.py) says exactly what the Flask
 view says: status, headers, body, metrics; and hands every other case to Flask."""
+import hashlib
+import hmac
 import json
+import time
 
 import pytest
 
@@ -137,3 +140,66 @@ def test_the_scan_limit_counts_on_both_paths(redis_server):
                                ).status_code == 200
     refused = api.client.post("/api/v1/scans", json={"qr": "CNHC1:x"}, headers=gate)
     assert refused.status_code == 429 and refused.json["error"]["code"] == "rate_limited"
+
+
+def card_pair(redis_server):
+    fast, slow = make(True), make(False)
+    phone = "13800138000"
+    fast.client.post("/api/v1/travel/sms", json={"phone": phone})
+    code = fast.app.extensions["healthcode"].travel._sms.sent[-1][1]
+    token = fast.client.post("/api/v1/travel/sessions", json={"phone": phone, "sms_code": code}).json["token"]
+    return fast, slow, {"Authorization": "Bearer " + token}
+
+
+@pytest.mark.parametrize("case", ["zh", "?lang=en", "?lang=zh", "accept en", "with stays"])
+def test_the_card_is_the_flask_views(redis_server, case):
+    fast, slow, me = card_pair(redis_server)
+    path, headers = "/api/v1/travel/card", dict(me)
+    if case.startswith("?"):
+        path += case
+    elif case == "accept en":
+        headers["Accept-Language"] = "en-GB,en;q=0.8"
+    elif case == "with stays":
+        services = fast.app.extensions["healthcode"]
+        feed = services.feeds.create("op-1", "operator")
+        now = int(time.time())
+        body = json.dumps([{"phone": "13800138000", "city_code": "440304", "from": now - 5 * 3600,
+                            "to": now - 3600}]).encode()
+        stamp = str(now)
+        signature = hmac.new(feed.secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        assert fast.client.post("/api/v1/feeds/stays", data=body, headers={
+            "X-Feed-Id": "op-1", "X-Timestamp": stamp, "X-Signature": signature,
+            "Content-Type": "application/json"}).status_code == 200
+    answers = [api.client.get(path, headers=headers) for api in (fast, slow)]
+    assert answers[0].status_code == 200
+    assert sorted(answers[0].headers.items()) == sorted(answers[1].headers.items())
+    left, right = (json.loads(a.get_data()) for a in answers)
+    assert left == right
+    assert (left["cities"] != []) == (case == "with stays")
+
+
+@pytest.mark.parametrize("case", ["bad token", "no token", "other phone's hash", "unknown query"])
+def test_a_card_the_fast_path_does_not_take_is_flasks(redis_server, case):
+    fast, slow, me = card_pair(redis_server)
+    path, headers = "/api/v1/travel/card", me
+    token = me["Authorization"].removeprefix("Bearer ")
+    if case == "bad token":
+        headers = {"Authorization": "Bearer " + token[:-3] + "xyz"}
+    elif case == "no token":
+        headers = {}
+    elif case == "other phone's hash":
+        headers = {"Authorization": "Bearer " + "0" * 32 + token[32:]}
+    elif case == "unknown query":
+        path += "?lang=fr"
+    answers = [api.client.get(path, headers=headers) for api in (fast, slow)]
+    assert answers[0].status_code == answers[1].status_code
+    assert answers[0].status_code == (200 if case == "unknown query" else 401)
+    assert json.loads(answers[0].get_data()) == json.loads(answers[1].get_data())
+
+
+def test_a_card_is_counted_as_the_views(redis_server):
+    fast, _, me = card_pair(redis_server)
+    counter = REQUESTS.labels("travel.card", "GET", "200")
+    before = counter._value.get()
+    assert fast.client.get("/api/v1/travel/card", headers=me).status_code == 200
+    assert counter._value.get() == before + 1

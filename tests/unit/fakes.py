@@ -702,7 +702,8 @@ class World:
         self.policies = FakePolicyStore(self.policy)
         self.audit_log, self.appeals, self.risk_areas = FakeAuditLog(), FakeAppeals(), FakeRiskAreas()
         self.feeds, self.seen = FakeFeeds(), FakeSeenOnce()
-        self.stays, self.sms = FakeStays(self.store), ConsoleSms()
+        self.travel_tokens = FakeTravelTokens(self.clock)
+        self.stays, self.sms = FakeStays(self.store, self.travel_tokens), ConsoleSms()
         self.console_users, self.passwords = FakeConsoleUsers(), FakePasswords()
         self.console_sessions = FakeConsoleSessions(self.clock)
         self.tokens = FakeTokenStore(self.clock)
@@ -716,7 +717,7 @@ class World:
             qr=FakeQr(), store=FakeStoreHealth(), outbox=self.outbox, notifiers=(self.notifier,),
             policies=self.policies, counters=self.counters, audit_log=self.audit_log, appeals=self.appeals,
             risk_areas=self.risk_areas, feeds=self.feeds, seen=self.seen, sms_codes=FakeSmsCodes(self.clock),
-            travel_tokens=FakeTravelTokens(self.clock), stays=self.stays, sms=self.sms,
+            travel_tokens=self.travel_tokens, stays=self.stays, sms=self.sms,
             console_users=self.console_users, console_sessions=self.console_sessions, passwords=self.passwords,
         )
         self.services: Services = wire(adapters, ServiceSettings(policy=self.policy, issuer=ISSUER,

@@ -157,9 +157,13 @@ class FakeTravelTokens:
 
 
 class FakeStays:
-    def __init__(self, persons=None) -> None:
+    def __init__(self, persons=None, tokens=None) -> None:
         self.stays_by_phone: dict[str, set] = {}
         self._persons = persons  # a FakePersonStore: its phone index and visits
+        self.tokens = tokens  # a FakeTravelTokens, for token_and_stays
+
+    def token_and_stays(self, token_hash: str, phone_hash: str):
+        return self.tokens.get(token_hash), self.stays(phone_hash)
 
     def add(self, stays, visits, window: int, now: int) -> None:
         for phone_hash, stay in stays:
