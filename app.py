@@ -40,9 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["healthcode.runtime"] = runtime
     bootstrap.open_store(services, runtime)
     register_blueprints(app, services)
-    # The limiter counts on the service's own Redis, through the same connection pool (so a
-    # production store is checked for durability once, and an outage is the same 503).
-    limits.install(app, settings, "redis://", {"connection_pool": runtime.store.client.connection_pool})
+    limits.install(app, settings, *bootstrap.limiter_storage(settings, runtime.store.client))
     if settings.fast_paths:
         scan_limits = parse_many(limits.scaled(settings.rate_scan_credential, settings.rate_limit_scale))
         app.wsgi_app = HotPaths(app, services, app.extensions["healthcode.bearer_failures"],  # type: ignore[method-assign]

@@ -10,9 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
+from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from adapters.passwords import Argon2Passwords
@@ -29,12 +31,13 @@ from adapters.sms.none import NoSms
 from adapters.store import redis_stores
 from adapters.store.authority import RedisAppeals, RedisAuditLog, RedisRiskAreas
 from adapters.store.console import RedisConsoleSessions, RedisConsoleUsers
-from adapters.store.durability import NonDurableStore, refuse_non_durable
+from adapters.store.durability import NonDurableStore, check_durable, refuse_non_durable
 from adapters.store.embedded import EmbeddedRedis
 from adapters.store.feeds import RedisFeedStore
 from adapters.store.health import STORE_ERRORS, RedisStoreHealth
 from adapters.store.outbox import RedisOutbox
 from adapters.store.policy import RedisPolicyStore
+from adapters.store.replication import acknowledging, connection_class
 from adapters.store.stats import RedisCounters
 from adapters.store.travel import RedisSmsCodes, RedisStays, RedisTravelTokens
 from config import Settings, SettingsError
@@ -77,27 +80,68 @@ def secret(settings: Settings, instance: Path) -> bytes:
 
 
 def redis_client(settings: Settings, instance: Path) -> tuple[redis.Redis, EmbeddedRedis | None]:
-    """The one store client: the server at HEALTHCODE_REDIS_URL, or an embedded redis-server."""
+    """The one store client: the server (or the cluster) at HEALTHCODE_REDIS_URL, or an embedded
+    redis-server."""
     embedded = None
     url = settings.redis_url
     if not url:
         embedded = EmbeddedRedis(settings.data_dir or instance / "redis")
         url = embedded.start()
+    cluster = settings.redis_mode == "cluster"
     options: dict[str, Any] = {}
     if settings.production and not settings.allow_non_durable_store:
         # Checked on every new connection, so also when Redis was down at start-up (DESIGN §7).
-        options["redis_connect_func"] = refuse_non_durable
+        # The cluster client runs its own handshake first, then calls this.
+        options["redis_connect_func"] = check_durable if cluster else refuse_non_durable
+    if settings.redis_wait_replicas:
+        options["connection_class"] = connection_class(url)  # WAIT after must-survive writes
     # Few, quick retries: when the store is down, callers get 503 store_unavailable at once
     # instead of waiting out redis-py's default ten retries.
+    retry = Retry(ExponentialBackoff(cap=0.2, base=0.02), 2)
+    if cluster:
+        # Any node names the cluster; redis-py reads the slot table from it and sends each
+        # command to its slot's master (never to a replica: reads see their own writes).
+        return _cluster(url, retry, options), None
     client = redis.Redis.from_url(
         url,
         socket_connect_timeout=2,
         socket_timeout=5,
         health_check_interval=30,
-        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
+        retry=retry,
         **options,
     )
     return client, embedded
+
+
+def _cluster(url: str, retry: Retry, options: dict[str, Any]) -> redis.Redis:
+    client = RedisCluster.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30,
+                                   retry=retry, **options)
+    # The stores are typed against redis.Redis; RedisCluster has the same commands (and refuses,
+    # at run time, anything that would span slots).
+    return client  # type: ignore[return-value]
+
+
+def limiter_storage(settings: Settings, client: redis.Redis) -> tuple[str, dict[str, Any]]:
+    """Where the rate limiter (Flask-Limiter, `limits`) counts: the service's own Redis.
+
+    Standalone, through the same connection pool (so a production store is checked for
+    durability once, and an outage is the same 503). On a cluster, `limits`' own cluster
+    storage on the same nodes: its windows are one key each, so each of its scripts stays in
+    one slot.
+    """
+    if settings.redis_mode == "cluster":
+        parts = urlsplit(settings.redis_url)
+        options: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 5}
+        if parts.scheme == "rediss":
+            options["ssl"] = True
+        return f"redis+cluster://{parts.netloc}", options
+    return "redis://", {"connection_pool": client.connection_pool}
+
+
+def must_survive(client: redis.Redis, settings: Settings) -> redis.Redis:
+    """The client as the stores of must-survive writes use it: each write acknowledged by
+    HEALTHCODE_REDIS_WAIT_REPLICAS replicas (WAIT on its connection), or 503."""
+    return acknowledging(client, settings.redis_wait_replicas or 0, settings.redis_wait_timeout_ms)
 
 
 def _document(variable: str, path: str, load: Callable[[Any], T]) -> T:
@@ -156,7 +200,11 @@ def build(settings: Settings, instance: Path) -> tuple[Services, Runtime]:
     key = secret(settings, instance)
     core_settings = replace(service_settings(settings), audit_key=derive_key(key, "audit-chain"))
     client, embedded = redis_client(settings, instance)
-    keyring = RedisKeyRing(client, derive_key(key, "signing-key-wrap"), settings.issuer,
+    # Scans, sessions, history, counters, SMS codes, travel data and caches go on `client`;
+    # what must survive a failover (persons, links, facts, appeals, the audit trail, the tables
+    # and keys the authorities keep) on `durable` (docs/architecture.md, Redis Cluster).
+    durable = must_survive(client, settings)
+    keyring = RedisKeyRing(durable, derive_key(key, "signing-key-wrap"), settings.issuer,
                            refresh_seconds=settings.key_refresh_seconds)
     codec = CoseCodec(keyring, prefix=QR_PREFIX)
     ids = HmacAccountIds(key)
@@ -174,7 +222,7 @@ def build(settings: Settings, instance: Path) -> tuple[Services, Runtime]:
         platforms["dev"] = DevPlatform(ids)
     store = RedisStoreHealth(client, embedded)
     adapters = Adapters(
-        stores=redis_stores(client),
+        stores=redis_stores(client, durable),
         vault=AesGcmVault(key),
         clock=SystemClock(),
         signer=codec,
@@ -184,19 +232,19 @@ def build(settings: Settings, instance: Path) -> tuple[Services, Runtime]:
         keys=keyring,
         qr=QrImages(),
         store=store,
-        outbox=RedisOutbox(client, stale_ms=settings.outbox_stale_seconds * 1000),
-        policies=RedisPolicyStore(client, core_settings.policy, core_settings.policy_doc),
+        outbox=RedisOutbox(durable, stale_ms=settings.outbox_stale_seconds * 1000),
+        policies=RedisPolicyStore(durable, core_settings.policy, core_settings.policy_doc),
         counters=RedisCounters(client),
-        audit_log=RedisAuditLog(client),
-        appeals=RedisAppeals(client),
-        risk_areas=RedisRiskAreas(client),
-        feeds=RedisFeedStore(client, derive_key(key, "feed-secrets")),
+        audit_log=RedisAuditLog(durable),
+        appeals=RedisAppeals(durable),
+        risk_areas=RedisRiskAreas(durable),
+        feeds=RedisFeedStore(durable, derive_key(key, "feed-secrets")),
         seen=ReplayGuard(client),
         sms_codes=RedisSmsCodes(client),
         travel_tokens=RedisTravelTokens(client),
         stays=RedisStays(client),
         sms=sms_sender(settings),
-        console_users=RedisConsoleUsers(client),
+        console_users=RedisConsoleUsers(durable),
         console_sessions=RedisConsoleSessions(client),
         passwords=Argon2Passwords(),
         notifiers=notifiers,

@@ -29,6 +29,11 @@ class Settings:
 
     env: str = "development"
     redis_url: str = ""
+    redis_mode: str = "standalone"  # standalone | cluster (HEALTHCODE_REDIS_URL names any node)
+    # Must-survive writes are acknowledged once this many replicas have them (WAIT on the write's
+    # connection); None: 1 in cluster mode, 0 standalone (the embedded server has no replica).
+    redis_wait_replicas: int | None = None
+    redis_wait_timeout_ms: int = 500
     data_dir: str = ""
     secret_key: str = ""
     issuer: str = "HCDEV"
@@ -116,7 +121,10 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "tencent_sms_timeout": (1, 60),
     "rate_limit_scale": (1, 100_000),
     "console_session_ttl": (300, 86_400),
+    "redis_wait_replicas": (0, 5),
+    "redis_wait_timeout_ms": (10, 10_000),
 }
+REDIS_MODES = ("standalone", "cluster")
 
 
 def variable(name: str) -> str:
@@ -144,6 +152,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "bool": _parse_bool,
     "bool | None": _parse_bool,
     "int": _parse_number(int, "an integer"),
+    "int | None": _parse_number(int, "an integer"),
     "float": _parse_number(float, "a number"),
     "str": lambda name, raw: raw,
 }
@@ -187,6 +196,14 @@ def _checked(settings: Settings) -> Settings:
     if settings.env not in ENVIRONMENTS:
         # A typo such as "prod" must not quietly run with development defaults (dev login on).
         raise SettingsError(f"HEALTHCODE_ENV must be one of {', '.join(ENVIRONMENTS)}")
+    if settings.redis_mode not in REDIS_MODES:
+        raise SettingsError(f"HEALTHCODE_REDIS_MODE must be one of {', '.join(REDIS_MODES)}")
+    if settings.redis_mode == "cluster" and not settings.redis_url:
+        # The embedded server is one node: a cluster is always the operator's own.
+        raise SettingsError("HEALTHCODE_REDIS_MODE=cluster needs HEALTHCODE_REDIS_URL (any node of the cluster)")
+    wait_replicas = settings.redis_wait_replicas
+    if wait_replicas is None:
+        wait_replicas = 1 if settings.redis_mode == "cluster" else 0
     dev_login = settings.dev_login
     if dev_login is None:
         dev_login = not settings.production
@@ -214,7 +231,7 @@ def _checked(settings: Settings) -> Settings:
         # Off is for plain-HTTP local use only: a console cookie sent over HTTP can be read on the way.
         raise SettingsError("HEALTHCODE_CONSOLE_COOKIE_SECURE cannot be off in production")
     for name, (low, high) in BOUNDS.items():
-        value = getattr(settings, name)
+        value = wait_replicas if name == "redis_wait_replicas" else getattr(settings, name)
         if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value) \
                 or not low <= value <= high:
             raise SettingsError(f"{variable(name)} must be between {low:g} and {high:g}, not {value!r}")
@@ -233,4 +250,5 @@ def _checked(settings: Settings) -> Settings:
         raise SettingsError("HEALTHCODE_SECRET_KEY must be at least 32 characters")
     return Settings(**{**{f.name: getattr(settings, f.name) for f in fields(Settings)},
                        "dev_login": dev_login, "log_level": level, "sms_provider": sms,
+                       "redis_wait_replicas": wait_replicas,
                        "console_cookie_secure": cookie_secure})

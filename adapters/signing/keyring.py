@@ -270,6 +270,11 @@ class RedisKeyRing:
                     break
                 except redis.WatchError:
                     continue
+        # A transaction's replies are read as a batch, so no WAIT follows it on its connection
+        # (adapters/store/replication.py). A second bump of the version, a command of its own,
+        # does get one, and a master replicates in order: once a replica has the bump, it has
+        # the change before it. (Readers merely reload once more.)
+        self._redis.incr(self._ver_key)
         self._next_check = float("-inf")  # our own change is visible at once
         return result
 

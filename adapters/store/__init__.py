@@ -10,16 +10,18 @@ from adapters.store.tokens import RedisCredentialStore, RedisSessionStore
 from core.wiring import Stores
 
 
-def redis_stores(client: redis.Redis) -> Stores:
-    """The core's store ports on `client`."""
-    persons = RedisPersons(client)
+def redis_stores(client: redis.Redis, must_survive: redis.Redis | None = None) -> Stores:
+    """The core's store ports on `client`; persons, links and facts on `must_survive` (the
+    client whose writes wait for a replica: bootstrap.must_survive), when given."""
+    durable = must_survive or client
+    persons = RedisPersons(durable)
     return Stores(
         persons=persons,
         details=persons,
-        links=RedisAccountLinks(client),
-        facts=RedisFactRecords(client),
+        links=RedisAccountLinks(durable),
+        facts=RedisFactRecords(durable),
         history=RedisHistoryLog(client),
         reads=RedisPersonReads(client),
         sessions=RedisSessionStore(client),
-        credentials=RedisCredentialStore(client),
+        credentials=RedisCredentialStore(durable),
     )

@@ -86,16 +86,12 @@ def _area(raw: bytes | str) -> RiskArea:
 class RedisRiskAreas:
     def __init__(self, client: redis.Redis) -> None:
         self._r = client
+        self._set = scripts.register(client, "risk_set")
 
     def set(self, area: RiskArea) -> RiskArea | None:
         value = _json(dataclasses.asdict(area))
-        pipe = self._r.pipeline(transaction=True)  # one hash tag: the table and its log together
-        pipe.hget(RISK, area.code)
-        pipe.hset(RISK, area.code, value)
-        pipe.lpush(RISK_LOG, value)
-        pipe.ltrim(RISK_LOG, 0, RISK_LOG_KEPT - 1)
-        pipe.incr(RISK_VERSION)
-        previous, *_ = pipe.execute()
+        # One hash tag: the table, its log and its version together, in one script.
+        previous = self._set(keys=[RISK, RISK_LOG, RISK_VERSION], args=[area.code, value, RISK_LOG_KEPT])
         return _area(previous) if previous else None
 
     def current(self) -> dict[str, RiskArea]:

@@ -26,6 +26,12 @@ class NonDurableStore(redis.RedisError):
 def refuse_non_durable(connection: Any) -> None:
     """redis-py `redis_connect_func`: the usual handshake, then the persistence settings."""
     connection.on_connect()
+    check_durable(connection)
+
+
+def check_durable(connection: Any) -> None:
+    """The persistence settings of the server at the other end of `connection` (the cluster
+    client calls it after its own handshake, on every node it connects to)."""
     settings = {}
     for name in REQUIRED:
         connection.send_command("CONFIG", "GET", name)

@@ -30,6 +30,7 @@ class RedisFactRecords:
         self._r = client
         self._remove_marker = scripts.register(client, "remove_marker")
         self._replace_marker = scripts.register(client, "replace_marker")
+        self._add_lab = scripts.register(client, "lab_add")
 
     def add_marker(self, marker: Marker) -> None:
         self._r.hset(markers_key(marker.person_id), marker.id, marker_value(marker))
@@ -54,12 +55,8 @@ class RedisFactRecords:
         return [(text(marker_id), int(at)) for marker_id, at in entries]
 
     def add_lab_result(self, person_id: str, result: LabResult) -> bool:
-        key = labs_key(person_id)
-        pipe = self._r.pipeline(transaction=True)
-        pipe.zadd(key, {lab_member(result): result.sampled_at})
-        pipe.zremrangebyrank(key, 0, -MAX_LAB_RESULTS - 1)
-        added, _ = pipe.execute()
-        return bool(added)
+        args = [lab_member(result), result.sampled_at, MAX_LAB_RESULTS]
+        return bool(self._add_lab(keys=[labs_key(person_id)], args=args))
 
 
 class RedisHistoryLog:

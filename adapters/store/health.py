@@ -2,13 +2,22 @@
 from __future__ import annotations
 
 import redis
+from redis import exceptions
 
 from adapters.store.durability import NonDurableStore
 from adapters.store.embedded import EmbeddedRedis
+from adapters.store.replication import NotReplicated
 
 # The exceptions that mean "the store cannot be reached or used now": 503, never 500.
+# A cluster adds its own: a slot without a master (CLUSTERDOWN, MASTERDOWN, a slot not covered),
+# redirections that did not settle (MOVED/ASK beyond redis-py's 16 hops, TRYAGAIN while a slot
+# migrates), and RedisClusterException, which redis-py raises when no node answers for the slot
+# table ("Redis Cluster cannot be connected"). A must-survive write no replica acknowledged in
+# time is NotReplicated.
 STORE_ERRORS: tuple[type[Exception], ...] = (
     redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, redis.ReadOnlyError, NonDurableStore,
+    NotReplicated, exceptions.ClusterError, exceptions.AskError, exceptions.TryAgainError,
+    exceptions.RedisClusterException,
 )
 
 

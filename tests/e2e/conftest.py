@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis
 from flask import Flask
 from werkzeug.serving import make_server
 
 from app import create_app
-from tests.conftest import SERVER_URL
+from tests.conftest import SERVER_URL, store_client
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -55,7 +54,7 @@ class LiveServer:
 @pytest.fixture
 def live_server() -> Iterator[LiveServer]:
     """The real app over HTTP on a free port, on a flushed Redis test database."""
-    client = redis.Redis.from_url(SERVER_URL)
+    client = store_client()
     client.flushdb()
     app = create_app({"HEALTHCODE_REDIS_URL": SERVER_URL, "HEALTHCODE_CODE_TTL": CODE_TTL, "TESTING": True})
     server = make_server("127.0.0.1", 0, app, threaded=True)
