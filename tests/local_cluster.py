@@ -115,12 +115,17 @@ class LocalCluster:
         return self.info(port, "cluster").get("cluster_state") == "ok"
 
     def wait_ok(self, timeout: float = 30.0) -> None:
-        """Every live node sees cluster_state:ok and all 16384 slots served by a master."""
+        """Every live node sees cluster_state:ok and all 16384 slots served by a master, and
+        every live replica has synced with its master (else WAIT 1 finds no replica)."""
         def ok() -> bool:
             live = [p for p in self.ports if self.alive(p)]
             return all(self.state_ok(p) and self.info(p, "cluster").get("cluster_slots_ok") == "16384"
-                       for p in live)
+                       and self.synced(p) for p in live)
         self._wait(ok, "cluster_state:ok", timeout)
+
+    def synced(self, port: int) -> bool:
+        replication = self.info(port, "replication")
+        return replication.get("role") != "slave" or replication.get("master_link_status") == "up"
 
     def alive(self, port: int) -> bool:
         process = self.processes.get(port)

@@ -79,7 +79,9 @@ class RedisCounters:
         pipe.hgetall(COLORS)
         for day in day_list:
             pipe.hgetall(f"hc:{{stats}}:reasons:{day}")
-        pipe.mget([f"hc:{{stats}}:scans:{hour}" for hour in hours])
+        # MGET as a plain command: redis-py's cluster pipeline refuses its mget() (keys could
+        # span slots); these share the {stats} tag.
+        pipe.execute_command("MGET", *(f"hc:{{stats}}:scans:{hour}" for hour in hours))
         colors, *reasons, scans = pipe.execute()
         return {
             "colors": {text(k): max(0, int(v)) for k, v in colors.items()},

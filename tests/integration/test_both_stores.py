@@ -1,22 +1,21 @@
 """The whole flow on both stores: the Redis server and the embedded default."""
 import pytest
-import redis
 
 from adapters.store.embedded import EmbeddedRedis
-from tests.conftest import SERVER_URL, Api
+from tests.conftest import SERVER_URL, Api, store_client
 
 SECRET = "test-secret-key-0123456789abcdef0123"
 
 
-@pytest.fixture(params=["server", "embedded"])
+@pytest.fixture(params=["server", pytest.param("embedded", marks=pytest.mark.standalone)])
 def store_app(request, tmp_path):
     from app import create_app
 
     if request.param == "server":
-        redis.Redis.from_url(SERVER_URL).flushdb()
+        store_client().flushdb()
         app = create_app({"HEALTHCODE_REDIS_URL": SERVER_URL, "HEALTHCODE_SECRET_KEY": SECRET})
         yield app
-        redis.Redis.from_url(SERVER_URL).flushdb()
+        store_client().flushdb()
     else:
         app = create_app({"HEALTHCODE_DATA_DIR": str(tmp_path / "redis"), "HEALTHCODE_SECRET_KEY": SECRET})
         yield app
@@ -38,6 +37,7 @@ def test_apply_mark_show_scan(store_app):
     assert len(history["scans"]) == 1
 
 
+@pytest.mark.standalone
 def test_embedded_store_is_the_default(tmp_path):
     from app import create_app
 

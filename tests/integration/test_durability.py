@@ -17,7 +17,7 @@ import requests
 from adapters.store.embedded import EmbeddedRedis
 from tests.conftest import NOTICE
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.standalone]  # the embedded store, a server of its own
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "durability-secret-0123456789abcdef0123"
 

@@ -18,6 +18,7 @@ def test_replies_in_order_raw(client):
     assert replies == [b"v", None, None]
 
 
+@pytest.mark.standalone  # keys of several slots; the cluster's own: test_cluster_store.py
 def test_a_lost_script_is_loaded_and_the_round_trip_sent_again(client):
     script = scripts.register(client, "facts")
     client.script_flush()
@@ -25,6 +26,7 @@ def test_a_lost_script_is_loaded_and_the_round_trip_sent_again(client):
     assert reply == [b"v", [[], [], [], []]]
 
 
+@pytest.mark.standalone
 def test_a_connection_the_server_dropped_is_replaced(client):
     pooled = client.client_id()  # the one pooled connection (nothing else runs here)
     other = redis.Redis(connection_pool=redis.ConnectionPool(**client.connection_pool.connection_kwargs))
