@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
 from adapters.passwords import Argon2Passwords
@@ -114,8 +115,15 @@ def redis_client(settings: Settings, instance: Path) -> tuple[redis.Redis, Embed
 
 
 def _cluster(url: str, retry: Retry, options: dict[str, Any]) -> redis.Redis:
-    client = RedisCluster.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30,
-                                   retry=retry, **options)
+    try:
+        client = RedisCluster.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30,
+                                       retry=retry, **options)
+    except RedisClusterException as exc:
+        # redis-py reads the slot table when the client is built, through the durability
+        # check: a refused node is refused at start-up, as open_store refuses a server.
+        if isinstance(exc.__cause__, NonDurableStore):
+            raise RuntimeError(str(exc.__cause__)) from None
+        raise
     # The stores are typed against redis.Redis; RedisCluster has the same commands (and refuses,
     # at run time, anything that would span slots).
     return client  # type: ignore[return-value]

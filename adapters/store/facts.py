@@ -55,7 +55,7 @@ class RedisFactRecords:
         return [(text(marker_id), int(at)) for marker_id, at in entries]
 
     def add_lab_result(self, person_id: str, result: LabResult) -> bool:
-        args = [lab_member(result), result.sampled_at, MAX_LAB_RESULTS]
+        args: list[str | int] = [lab_member(result), result.sampled_at, MAX_LAB_RESULTS]
         return bool(self._add_lab(keys=[labs_key(person_id)], args=args))
 
 

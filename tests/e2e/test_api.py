@@ -62,6 +62,7 @@ def test_production_has_no_dev_login(redis_server):
     assert response.status_code == 422
 
 
+@pytest.mark.standalone  # a standalone server of its own, or none
 def test_production_refuses_a_store_that_can_lose_writes_and_unknown_environments(redis_server):
     from app import create_app
     from tests.conftest import SERVER_URL

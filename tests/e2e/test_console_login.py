@@ -3,6 +3,8 @@ their edge, the session cookie's flags, a server-side session that logout and di
 CSRF refusals that change nothing."""
 import hashlib
 
+import pytest
+
 from adapters.store.console import console_session_key
 from tests.e2e.console import PASSWORD, ConsoleBrowser, add_user, console_app, field_errors, flashes, form_alert
 from tests.e2e.test_contract_fixes import free_port
@@ -203,6 +205,7 @@ def test_console_pages_are_not_cached_and_run_only_our_own_scripts(redis_server)
         assert "<script>" not in response.get_data(as_text=True)
 
 
+@pytest.mark.standalone  # a standalone server of its own, or none
 def test_a_store_outage_is_a_503_page_even_when_a_session_cookie_must_be_read(redis_server):
     app = console_app(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     browser = ConsoleBrowser(app)

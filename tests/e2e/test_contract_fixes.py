@@ -73,6 +73,7 @@ def assert_store_unavailable(response) -> None:
 # -- 1. start-up without the store ---------------------------------------------------------------
 
 
+@pytest.mark.standalone  # a standalone server of its own, or none
 def test_app_starts_while_the_store_is_down_and_serves_once_it_is_back(storeless_app, port, tmp_path):
     client = storeless_app.test_client()
     assert client.get("/healthz").status_code == 200
@@ -91,12 +92,14 @@ def test_app_starts_while_the_store_is_down_and_serves_once_it_is_back(storeless
         assert len(client.get("/.well-known/health-code-keys").json["keys"]) == 1
 
 
+@pytest.mark.standalone  # a standalone server of its own, or none
 def test_published_keys_exist_even_before_the_first_code_is_signed(storeless_app, port, tmp_path):
     with redis_on(port, tmp_path):
         keys = storeless_app.test_client().get("/.well-known/health-code-keys").json["keys"]
         assert [key["alg"] for key in keys] == ["ES256"]
 
 
+@pytest.mark.standalone  # a standalone server of its own, or none
 def test_production_app_started_without_its_store_never_writes_to_a_non_durable_one(port, tmp_path):
     app = create_app({"HEALTHCODE_REDIS_URL": f"redis://127.0.0.1:{port}/0", "HEALTHCODE_ENV": "production",
                       "HEALTHCODE_SECRET_KEY": SECRET})
@@ -119,6 +122,7 @@ def test_production_app_started_without_its_store_never_writes_to_a_non_durable_
         assert len(client.get("/.well-known/health-code-keys").json["keys"]) == 1
 
 
+@pytest.mark.standalone  # a standalone server of its own, or none
 @pytest.mark.parametrize("setting", [("--appendonly", "no"), ("--appendonly", "yes", "--appendfsync", "always",
                                                                      "--no-appendfsync-on-rewrite", "yes")],
                          ids=["no-aof", "no-fsync-while-rewriting"])
@@ -133,6 +137,7 @@ def test_production_still_refuses_to_start_on_a_reachable_non_durable_store(port
 # -- 2. /.well-known is an API path ------------------------------------------------------------------
 
 
+@pytest.mark.standalone  # a standalone server of its own, or none
 def test_published_keys_answer_a_store_outage_with_the_json_error_body(storeless_app):
     response = storeless_app.test_client().get("/.well-known/health-code-keys?lang=en")
     assert_store_unavailable(response)

@@ -6,7 +6,8 @@ from config import Settings, SettingsError, load_settings
 
 def test_defaults_without_environment():
     settings = load_settings(environ={})
-    assert settings == Settings(dev_login=True, sms_provider="console", console_cookie_secure=False)
+    assert settings == Settings(dev_login=True, sms_provider="console", console_cookie_secure=False,
+                                redis_wait_replicas=0)
     assert settings.code_ttl == 60 and settings.dev_login_enabled and not settings.production
 
 
@@ -15,6 +16,23 @@ def test_environment_is_read_as_each_field_s_type():
                                       "HEALTHCODE_DEV_LOGIN": "off", "HEALTHCODE_LOG_LEVEL": "warning"})
     assert (settings.code_ttl, settings.credential_cache_seconds) == (90, 0.5)
     assert settings.dev_login is False and settings.log_level == "WARNING"
+
+
+def test_redis_mode_is_standalone_or_a_cluster_named_by_any_node_whose_writes_wait_for_a_replica():
+    assert load_settings(environ={}).redis_mode == "standalone"
+    cluster = load_settings(environ={"HEALTHCODE_REDIS_MODE": "cluster", "HEALTHCODE_REDIS_URL": "redis://n1:7000"})
+    assert (cluster.redis_mode, cluster.redis_wait_replicas, cluster.redis_wait_timeout_ms) == ("cluster", 1, 500)
+    assert load_settings(environ={"HEALTHCODE_REDIS_URL": "redis://r:6379", "HEALTHCODE_REDIS_MODE": "cluster",
+                                  "HEALTHCODE_REDIS_WAIT_REPLICAS": "0"}).redis_wait_replicas == 0
+    assert load_settings(environ={"HEALTHCODE_REDIS_WAIT_REPLICAS": "2"}).redis_wait_replicas == 2
+    with pytest.raises(SettingsError, match="HEALTHCODE_REDIS_MODE must be one of standalone, cluster"):
+        load_settings(environ={"HEALTHCODE_REDIS_MODE": "sentinel"})
+    with pytest.raises(SettingsError, match="needs HEALTHCODE_REDIS_URL"):
+        load_settings(environ={"HEALTHCODE_REDIS_MODE": "cluster"})  # no embedded cluster
+    with pytest.raises(SettingsError, match="HEALTHCODE_REDIS_WAIT_TIMEOUT_MS must be between"):
+        load_settings(environ={"HEALTHCODE_REDIS_WAIT_TIMEOUT_MS": "0"})
+    with pytest.raises(SettingsError, match="HEALTHCODE_REDIS_WAIT_REPLICAS must be an integer"):
+        load_settings(environ={"HEALTHCODE_REDIS_WAIT_REPLICAS": "one"})
 
 
 def test_overrides_win_over_the_environment():
