@@ -10,12 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.cluster import RedisCluster
-from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
 from adapters.passwords import Argon2Passwords
@@ -31,6 +29,7 @@ from adapters.sms.console import ConsoleSms
 from adapters.sms.none import NoSms
 from adapters.store import redis_stores
 from adapters.store.authority import RedisAppeals, RedisAuditLog, RedisRiskAreas
+from adapters.store.cluster import DeferredCluster
 from adapters.store.console import RedisConsoleSessions, RedisConsoleUsers
 from adapters.store.durability import NonDurableStore, check_durable, refuse_non_durable
 from adapters.store.embedded import EmbeddedRedis
@@ -115,34 +114,25 @@ def redis_client(settings: Settings, instance: Path) -> tuple[redis.Redis, Embed
 
 
 def _cluster(url: str, retry: Retry, options: dict[str, Any]) -> redis.Redis:
-    try:
-        client = RedisCluster.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30,
-                                       retry=retry, **options)
-    except RedisClusterException as exc:
-        # redis-py reads the slot table when the client is built, through the durability
-        # check: a refused node is refused at start-up, as open_store refuses a server.
-        if isinstance(exc.__cause__, NonDurableStore):
-            raise RuntimeError(str(exc.__cause__)) from None
-        raise
+    def build() -> RedisCluster:
+        return RedisCluster.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30,
+                                     retry=retry, **options)
+
+    # Built on first use, so the app starts while the cluster is down (adapters/store/cluster.py).
     # The stores are typed against redis.Redis; RedisCluster has the same commands (and refuses,
     # at run time, anything that would span slots).
-    return client  # type: ignore[return-value]
+    return DeferredCluster(build)  # type: ignore[return-value]
 
 
 def limiter_storage(settings: Settings, client: redis.Redis) -> tuple[str, dict[str, Any]]:
     """Where the rate limiter (Flask-Limiter, `limits`) counts: the service's own Redis.
 
-    Standalone, through the same connection pool (so a production store is checked for
-    durability once, and an outage is the same 503). On a cluster, `limits`' own cluster
-    storage on the same nodes: its windows are one key each, so each of its scripts stays in
-    one slot.
+    Through the same connection pool, or the same cluster client (so a production store is
+    checked for durability once, and an outage is the same 503). On a cluster, each window is
+    one key, so each of the limiter's scripts stays in one slot.
     """
     if settings.redis_mode == "cluster":
-        parts = urlsplit(settings.redis_url)
-        options: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 5}
-        if parts.scheme == "rediss":
-            options["ssl"] = True
-        return f"redis+cluster://{parts.netloc}", options
+        return "healthcode+cluster://", {"client": client}  # adapters/store/cluster.SharedClusterStorage
     return "redis://", {"connection_pool": client.connection_pool}
 
 

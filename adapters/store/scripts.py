@@ -17,6 +17,8 @@ import redis
 from redis.cluster import RedisCluster
 from redis.commands.core import Script
 
+from adapters.store.cluster import DeferredCluster
+
 LUA = Path(__file__).resolve().parent / "lua"
 
 
@@ -33,7 +35,7 @@ def register(client: redis.Redis, name: str) -> Script:
 
 def is_cluster(client: object) -> bool:
     """Whether `client` talks to a Redis Cluster (HEALTHCODE_REDIS_MODE=cluster)."""
-    return isinstance(client, RedisCluster)
+    return isinstance(client, RedisCluster | DeferredCluster)
 
 
 class _Batch:

@@ -137,7 +137,7 @@ def test_a_replica_that_does_not_acknowledge_in_time_makes_the_write_a_503_and_a
     assert again.status_code == 201, again.json
 
 
-def test_a_master_killed_under_load_costs_503s_until_promoted_and_no_acknowledged_write(app, cluster):
+def test_a_master_killed_under_load_costs_503s_until_promoted_and_no_acknowledged_write(app, cluster, capsys):
     token, _ = app.extensions["healthcode"].credentials.create("authority", "failover")
     authority = {"Authorization": "Bearer " + token}
     load, stop = Load(), threading.Event()
@@ -179,17 +179,19 @@ def test_a_master_killed_under_load_costs_503s_until_promoted_and_no_acknowledge
     after = [status for at, status in load.timeline if at >= synced_at + 1]
     acknowledged = len(load.persons) + len(load.verified) + len(load.markers) * 2
     found = persons + verified + markers + audited
-    print(f"\nfailover: {sum(load.statuses.values())} requests {dict(sorted(load.statuses.items()))}; "
+    report = (f"\nfailover: {sum(load.statuses.values())} requests {dict(sorted(load.statuses.items()))}; "
           f"promoted {promoted_at - killed_at:.1f} s after the SIGKILL, old master back as replica "
           f"{synced_at - killed_at:.1f} s after; {outage.count(503)} 503s of {len(outage)} requests from the "
           f"kill until 1 s after the resync, {after.count(503)} of {len(after)} after; acknowledged "
           f"must-survive writes {acknowledged} (applications {len(load.persons)}, face checks "
           f"{len(load.verified)}, markers {len(load.markers)} and their audit entries), found afterwards {found} "
           f"(applications {persons}, face checks {verified}, markers {markers}, audit entries {audited})")
+    with capsys.disabled():  # shown in every run, not only a failing one
+        print(report)
     assert load.statuses[500] == 0
-    assert outage.count(503) > 0, "the kill was not felt: no 503"
-    assert after and after.count(503) == 0, "the service did not recover by itself"
-    assert found == acknowledged
+    assert outage.count(503) > 0, "the kill was not felt: no 503" + report
+    assert after and after.count(503) == 0, "the service did not recover by itself" + report
+    assert found == acknowledged, report
 
 
 def json_verified(raw) -> bool:

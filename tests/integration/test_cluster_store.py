@@ -73,3 +73,23 @@ def test_production_on_the_cluster_refuses_a_node_that_can_lose_writes(redis_ser
     finally:
         for node in nodes:
             node.config_set("appendfsync", "always")
+
+
+def test_the_app_starts_while_the_cluster_is_down_answers_503_and_serves_once_it_is_up(tmp_path):
+    from app import create_app
+    from tests.local_cluster import LocalCluster, free_ports
+
+    cluster = LocalCluster(tmp_path, free_ports())
+    app = create_app({"HEALTHCODE_REDIS_URL": cluster.url, "HEALTHCODE_SECRET_KEY": "d" * 40, "TESTING": True})
+    client = app.test_client()
+    try:
+        down = client.post("/api/v1/sessions", json={"platform": "dev", "code": "early"})
+        assert down.status_code == 503 and down.json["error"]["code"] == "store_unavailable"
+        cluster.start()
+        up = client.post("/api/v1/sessions", json={"platform": "dev", "code": "early"})
+        assert up.status_code == 201, up.json
+        token = up.json["token"]
+        assert client.get("/api/v1/persons", headers={"Authorization": "Bearer " + token}).status_code == 200
+    finally:
+        app.extensions["healthcode.runtime"].store.close()
+        cluster.stop()
