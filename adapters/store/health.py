@@ -5,10 +5,12 @@ import redis
 
 from adapters.store.durability import NonDurableStore
 from adapters.store.embedded import EmbeddedRedis
+from adapters.store.layout import LayoutMismatch
 
 # The exceptions that mean "the store cannot be reached or used now": 503, never 500.
 STORE_ERRORS: tuple[type[Exception], ...] = (
     redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, redis.ReadOnlyError, NonDurableStore,
+    LayoutMismatch,
 )
 
 
