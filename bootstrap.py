@@ -35,6 +35,7 @@ from adapters.store.durability import NonDurableStore, check_durable, refuse_non
 from adapters.store.embedded import EmbeddedRedis
 from adapters.store.feeds import RedisFeedStore
 from adapters.store.health import STORE_ERRORS, RedisStoreHealth
+from adapters.store.layout import IndexLayout, LayoutMismatch
 from adapters.store.outbox import RedisOutbox
 from adapters.store.policy import RedisPolicyStore
 from adapters.store.replication import acknowledging, connection_class
@@ -62,6 +63,7 @@ class Runtime:
     store: RedisStoreHealth
     policy_file_version: str
     form_key: bytes = b""  # signs the console's CSRF tokens (derived from the server secret)
+    layout: IndexLayout | None = None  # the global indexes' buckets, checked against the store's
 
 
 def secret(settings: Settings, instance: Path) -> bytes:
@@ -219,8 +221,9 @@ def build(settings: Settings, instance: Path) -> tuple[Services, Runtime]:
     if settings.dev_login_enabled:
         platforms["dev"] = DevPlatform(ids)
     store = RedisStoreHealth(client, embedded)
+    layout = IndexLayout(client, settings.index_bits)
     adapters = Adapters(
-        stores=redis_stores(client, durable),
+        stores=redis_stores(client, layout, durable),
         vault=AesGcmVault(key),
         clock=SystemClock(),
         signer=codec,
@@ -240,14 +243,15 @@ def build(settings: Settings, instance: Path) -> tuple[Services, Runtime]:
         seen=ReplayGuard(client),
         sms_codes=RedisSmsCodes(client),
         travel_tokens=RedisTravelTokens(client),
-        stays=RedisStays(client),
+        stays=RedisStays(client, layout),
         sms=sms_sender(settings),
         console_users=RedisConsoleUsers(durable),
         console_sessions=RedisConsoleSessions(client),
         passwords=Argon2Passwords(),
         notifiers=notifiers,
     )
-    runtime = Runtime(settings, store, core_settings.policy.version, form_key=derive_key(key, "console-csrf"))
+    runtime = Runtime(settings, store, core_settings.policy.version, form_key=derive_key(key, "console-csrf"),
+                      layout=layout)
     return wire(adapters, core_settings), runtime
 
 
@@ -259,12 +263,14 @@ def open_store(services: Services, runtime: Runtime) -> None:
     key ring creates its first key on first use.
     """
     try:
+        if runtime.layout is not None:
+            runtime.layout.check()
         services.keys.ensure_active_key()
         in_force = services.policies.ensure_published()
         if in_force != runtime.policy_file_version:
             log.warning("the policy in force is %s; HEALTHCODE_POLICY_FILE has %s (publish it with "
                         "'flask --app app policy publish FILE')", in_force, runtime.policy_file_version)
-    except NonDurableStore as exc:
+    except (NonDurableStore, LayoutMismatch) as exc:
         raise RuntimeError(str(exc)) from None
     except STORE_ERRORS as exc:
         # The type only: the message can carry the store's address.

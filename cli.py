@@ -116,7 +116,7 @@ def register(app: Flask, services: Services) -> None:
 
     @app.cli.group()
     def store() -> None:
-        """The embedded Redis (when HEALTHCODE_REDIS_URL is empty)."""
+        """The store: its layout; the embedded Redis (when HEALTHCODE_REDIS_URL is empty)."""
 
     @store.command("stop")
     def stop_store() -> None:
@@ -172,6 +172,23 @@ def register(app: Flask, services: Services) -> None:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
         published = services.policy_admin.publish(doc, "operator", reason)
         click.echo(f"in force: {published.version}")
+
+    @store.command("migrate")
+    @click.option("--index-bits", type=click.IntRange(8, 20), default=None,
+                  help="The indexes' bits (default: HEALTHCODE_INDEX_BITS); start the app with the same.")
+    @click.option("--yes", is_flag=True, help="Do not ask: the writers are stopped.")
+    def migrate_store(index_bits: int | None, yes: bool) -> None:
+        """Bring a store of an earlier layout, or of other index bits, to this version's; idempotent."""
+        from adapters.store.migrate import migrate
+
+        runtime = app.extensions["healthcode.runtime"]
+        bits = index_bits or runtime.settings.index_bits
+        if not yes:
+            click.confirm(f"Migrate the store to layout {bits} bits? Stop every app process and worker first",
+                          abort=True)
+        migrate(runtime.store.client, bits, click.echo)
+        if bits != runtime.settings.index_bits:
+            click.echo(f"now start the app with HEALTHCODE_INDEX_BITS={bits}")
 
     @app.cli.group()
     def keys() -> None:

@@ -57,6 +57,9 @@ class Settings:
     travel_retired: bool = False  # the travel card was retired on 2022-12-13: endpoints answer 410
     travel_token_ttl: int = 1800
     fast_paths: bool = True  # the health-code read answered before Flask (blueprints/hot.py); 0: through Flask
+    # The ID-number and phone indexes live in 2**index_bits bucket hashes (adapters/store/layout.py):
+    # about 30-100 persons a bucket is the sweet spot; fixed once the store holds data (migrate to change).
+    index_bits: int = 16
     code_cache: bool = True  # reuse a signed code while nothing it was built from changed; 0: sign every read
     sms_provider: str = ""  # console (local use only) | tencent | none; default: console, none in production
     # Tencent Cloud SMS (adapters/sms/tencent.py): the API key, the SMS app, its approved signature
@@ -123,6 +126,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "console_session_ttl": (300, 86_400),
     "redis_wait_replicas": (0, 5),
     "redis_wait_timeout_ms": (10, 10_000),
+    "index_bits": (8, 20),
 }
 REDIS_MODES = ("standalone", "cluster")
 

@@ -5,6 +5,7 @@ import base64
 import json
 from typing import Any
 
+from adapters.store.layout import hex_ids
 from core.model import (
     ColorChange,
     Facts,
@@ -43,28 +44,36 @@ def pairs(flat: list[Any] | dict[Any, Any]) -> dict[Any, Any]:
 def parse_record(person_id: str, raw: dict[bytes, bytes]) -> PersonRecord | None:
     if not raw or b"i" not in raw:
         return None
-    text = {k: raw[k].decode() for k in (b"h", b"o", b"c", b"r", b"t", b"ns", b"a") if k in raw}
+    # Hashes and ids raw (adapters/store/layout.py), the rest text.
+    text = {k: raw[k].decode() for k in (b"c", b"r", b"t", b"ns") if k in raw}
     source = text.get(b"ns")
+    owner, accounts = raw.get(b"o"), raw.get(b"a")
     return PersonRecord(
         id=person_id,
-        id_hash=text.get(b"h", ""),
+        id_hash=raw[b"h"].hex() if b"h" in raw else "",
         id_number_ct=raw[b"i"],
         name_ct=raw.get(b"n"),
         phone_ct=raw.get(b"p"),
-        self_account=text.get(b"o"),
+        self_account=owner.hex() if owner else None,
         last_color=text.get(b"c"),
         revoked_before=int(text.get(b"r", 0)),
         created_at=int(text.get(b"t", 0)),
         name_source=NameSource(source) if source else None,
-        accounts=tuple(text[b"a"].split(",")) if b"a" in text else (),
+        accounts=tuple(hex_ids(accounts)) if accounts else (),
     )
 
 
 # -- links ---------------------------------------------------------------------------------
 
+# The relation by its initial: a verified link's value stays within 25 bytes, so an account's
+# hash fits a 48-byte allocation (adapters/store/layout.py).
+RELATION_CODES = {Relation.SELF: "s", Relation.FAMILY: "f"}
+RELATIONS = {code: relation for relation, code in RELATION_CODES.items()}
+
+
 def link_value(link: Link) -> str:
     """relation|verified|linked_at|notice, then |name|phone while claims ride along."""
-    value = f"{link.relation}|{int(link.verified)}|{link.linked_at}|{link.consent_notice or ''}"
+    value = f"{RELATION_CODES[link.relation]}|{int(link.verified)}|{link.linked_at}|{link.consent_notice or ''}"
     claims = (link.claimed_name_ct, link.claimed_phone_ct)
     if any(claim is not None for claim in claims):  # "|name|phone", base64, either may be empty
         value += "".join("|" + (base64.b64encode(c).decode() if c is not None else "") for c in claims)
@@ -74,7 +83,7 @@ def link_value(link: Link) -> str:
 def parse_link(person_id: str, raw: bytes) -> Link:
     relation, verified, linked_at, notice, *claims = raw.decode().split("|")
     name, phone = (base64.b64decode(c) if c else None for c in (claims + ["", ""])[:2])
-    return Link(person_id, Relation(relation), verified == "1", int(linked_at), name, phone, notice or None)
+    return Link(person_id, RELATIONS[relation], verified == "1", int(linked_at), name, phone, notice or None)
 
 
 # -- sessions ------------------------------------------------------------------------------

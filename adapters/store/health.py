@@ -6,6 +6,7 @@ from redis import exceptions
 
 from adapters.store.durability import NonDurableStore
 from adapters.store.embedded import EmbeddedRedis
+from adapters.store.layout import LayoutMismatch
 from adapters.store.replication import NotReplicated
 
 # The exceptions that mean "the store cannot be reached or used now": 503, never 500.
@@ -16,7 +17,7 @@ from adapters.store.replication import NotReplicated
 # time is NotReplicated.
 STORE_ERRORS: tuple[type[Exception], ...] = (
     redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, redis.ReadOnlyError, NonDurableStore,
-    NotReplicated, exceptions.ClusterError, exceptions.AskError, exceptions.TryAgainError,
+    LayoutMismatch, NotReplicated, exceptions.ClusterError, exceptions.AskError, exceptions.TryAgainError,
     exceptions.RedisClusterException,
 )
 

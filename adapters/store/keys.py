@@ -1,13 +1,15 @@
 """The store's key layout (DESIGN §7, cluster-ready): every key of one person shares the hash
-tag {person-id}; an account's links live in one hash; the ID-number index is one key per person.
+tag {person-id}; an account's links live in one hash; the two global indexes are bucket hashes
+(adapters/store/layout.py: 2**HEALTHCODE_INDEX_BITS buckets, raw bytes).
 
-  hc:id:{<id-hash>}        -> person id                 (string, global single-key lookup)
-  hc:p:{<pid>}             -> person hash (ciphertexts, verified owner account, last colour)
+  hc:{layout}              -> the indexes' layout (version, bits): every process checks it
+  hc:id:<bits>:{<bucket>}  -> ID-number index (hash: rest of the ID-number hash -> raw person id)
+  hc:p:{<pid>}             -> person hash (ciphertexts, verified owner account, last colour; ids raw)
   hc:p:{<pid>}:m           -> markers (hash id -> JSON)
   hc:p:{<pid>}:lab         -> lab results (sorted set by sampled_at)
   hc:p:{<pid>}:chg / :scan -> history (sorted sets by time, trimmed and expiring)
   hc:p:{<pid>}:trip        -> cities the person's phone stayed in (sorted set city -> last end), a window
-  hc:ph:{<phone-hash[:4]>} -> the persons by phone (hash rest of phone hash -> ids, comma-joined)
+  hc:ph:<bits>:{<bucket>}  -> the persons by phone (hash: rest of the phone hash -> raw ids, concatenated)
   hc:p:{<pid>}:cc          -> answers kept for reuse (hash account|variant -> entry), a cache
   hc:a:{<account-id>}      -> links (hash person id -> "relation|verified|linked_at[|name|phone claimed]")
   hc:s:<token-hash>        -> session (string with a TTL)
@@ -49,18 +51,8 @@ def facts_keys(person_id: str) -> list[str]:
     return [person_key(person_id), markers_key(person_id), labs_key(person_id), visits_key(person_id)]
 
 
-def phone_index_key(phone_hash: str) -> tuple[str, str]:
-    """Where the persons whose phone this is are listed (for their exposure from the operators'
-    stays): a bucket hash of 1/65,536 of the phones, and the phone's field in it."""
-    return f"hc:ph:{{{phone_hash[:4]}}}", phone_hash[4:]
-
-
 def account_key(account_id: str) -> str:
     return f"hc:a:{{{account_id}}}"
-
-
-def index_key(id_hash: str) -> str:
-    return f"hc:id:{{{id_hash}}}"
 
 
 def session_key(token_hash: str) -> str:

@@ -11,6 +11,7 @@ from adapters.store import scripts
 from adapters.store.authority import RISK_VERSION
 from adapters.store.encoding import parse_facts, parse_link, parse_session, scan_json
 from adapters.store.keys import account_key, answers_key, facts_keys, scans_key, session_key
+from adapters.store.layout import id_field
 from adapters.store.policy import CURRENT as POLICY_CURRENT
 from core.model import CachedAnswer, CacheProbe, Globals, PersonSnapshot, Remember, ScanRecord
 
@@ -30,7 +31,7 @@ class RedisPersonReads:
     def load(self, person_id: str, account_id: str | None = None) -> PersonSnapshot:
         def build(pipe: Any) -> None:
             if account_id is not None:
-                pipe.hget(account_key(account_id), person_id)
+                pipe.hget(account_key(account_id), id_field(person_id))
             pipe.evalsha(self._facts.sha, 4, *facts_keys(person_id))
 
         replies = self._run(build)
@@ -43,7 +44,7 @@ class RedisPersonReads:
         if probe is not None:
             return self._load_cached(token_hash, account_id, person_id, probe)
 
-        commands = [("GET", session_key(token_hash)), ("HGET", account_key(account_id), person_id),
+        commands = [("GET", session_key(token_hash)), ("HGET", account_key(account_id), id_field(person_id)),
                     ("EVALSHA", self._facts.sha, 4, *facts_keys(person_id))]
         raw_session, raw_link, raw_facts = scripts.read_round_trip(self._r, commands, (self._facts,))
         record, facts = parse_facts(person_id, raw_facts)
@@ -53,7 +54,7 @@ class RedisPersonReads:
     def _load_cached(self, token_hash: str, account_id: str, person_id: str, probe: CacheProbe) -> PersonSnapshot:
         # The link lives in the account's slot, so the script cannot see it: the digest the
         # caller gets (and stores with the answer) ends with the link's, compared here.
-        commands = [("GET", session_key(token_hash)), ("HGET", account_key(account_id), person_id),
+        commands = [("GET", session_key(token_hash)), ("HGET", account_key(account_id), id_field(person_id)),
                     ("GET", POLICY_CURRENT), ("GET", RISK_VERSION),
                     ("EVALSHA", self._facts_cached.sha, 5, *facts_keys(person_id), answers_key(person_id),
                      probe.now, probe.salt, probe.slot)]

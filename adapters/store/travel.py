@@ -13,7 +13,8 @@ import redis
 
 from adapters.store import scripts
 from adapters.store.encoding import text
-from adapters.store.keys import phone_index_key, visits_key
+from adapters.store.keys import visits_key
+from adapters.store.layout import IndexLayout, hex_ids
 from core.stays import Stay
 from core.travel import CodeCheck
 
@@ -76,8 +77,9 @@ def _stay(raw: bytes) -> Stay:
 
 
 class RedisStays:
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, layout: IndexLayout | None = None) -> None:
         self._r = client
+        self._layout = layout or IndexLayout(client)
         self._add = scripts.register(client, "stays_add")
         self._visit = scripts.register(client, "visits_add")
 
@@ -106,19 +108,19 @@ class RedisStays:
             chunk = phones[start:start + CHUNK]
             pipe = self._r.pipeline(transaction=False)
             for phone_hash, _ in chunk:
-                pipe.hget(*phone_index_key(phone_hash))
-            holders = [raw.split(b",") if raw else [] for raw in pipe.execute()]
+                pipe.hget(*self._layout.phone_entry(phone_hash))
+            holders = [hex_ids(raw) if raw else [] for raw in pipe.execute()]
             if not any(holders):
                 continue
 
             def build(pipe: Any, chunk: list[tuple[str, dict[str, int]]] = chunk,
-                      holders: list[list[bytes]] = holders) -> None:
+                      holders: list[list[str]] = holders) -> None:
                 for (_, cities), persons in zip(chunk, holders, strict=True):
                     args: list[Any] = [now - window, window, 0]
                     for city, end in cities.items():
                         args += [city, end]
                     for person in persons:
-                        pipe.evalsha(self._visit.sha, 1, visits_key(person.decode()), *args)
+                        pipe.evalsha(self._visit.sha, 1, visits_key(person), *args)
 
             scripts.run_pipeline(self._r, build, (self._visit,))
 

@@ -24,6 +24,10 @@ class RedisStore:
         raise AttributeError(name)
 
 PID, OTHER = "a" * 24, "b" * 24
+# Hex, as the services make them: ids 24 digits (96 bits), keyed hashes 32 (128 bits).
+H, ID_HASH = "1" * 32, "c" * 8 + PID
+ACCT, ACCT1, ACCT2, STRANGER = "ac" * 12, "a1" * 12, "a2" * 12, "5e" * 12
+PH1, PH2, PH3, PH9 = "e1" * 16, "e2" * 16, "e3" * 16, "e9" * 16
 T = int(time.time())
 DAY = 86400
 
@@ -39,62 +43,62 @@ def record_scan(store, person_id: str, scan: ScanRecord, retention: int) -> None
 
 
 def record(pid=PID, **kw) -> PersonRecord:
-    return PersonRecord(id=pid, id_hash="h-" + pid, id_number_ct=b"\x00id", created_at=100, **kw)
+    return PersonRecord(id=pid, id_hash="c" * 8 + pid, id_number_ct=b"\x00id", created_at=100, **kw)
 
 
 def test_first_index_claim_wins(store):
-    assert store.claim_index("h", PID) == PID
-    assert store.claim_index("h", OTHER) == PID
+    assert store.claim_index(H, PID) == PID
+    assert store.claim_index(H, OTHER) == PID
 
 
 def test_create_never_overwrites_and_pii_is_set_separately(store):
     store.create(record())
     store.set_name(PID, b"name", "self", expected=None)
-    store.set_phone(PID, b"phone", "ph-1", NO_VISITS)
-    store.create(PersonRecord(id=PID, id_hash="other", id_number_ct=b"x"))
+    store.set_phone(PID, b"phone", PH1, NO_VISITS)
+    store.create(PersonRecord(id=PID, id_hash="d" * 32, id_number_ct=b"x"))
     got = store.get(PID)
-    assert (got.id_hash, got.id_number_ct, got.name_ct, got.phone_ct) == ("h-" + PID, b"\x00id", b"name", b"phone")
+    assert (got.id_hash, got.id_number_ct, got.name_ct, got.phone_ct) == (ID_HASH, b"\x00id", b"name", b"phone")
     assert store.get(OTHER) is None
 
 
 def test_self_claim_is_first_come_and_cleared_by_erasure(store):
     store.create(record())
-    assert store.claim_self(PID, "acct1", 10) is None  # nobody has applied: no name yet
+    assert store.claim_self(PID, ACCT1, 10) is None  # nobody has applied: no name yet
     store.set_name(PID, b"n", "self", expected=None)
-    assert store.claim_self(PID, "acct1", 10) == "acct1"
-    assert store.claim_self(PID, "acct2", 10) == "acct1"
-    assert store.claim_self(PID, "acct1", 10) == "acct1"
-    assert store.get(PID).self_account == "acct1"
+    assert store.claim_self(PID, ACCT1, 10) == ACCT1
+    assert store.claim_self(PID, ACCT2, 10) == ACCT1
+    assert store.claim_self(PID, ACCT1, 10) == ACCT1
+    assert store.get(PID).self_account == ACCT1
     store.add_marker(Marker(f"{PID}.01", PID, "confirmed", "x", 1, None, "c"))  # keeps the record
     store.erase(PID, 100)
     store.set_name(PID, b"n", "self", expected=None)
-    assert store.claim_self(PID, "acct2", 99) is None  # linked before the erasure: a stale link
-    assert store.claim_self(PID, "acct2", 100) == "acct2"
+    assert store.claim_self(PID, ACCT2, 99) is None  # linked before the erasure: a stale link
+    assert store.claim_self(PID, ACCT2, 100) == ACCT2
 
 
 def test_a_claimed_name_rides_on_the_link_until_verification(store):
     claimed = Link(PID, "self", False, 1, claimed_name_ct=b"\x00sealed|name\xff", claimed_phone_ct=b"|p")
-    store.link("acct", claimed, 5)
-    assert store.links("acct")[PID] == claimed
-    assert store.load(PID, "acct").link == claimed
+    store.link(ACCT, claimed, 5)
+    assert store.links(ACCT)[PID] == claimed
+    assert store.load(PID, ACCT).link == claimed
     phone_only = Link(OTHER, "family", False, 2, claimed_phone_ct=b"p")
-    store.link("acct", phone_only, 5)
-    assert store.links("acct")[OTHER] == phone_only
-    assert store.set_verified("acct", PID) is True
-    assert store.links("acct")[PID] == Link(PID, "self", True, 1)
-    assert store.set_verified("acct", "z" * 24) is False
+    store.link(ACCT, phone_only, 5)
+    assert store.links(ACCT)[OTHER] == phone_only
+    assert store.set_verified(ACCT, PID) is True
+    assert store.links(ACCT)[PID] == Link(PID, "self", True, 1)
+    assert store.set_verified(ACCT, "z" * 24) is False
 
 
 def test_link_outcomes(store):
-    assert store.link("acct", Link(PID, "self", False, 1), 1) == "ok"
-    assert store.link("acct", Link(PID, "family", False, 2), 1) == "exists"
-    assert store.link("acct", Link(OTHER, "self", False, 3), 1) == "self_taken"
-    assert store.link("acct", Link(OTHER, "family", False, 4), 1) == "ok"
-    assert store.link("acct", Link("c" * 24, "family", False, 5), 1) == "family_full"
-    store.set_verified("acct", PID)
-    assert store.links("acct")[PID] == Link(PID, "self", True, 1)
-    store.unlink("acct", OTHER)
-    assert set(store.links("acct")) == {PID}
+    assert store.link(ACCT, Link(PID, "self", False, 1), 1) == "ok"
+    assert store.link(ACCT, Link(PID, "family", False, 2), 1) == "exists"
+    assert store.link(ACCT, Link(OTHER, "self", False, 3), 1) == "self_taken"
+    assert store.link(ACCT, Link(OTHER, "family", False, 4), 1) == "ok"
+    assert store.link(ACCT, Link("c" * 24, "family", False, 5), 1) == "family_full"
+    store.set_verified(ACCT, PID)
+    assert store.links(ACCT)[PID] == Link(PID, "self", True, 1)
+    store.unlink(ACCT, OTHER)
+    assert set(store.links(ACCT)) == {PID}
 
 
 def test_facts_round_trip(store):
@@ -102,13 +106,13 @@ def test_facts_round_trip(store):
     marker = Marker(f"{PID}.01", PID, "close_contact", "流调", 1000, None, "cred1")
     store.add_marker(marker)
     store.add_lab_result(PID, LabResult(2000, "negative", "某检测机构"))
-    store.link("acct", Link(PID, "self", False, 1), 5)
-    snapshot = store.load(PID, "acct")
+    store.link(ACCT, Link(PID, "self", False, 1), 5)
+    snapshot = store.load(PID, ACCT)
     link, got, facts = snapshot.link, snapshot.person, snapshot.facts
     assert link.relation == "self" and got.id == PID
     assert facts.markers == (marker,)
     assert facts.lab_results == (LabResult(2000, "negative", "某检测机构"),)
-    assert store.load(PID, "stranger").link is None
+    assert store.load(PID, STRANGER).link is None
     assert store.remove_marker(PID, marker.id) == marker
     assert store.remove_marker(PID, marker.id) is None
 
@@ -144,11 +148,11 @@ def test_history_is_trimmed_by_retention(store):
 
 
 def test_erase_keeping_facts_drops_pii_and_history(store):
-    store.claim_index("h-" + PID, PID)
+    store.claim_index(ID_HASH, PID)
     store.create(record())
     store.set_name(PID, b"n", "self", expected=None)
-    store.set_phone(PID, b"p", "ph-1", NO_VISITS)
-    assert store.claim_self(PID, "acct", 1) == "acct"
+    store.set_phone(PID, b"p", PH1, NO_VISITS)
+    assert store.claim_self(PID, ACCT, 1) == ACCT
     store.add_marker(Marker(f"{PID}.01", PID, "confirmed", "x", 1, None, "c"))
     record_scan(store, PID, ScanRecord(5, "gate", "red"), DAY)
     assert store.history(PID, 0)[1] == [ScanRecord(5, "gate", "red")]
@@ -157,16 +161,16 @@ def test_erase_keeping_facts_drops_pii_and_history(store):
     assert (got.name_ct, got.phone_ct, got.self_account, got.revoked_before) == (None, None, None, 777)
     assert len(store.load(PID).facts.markers) == 1
     assert store.history(PID, 0) == ([], [])
-    assert store.claim_index("h-" + PID, OTHER) == PID
+    assert store.claim_index(ID_HASH, OTHER) == PID
 
 
 def test_erase_without_facts_drops_the_record_but_remembers_when(store):
-    store.claim_index("h-" + PID, PID)
+    store.claim_index(ID_HASH, PID)
     store.create(record())
     store.set_name(PID, b"n", "self", expected=None)
     assert store.erase(PID, now=777) is False
     assert store.get(PID) is None
-    assert store.claim_index("h-" + PID, OTHER) == PID  # the index still leads here
+    assert store.claim_index(ID_HASH, OTHER) == PID  # the index still leads here
     store.create(record())  # applied again: a fresh record under the same id
     got = store.get(PID)
     assert got.name_ct is None and got.revoked_before == 777
@@ -214,13 +218,13 @@ def test_session_is_read_with_the_person(store, redis_server):
     tokens = RedisSessionStore(redis_server) if isinstance(store, RedisStore) else FakeTokenStore()
     if not isinstance(store, RedisStore):
         store.tokens = tokens
-    tokens.save_session("digest", Session("acct", "dev"), 60)
+    tokens.save_session("digest", Session(ACCT, "dev"), 60)
     store.create(record())
-    store.link("acct", Link(PID, "self", False, 1), 5)
-    snapshot = store.load_for_session("digest", "acct", PID)
+    store.link(ACCT, Link(PID, "self", False, 1), 5)
+    snapshot = store.load_for_session("digest", ACCT, PID)
     session, link, got = snapshot.session, snapshot.link, snapshot.person
-    assert session == Session("acct", "dev") and link.relation == "self" and got.id == PID
-    assert store.load_for_session("other", "acct", PID).session is None
+    assert session == Session(ACCT, "dev") and link.relation == "self" and got.id == PID
+    assert store.load_for_session("other", ACCT, PID).session is None
 
 
 def test_scan_recording_survives_a_script_flush(redis_server):
@@ -249,52 +253,52 @@ def test_verifying_a_link_with_claims_leaves_the_account_hash_compact(redis_serv
 
     store = RedisStore(redis_server)
     claimed = Link(PID, "self", False, 1, claimed_name_ct=b"n" * 40, claimed_phone_ct=b"p" * 42)
-    store.link("acct", Link(OTHER, "family", True, 0), 5)
-    store.link("acct", claimed, 5)
-    assert redis_server.object("encoding", account_key("acct")) == b"hashtable"  # a long value
-    assert store.set_verified("acct", PID)
-    assert redis_server.object("encoding", account_key("acct")) in (b"listpack", b"ziplist")  # 7 / 6.2
-    assert store.links("acct") == {PID: Link(PID, "self", True, 1), OTHER: Link(OTHER, "family", True, 0)}
+    store.link(ACCT, Link(OTHER, "family", True, 0), 5)
+    store.link(ACCT, claimed, 5)
+    assert redis_server.object("encoding", account_key(ACCT)) == b"hashtable"  # a long value
+    assert store.set_verified(ACCT, PID)
+    assert redis_server.object("encoding", account_key(ACCT)) in (b"listpack", b"ziplist")  # 7 / 6.2
+    assert store.links(ACCT) == {PID: Link(PID, "self", True, 1), OTHER: Link(OTHER, "family", True, 0)}
 
 
 def test_linked_accounts_are_noted_once_and_dropped(store):
     store.create(record())
-    store.add_account(PID, "acct1")
-    store.add_account(PID, "acct2")
-    store.add_account(PID, "acct1")
-    assert store.get(PID).accounts == ("acct1", "acct2")
-    assert store.drop_account(PID, "acct1") == 1
-    assert store.drop_account(PID, "stranger") == 1
-    assert store.drop_account(PID, "acct2") == 0
+    store.add_account(PID, ACCT1)
+    store.add_account(PID, ACCT2)
+    store.add_account(PID, ACCT1)
+    assert store.get(PID).accounts == (ACCT1, ACCT2)
+    assert store.drop_account(PID, ACCT1) == 1
+    assert store.drop_account(PID, STRANGER) == 1
+    assert store.drop_account(PID, ACCT2) == 0
     assert store.get(PID).accounts == ()
-    assert store.drop_account(OTHER, "acct1") == 0  # no such person
+    assert store.drop_account(OTHER, ACCT1) == 0  # no such person
 
 
 def test_a_person_nobody_links_to_and_no_fact_names_is_discarded_with_the_index(store):
-    assert store.claim_index("h-" + PID, PID) == PID
+    assert store.claim_index(ID_HASH, PID) == PID
     store.create(record())
-    store.add_account(PID, "acct")
-    assert store.discard(PID, "h-" + PID) is False  # an account links to them
-    store.drop_account(PID, "acct")
-    assert store.find("h-" + PID) == PID
-    assert store.discard(PID, "h-" + PID) is True
-    assert store.get(PID) is None and store.find("h-" + PID) is None
-    assert store.claim_index("h-" + PID, OTHER) == OTHER  # the number is free for a new person
+    store.add_account(PID, ACCT)
+    assert store.discard(PID, ID_HASH) is False  # an account links to them
+    store.drop_account(PID, ACCT)
+    assert store.find(ID_HASH) == PID
+    assert store.discard(PID, ID_HASH) is True
+    assert store.get(PID) is None and store.find(ID_HASH) is None
+    assert store.claim_index(ID_HASH, OTHER) == OTHER  # the number is free for a new person
 
 
 def test_a_person_an_authority_fact_names_is_not_discarded(store):
-    store.claim_index("h-" + PID, PID)
+    store.claim_index(ID_HASH, PID)
     store.create(record())
     store.add_lab_result(PID, LabResult(2000, "positive", "lab"))
-    assert store.discard(PID, "h-" + PID) is False
-    assert store.get(PID) is not None and store.find("h-" + PID) == PID
+    assert store.discard(PID, ID_HASH) is False
+    assert store.get(PID) is not None and store.find(ID_HASH) == PID
 
 
 def test_discarding_leaves_an_index_entry_that_names_another_person(store):
-    store.claim_index("h-" + PID, OTHER)
+    store.claim_index(ID_HASH, OTHER)
     store.create(record())
-    assert store.discard(PID, "h-" + PID) is True
-    assert store.find("h-" + PID) == OTHER
+    assert store.discard(PID, ID_HASH) is True
+    assert store.find(ID_HASH) == OTHER
 
 
 def test_the_same_code_at_the_same_place_is_recorded_once_in_the_store(store):
@@ -318,29 +322,29 @@ def test_visits_reach_the_persons_with_the_phone_and_stay_with_that_phone(store,
 
     store.create(record())
     store.create(record(OTHER))
-    store.set_phone(PID, b"p", "ph-1", Visits({"440100": T + 500}, 1000, T + 600))
-    store.set_phone(OTHER, b"p", "ph-1", NO_VISITS)  # a relative with the same phone
+    store.set_phone(PID, b"p", PH1, Visits({"440100": T + 500}, 1000, T + 600))
+    store.set_phone(OTHER, b"p", PH1, NO_VISITS)  # a relative with the same phone
     assert visits() == {"440100": T + 500}
-    stays.add([], {"ph-1": {"440300": T + 700, "440100": T + 400}, "ph-9": {"110100": T + 700}}, 1000, T + 800)
+    stays.add([], {PH1: {"440300": T + 700, "440100": T + 400}, PH9: {"110100": T + 700}}, 1000, T + 800)
     assert visits() == {"440100": T + 500, "440300": T + 700}  # a city keeps its latest stay
     assert visits(OTHER) == {"440300": T + 700, "440100": T + 400}
-    store.set_phone(PID, b"p2", "ph-2", Visits({}, 1000, T + 900))
+    store.set_phone(PID, b"p2", PH2, Visits({}, 1000, T + 900))
     assert visits() == {}  # another phone: the old one's stays are not this one's
-    stays.add([], {"ph-1": {"440500": T + 900}}, 1000, T + 900)
+    stays.add([], {PH1: {"440500": T + 900}}, 1000, T + 900)
     assert visits() == {} and "440500" in visits(OTHER)
-    stays.add([], {"ph-2": {"440500": T + 950}}, 1000, T + 950)
+    stays.add([], {PH2: {"440500": T + 950}}, 1000, T + 950)
     assert store.erase(PID, now=T + 990) is False
     assert visits() == {}
-    stays.add([], {"ph-2": {"440500": T + 990}}, 1000, T + 990)  # the erased person left the index
+    stays.add([], {PH2: {"440500": T + 990}}, 1000, T + 990)  # the erased person left the index
     assert visits() == {}
 
 
 def test_visits_expire_a_window_after_the_latest(redis_server):
     store, stays = RedisStore(redis_server), RedisStays(redis_server)
     store.create(record())
-    store.set_phone(PID, b"p", "ph-1", NO_VISITS)
+    store.set_phone(PID, b"p", PH1, NO_VISITS)
     now = int(time.time())
-    stays.add([], {"ph-1": {"440100": now - 100, "440300": now - 50}}, 1000, now)
+    stays.add([], {PH1: {"440100": now - 100, "440300": now - 50}}, 1000, now)
     assert abs(redis_server.ttl(f"hc:p:{{{PID}}}:trip") - 950) <= 2
 
 
@@ -358,11 +362,11 @@ def test_stays_come_back_as_they_were_sent_by_end_and_older_than_the_window_go(s
     _, stays = stay_store
     sent = [Stay("440304", T - 900, T - 600), Stay("JP", T - 500, T - 100), Stay("110105", T - 700, T - 300),
             Stay("440304", T - 900, T - 600)]  # the same stay twice is one record
-    stays.add([("ph-1", s) for s in sent] + [("ph-2", Stay("440100", T - 50, T - 10))], {}, 1000, T)
-    assert stays.stays("ph-1") == [sent[0], sent[2], sent[1]]
-    assert stays.stays("ph-2") == [Stay("440100", T - 50, T - 10)] and stays.stays("ph-3") == []
-    stays.add([("ph-1", Stay("440100", T + 100, T + 200))], {}, 1000, T + 500)  # now T + 500: ends before T - 500 go
-    assert stays.stays("ph-1") == [sent[2], sent[1], Stay("440100", T + 100, T + 200)]
+    stays.add([(PH1, s) for s in sent] + [(PH2, Stay("440100", T - 50, T - 10))], {}, 1000, T)
+    assert stays.stays(PH1) == [sent[0], sent[2], sent[1]]
+    assert stays.stays(PH2) == [Stay("440100", T - 50, T - 10)] and stays.stays(PH3) == []
+    stays.add([(PH1, Stay("440100", T + 100, T + 200))], {}, 1000, T + 500)  # now T + 500: ends before T - 500 go
+    assert stays.stays(PH1) == [sent[2], sent[1], Stay("440100", T + 100, T + 200)]
 
 
 def test_stays_with_visits_reach_the_persons_of_that_phone_only(stay_store):
@@ -371,9 +375,9 @@ def test_stays_with_visits_reach_the_persons_of_that_phone_only(stay_store):
     store, stays = stay_store
     store.create(record())
     store.create(record(OTHER))
-    store.set_phone(PID, b"p", "ph-1", NO_VISITS)
-    store.set_phone(OTHER, b"p", "ph-2", NO_VISITS)
-    stays.add([("ph-1", Stay("440106", T - 900, T - 100)), ("ph-3", Stay("110105", T - 900, T - 100))],
-              {"ph-1": {"440100": T - 100}, "ph-3": {"110000": T - 100}}, 1000, T)
+    store.set_phone(PID, b"p", PH1, NO_VISITS)
+    store.set_phone(OTHER, b"p", PH2, NO_VISITS)
+    stays.add([(PH1, Stay("440106", T - 900, T - 100)), (PH3, Stay("110105", T - 900, T - 100))],
+              {PH1: {"440100": T - 100}, PH3: {"110000": T - 100}}, 1000, T)
     assert dict(store.load(PID).facts.visits) == {"440100": T - 100}
     assert dict(store.load(OTHER).facts.visits) == {}

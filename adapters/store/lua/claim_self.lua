@@ -1,4 +1,4 @@
--- KEYS: person; ARGV: account, the link's linked_at. Returns the owner, or '' when the person
+-- KEYS: person; ARGV: account (12 raw bytes), the link's linked_at. Returns the owner (raw), or '' when the person
 -- was erased since (a stale link).
 if redis.call('HEXISTS', KEYS[1], 'n') == 0 then return '' end
 if tonumber(ARGV[2]) < tonumber(redis.call('HGET', KEYS[1], 'r') or '0') then return '' end
