@@ -52,5 +52,6 @@ def test_list_shows_roles_and_status_and_disable_stops_the_login(app):
                                                               ("li.ming", "authority", "active", "console:li.ming")]
     assert runner.invoke(args=["console-users", "disable", "li.ming"]).output == "disabled li.ming\n"
     assert runner.invoke(args=["console-users", "disable", "nobody"]).exit_code == 1
-    assert "\tdisabled\t" in runner.invoke(args=["console-users", "list"]).output.splitlines()[0]
+    listed = {line.split("\t")[0]: line for line in runner.invoke(args=["console-users", "list"]).output.splitlines()}
+    assert "\tdisabled\t" in listed["li.ming"] and "\tactive\t" in listed["chen.jing"]
     assert ConsoleBrowser(app).login("li.ming", PASSWORD).status_code == 200  # refused, the same as a wrong password
