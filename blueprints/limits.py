@@ -22,6 +22,7 @@ from flask_limiter import Limiter, RateLimitExceeded
 from limits import RateLimitItem, parse_many
 from limits.strategies import SlidingWindowCounterRateLimiter
 
+from adapters.store.scripts import run_pipeline
 from blueprints.auth import bearer_token, services
 from core.console import normalize_username
 from core.errors import InvalidInput, Msg, Unauthorized
@@ -226,6 +227,7 @@ class ScanLimit:
 
     SCOPE = "checkpoint.scan"
     REFUSED = "healthcode.scan_refused"  # environ: the fast path counted and refused this scan
+    batched = True  # the limits in one round trip (else: in turn, as strategy.hit does)
 
     def __init__(self, limiter: Limiter, items: list[RateLimitItem]) -> None:
         self._strategy = SlidingWindowCounterRateLimiter(limiter.limiter.storage)
@@ -233,11 +235,35 @@ class ScanLimit:
 
     def hit(self, credential_id: str) -> int | None:
         """Count one scan; None when admitted, else the seconds until one more is."""
-        for item in self.items:
-            if not self._strategy.hit(item, credential_id, self.SCOPE):
+        for item, ok in zip(self.items, self._acquire_all(credential_id), strict=True):
+            if not ok:
                 reset, _ = self._strategy.get_window_stats(item, credential_id, self.SCOPE)
                 return max(1, math.ceil(reset - time.time()))
         return None
+
+    def _acquire_all(self, credential_id: str) -> list[bool]:
+        """Each limit's entry acquired as `limits` does it (its own script and keys), all in one
+        round trip rather than one per limit. A limit that refuses does not stop the others from
+        counting the scan (strategy.hit in turn would): a refused scan may count against the day."""
+        storage: Any = self._strategy.storage
+        script = getattr(storage, "lua_acquire_sliding_window", None)
+        names = ("_previous_window_key", "_current_window_key", "prefixed_key", "get_connection")
+        if not self.batched or script is None or not all(hasattr(storage, n) for n in names) or len(self.items) < 2:
+            admitted: list[bool] = []
+            for item in self.items:  # in turn, up to the first refusal
+                admitted.append(self._strategy.hit(item, credential_id, self.SCOPE))
+                if not admitted[-1]:
+                    break
+            return admitted + [False] * (len(self.items) - len(admitted))
+        previous, current, prefixed = storage._previous_window_key, storage._current_window_key, storage.prefixed_key
+
+        def build(pipe: Any) -> None:
+            for item in self.items:
+                key = item.key_for(credential_id, self.SCOPE)
+                pipe.evalsha(script.sha, 2, prefixed(previous(key)), prefixed(current(key)),
+                             item.amount, item.get_expiry(), 1)
+
+        return [bool(r) for r in run_pipeline(storage.get_connection(), build, (script,))]
 
     def refusal(self, retry_after: int) -> Response:
         from blueprints.errors import error_response  # errors imports this module
