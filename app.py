@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from limits import parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import bootstrap
@@ -42,9 +41,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app, services)
     limits.install(app, settings, *bootstrap.limiter_storage(settings, runtime.store.client))
     if settings.fast_paths:
-        scan_limits = parse_many(limits.scaled(settings.rate_scan_credential, settings.rate_limit_scale))
         app.wsgi_app = HotPaths(app, services, app.extensions["healthcode.bearer_failures"],  # type: ignore[method-assign]
-                                app.wsgi_app, app.extensions["healthcode.limiter"], scan_limits)
+                                app.wsgi_app, app.extensions["healthcode.scan_limit"])
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     cli.register(app, services)

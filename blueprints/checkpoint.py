@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, g, jsonify
+from flask import Response, abort, current_app, g, jsonify, request
 
 from blueprints.auth import BEARER, UNAUTHORIZED, WRONG_ROLE, require, services
 from blueprints.errors import ApiBlueprint
@@ -23,6 +23,10 @@ blp = ApiBlueprint("checkpoint", __name__, description="Checkpoints: scan codes,
 @blp.alt_response(403, **WRONG_ROLE)
 def scan(data: dict[str, Any]) -> Response:
     """Verify a shown code: signature, expiry, and whether the status changed since it was issued."""
+    scan_limit = current_app.extensions["healthcode.scan_limit"]
+    retry_after = request.environ.pop(scan_limit.REFUSED, None) or scan_limit.hit(g.credential.id)
+    if retry_after is not None:
+        abort(scan_limit.refusal(retry_after))
     place = data.get("place_id") or g.credential.name
     return jsonify(scan_body(services().codes.scan(data["qr"], place)))
 

@@ -21,17 +21,15 @@ import io
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask
-from flask_limiter import Limiter
-from limits import RateLimitItem
 
 from blueprints.checkpoint import scan_body
 from blueprints.citizen import health_code_body
 from blueprints.headers import API_POLICY
-from blueprints.limits import BearerFailures
+from blueprints.limits import BearerFailures, ScanLimit
 from blueprints.metrics import LATENCY, REQUESTS
 from blueprints.schemas import ScanRequestSchema
 from blueprints.travel import card_body
@@ -62,8 +60,7 @@ class HotPaths:
     """WSGI middleware in front of the Flask app (inside ProxyFix, so the client IP is known)."""
 
     def __init__(self, app: Flask, services: Services, failures: BearerFailures,
-                 wsgi: Callable[..., Iterable[bytes]], limiter: Limiter | None = None,
-                 scan_limits: Sequence[RateLimitItem] = ()) -> None:
+                 wsgi: Callable[..., Iterable[bytes]], scan_limit: ScanLimit | None = None) -> None:
         self._app = app
         self._next = wsgi
         self._services = services
@@ -73,8 +70,7 @@ class HotPaths:
         self._latency = LATENCY.labels(ENDPOINT)
         self._scans_counted = REQUESTS.labels(SCAN_ENDPOINT, "POST", "200")
         self._scan_latency = LATENCY.labels(SCAN_ENDPOINT)
-        self._strategy = limiter.limiter if limiter is not None else None
-        self._scan_limits = tuple(scan_limits)
+        self._scan_limit = scan_limit
         self._scan_schema = ScanRequestSchema()
         self._cards_counted = REQUESTS.labels(CARD_ENDPOINT, "GET", "200")
         self._card_latency = LATENCY.labels(CARD_ENDPOINT)
@@ -131,16 +127,17 @@ class HotPaths:
         environ["wsgi.input"] = io.BytesIO(raw)  # Flask reads it again if it answers instead
         scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         token = token.strip()
-        if scheme.lower() != "bearer" or not token or self._strategy is None:
+        if scheme.lower() != "bearer" or not token or self._scan_limit is None:
             return None
         if self._failures.stopped(environ.get("REMOTE_ADDR") or "unknown"):
             return None
         try:
             data = self._scan_schema.load(json.loads(raw))
             credential = self._services.credentials.authenticate(token, Role.CHECKPOINT)
-            for item in self._scan_limits:  # the view's limit, on the limiter's own counters
-                if not self._strategy.hit(item, credential.id, SCAN_ENDPOINT):
-                    return None
+            retry_after = self._scan_limit.hit(credential.id)  # the view's counters
+            if retry_after is not None:
+                environ[ScanLimit.REFUSED] = retry_after  # Flask answers the 429, without counting again
+                return None
             result = self._services.codes.scan(data["qr"], data.get("place_id") or credential.name)
             body = f"{self._dumps(scan_body(result))}\n".encode()
         except Exception:  # noqa: BLE001 - as for the read: Flask answers it

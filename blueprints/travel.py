@@ -25,7 +25,8 @@ RETIRED = error_doc("retired: the travel card was taken offline (2022-12-13), al
 EMPTY_TEXTS = {
     "no_data": ("暂无该号码的行程数据：新入网号码或数据尚未更新（约有1天延迟），请稍后再查",
                 "No trip data for this number yet: a new number, or data not in yet (it lags about a day)"),
-    "none_in_window": ("最近14天内没有停留4小时以上的城市", "No city with 4 hours or more in the window"),
+    "none_in_window": ("最近{days}天内没有停留{hours}小时以上的城市",
+                       "No city with {hours} hours or more in the last {days} days"),
 }
 
 
@@ -79,7 +80,8 @@ def card_body(found: TravelCard, lang: str) -> dict[str, Any]:
                "overseas": c.overseas} for c in found.cities]
     note = found.note
     if found.empty_reason is not None:
-        note = EMPTY_TEXTS[found.empty_reason][lang == "en"] + ("。" if lang == "zh" else ". ") + note
+        why = EMPTY_TEXTS[found.empty_reason][lang == "en"].format(days=found.window_days, hours=found.min_hours)
+        note = why + ("。" if lang == "zh" else ". ") + note
     return {"phone_masked": found.phone_masked, "color": found.color, "reason": found.reason,
             "window_days": found.window_days, "updated_at": iso(found.updated_at), "cities": cities,
             "note": note, "empty_reason": found.empty_reason, "policy_version": found.policy_version}

@@ -42,6 +42,16 @@ class TravelPolicy:
     star: bool  # the * was removed on 2022-06-29
     rules: tuple[CardRule, ...]
     note: Text
+    star_note: Text | None = None  # after the note while the star is shown
+
+    def words(self, text: Text, lang: str) -> str:
+        """A text of the policy in `lang`, its {days} and {hours} filled in (the window may be a
+        setting: the texts follow it)."""
+        return text.get(lang).format(days=self.window_days, hours=self.min_hours)
+
+    def note_for(self, lang: str) -> str:
+        star = self.words(self.star_note, lang) if self.star and self.star_note is not None else ""
+        return self.words(self.note, lang) + (" " if star and lang == "en" else "") + star
 
 
 @dataclass(frozen=True)
@@ -75,7 +85,16 @@ def load_travel_policy(doc: Any) -> TravelPolicy:
         rules.append(CardRule(rule["color"], rule["when"], text_of(rule.get("text"), f"colors[{n}].text")))
     if not rules or rules[-1].when != "always":
         raise PolicyError("travel policy: the last colour rule must be 'always'")
-    return TravelPolicy(doc["version"], window, hours, star, tuple(rules), text_of(doc.get("note"), "note"))
+    star_note = text_of(doc["star_note"], "star_note") if doc.get("star_note") is not None else None
+    policy = TravelPolicy(doc["version"], window, hours, star, tuple(rules), text_of(doc.get("note"), "note"),
+                          star_note)
+    for text in (policy.note, star_note, *(rule.text for rule in rules)):
+        for lang in ("zh", "en"):
+            try:
+                policy.words(text, lang) if text is not None else None
+            except (KeyError, IndexError, ValueError) as exc:
+                raise PolicyError(f"travel policy: a text may hold {{days}} and {{hours}} only ({exc!r})") from None
+    return policy
 
 
 SHIPPED = Path(__file__).resolve().parents[1] / "policies" / "travel-card-policy.json"

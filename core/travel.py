@@ -76,6 +76,7 @@ class TravelCard:
     note: str
     empty_reason: EmptyReason | None = None
     policy_version: str = ""
+    min_hours: int = 4
 
 
 def token_hash(token: str) -> str:
@@ -202,8 +203,9 @@ class TravelService:
         empty = None if cities else (EmptyReason.NONE_IN_WINDOW if stays else EmptyReason.NO_DATA)
         return TravelCard(
             phone_masked=mask_phone(self._vault.open(phone_ct, "travel:phone")), color=rule.color,
-            reason=rule.text.get(lang), window_days=self.policy.window_days, updated_at=now, cities=cities,
-            note=self.policy.note.get(lang), empty_reason=empty, policy_version=self.policy.version,
+            reason=self.policy.words(rule.text, lang), window_days=self.policy.window_days, updated_at=now,
+            cities=cities, note=self.policy.note_for(lang), empty_reason=empty, policy_version=self.policy.version,
+            min_hours=self.policy.min_hours,
         )
 
     # -- the operators' feed --------------------------------------------------------------

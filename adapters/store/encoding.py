@@ -134,7 +134,8 @@ def parse_lab(raw: bytes) -> LabResult:
 
 
 def parse_facts(person_id: str, reply: list[Any]) -> tuple[PersonRecord | None, Facts]:
-    """facts.lua's reply: the person hash, the markers hash, the lab results, the visits."""
+    """The facts as read (adapters/store/reads.py): the person hash, the markers hash, the lab
+    results, the visits."""
     raw_person, raw_markers, raw_labs = pairs(reply[0]), pairs(reply[1]), reply[2]
     markers = tuple(parse_marker(person_id, mid.decode(), v) for mid, v in raw_markers.items())
     labs = tuple(parse_lab(v) for v in raw_labs)

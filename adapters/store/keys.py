@@ -47,7 +47,7 @@ def answers_key(person_id: str) -> str:
 
 
 def facts_keys(person_id: str) -> list[str]:
-    """The keys facts.lua reads: person, markers, labs, visits."""
+    """The keys a colour is derived from: person, markers, labs, visits (adapters/store/reads.py)."""
     return [person_key(person_id), markers_key(person_id), labs_key(person_id), visits_key(person_id)]
 
 

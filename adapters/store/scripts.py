@@ -19,6 +19,12 @@ from redis.commands.core import Script
 
 from adapters.store.cluster import DeferredCluster
 
+_hiredis_pack: Callable[[Any], bytes] | None
+try:  # redis[hiredis]: the C packer; redis-py's own wrapper around it costs ~3 us a command
+    from hiredis import pack_command as _hiredis_pack
+except ImportError:  # pragma: no cover - hiredis is a dependency
+    _hiredis_pack = None
+
 LUA = Path(__file__).resolve().parent / "lua"
 
 
@@ -89,10 +95,14 @@ def read_round_trip(client: redis.Redis, commands: Sequence[tuple[Any, ...]], sc
     if is_cluster(client):
         return _cluster_round_trip(client, commands, scripts)
     pool = client.connection_pool
+    packed: Any = None
+    if _hiredis_pack is not None:
+        packed = [b"".join([_hiredis_pack(command) for command in commands])]
     for attempt in range(3):
         connection = pool.get_connection()
         try:
-            connection.send_packed_command(connection.pack_commands(commands), False)
+            connection.send_packed_command(packed if packed is not None else connection.pack_commands(commands),
+                                           False)
             replies: list[Any] = []
             error: redis.exceptions.ResponseError | None = None
             for _ in commands:  # every reply is read, so the connection stays in step
@@ -124,27 +134,54 @@ _ELSEWHERE = (redis.exceptions.AskError, redis.exceptions.TryAgainError, redis.e
 _CLUSTER_ATTEMPTS = 4
 
 
+def _units(commands: Sequence[tuple[Any, ...]]) -> list[list[int]]:
+    """The batch's indexes in units that go to one node together: a command, or a MULTI … EXEC
+    block (one hash tag: Redis refuses a transaction across slots)."""
+    units: list[list[int]] = []
+    block: list[int] | None = None
+    for index, command in enumerate(commands):
+        name = str(command[0]).upper()
+        if name == "MULTI":
+            block = [index]
+        elif block is not None:
+            block.append(index)
+            if name == "EXEC":
+                units.append(block)
+                block = None
+        else:
+            units.append([index])
+    if block is not None:
+        raise ValueError("MULTI without EXEC")
+    return units
+
+
+def _unit_slot(client: Any, commands: Sequence[tuple[Any, ...]], unit: list[int]) -> int:
+    keyed = [commands[i] for i in unit if str(commands[i][0]).upper() not in ("MULTI", "EXEC")]
+    return int(client.determine_slot(*keyed[0]))
+
+
 def _cluster_round_trip(client: Any, commands: Sequence[tuple[Any, ...]], scripts: tuple[Script, ...]) -> list[Any]:
     """`commands` on a cluster: one packed write to each master that holds some of their slots,
-    all written before any is read; replies in the order of `commands`.
+    all written before any is read; replies in the order of `commands`. A MULTI … EXEC block
+    goes to its slot's master whole.
 
-    A command answered MOVED/ASK/TRYAGAIN/CLUSTERDOWN was not run: it goes again to the slot's
-    master once the slot table is refreshed. A lost script (a promoted replica has an empty
-    script cache) is loaded on every master and its commands go again. A connection lost on the
-    way (a master down) refreshes the slot table and sends the batch again, as read_round_trip
-    does a stale connection: every batch sent here is safe to send twice (reads, idempotent
-    feeds, a scan recorded once per code and place). After the last attempt the error is raised
-    (STORE_ERRORS: 503 store_unavailable).
+    A command answered MOVED/ASK/TRYAGAIN/CLUSTERDOWN was not run (in a block, EXEC then
+    discards it all): its unit goes again to the slot's master once the slot table is refreshed.
+    A lost script (a promoted replica has an empty script cache) is loaded on every master and
+    its unit goes again. A connection lost on the way (a master down) refreshes the slot table
+    and sends the batch again, as read_round_trip does a stale connection: every batch sent
+    here is safe to send twice (reads, idempotent feeds, a scan recorded once per code and
+    place). After the last attempt the error is raised (STORE_ERRORS: 503 store_unavailable).
     """
     replies: list[Any] = [None] * len(commands)
-    todo = list(range(len(commands)))
+    todo = _units(commands)
     manager = client.nodes_manager
     for attempt in range(_CLUSTER_ATTEMPTS):
         last = attempt == _CLUSTER_ATTEMPTS - 1
         by_node: dict[str, tuple[Any, list[int]]] = {}
-        for index in todo:
-            node = manager.get_node_from_slot(client.determine_slot(*commands[index]))
-            by_node.setdefault(node.name, (node, []))[1].append(index)
+        for unit in todo:
+            node = manager.get_node_from_slot(_unit_slot(client, commands, unit))
+            by_node.setdefault(node.name, (node, []))[1].extend(unit)
         taken: list[tuple[Any, Any]] = []
         try:
             sent: list[tuple[Any, list[int]]] = []
@@ -170,18 +207,20 @@ def _cluster_round_trip(client: Any, commands: Sequence[tuple[Any, ...]], script
         finally:
             for pool, connection in taken:
                 pool.release(connection)
-        again = [i for i in todo if isinstance(replies[i], _ELSEWHERE + (redis.exceptions.NoScriptError,))]
+        retry = _ELSEWHERE + (redis.exceptions.NoScriptError,)
+        again = [unit for unit in todo if any(isinstance(replies[i], retry) for i in unit)]
         if not again:
             break
+        errors = [replies[i] for unit in again for i in unit if isinstance(replies[i], retry)]
         if last:
-            raise replies[again[0]]
-        moved = [replies[i] for i in again if isinstance(replies[i], redis.exceptions.MovedError)]
+            raise errors[0]
+        moved = [exc for exc in errors if isinstance(exc, redis.exceptions.MovedError)]
         if moved:
             manager.move_slot(moved[0])
-        if len(moved) < len(again) and any(not isinstance(replies[i], redis.exceptions.NoScriptError) for i in again):
+        if any(not isinstance(exc, redis.exceptions.MovedError | redis.exceptions.NoScriptError) for exc in errors):
             time.sleep(0.05 * (attempt + 1))  # the cluster is settling: give it a moment
             manager.initialize()
-        if any(isinstance(replies[i], redis.exceptions.NoScriptError) for i in again):
+        if any(isinstance(exc, redis.exceptions.NoScriptError) for exc in errors):
             for script in scripts:
                 client.script_load(script.script)  # on every master
         todo = again

@@ -203,3 +203,24 @@ def test_a_card_is_counted_as_the_views(redis_server):
     before = counter._value.get()
     assert fast.client.get("/api/v1/travel/card", headers=me).status_code == 200
     assert counter._value.get() == before + 1
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_the_scan_limits_count_as_the_library_counts_them(redis_server, monkeypatch, batched):
+    from limits import parse
+
+    from blueprints.limits import ScanLimit
+
+    app = create_app({"HEALTHCODE_REDIS_URL": SERVER_URL, "HEALTHCODE_SECRET_KEY": SECRET, "TESTING": True,
+                      "HEALTHCODE_RATE_SCAN_CREDENTIAL": "3/minute;5/day"})
+    api = Api(app, app.test_client())
+    scan_limit = app.extensions["healthcode.scan_limit"]
+    monkeypatch.setattr(scan_limit, "batched", batched)  # else each in turn, as strategy.hit
+    gate = api.staff("checkpoint")
+    credential = app.extensions["healthcode"].credentials.authenticate(gate["Authorization"][7:], "checkpoint")
+    statuses = [api.client.post("/api/v1/scans", json={"qr": "CNHC1:x", "place_id": "p"}, headers=gate).status_code
+                for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    stats = [scan_limit._strategy.get_window_stats(parse(limit), credential.id, ScanLimit.SCOPE)[1]
+             for limit in ("3/minute", "5/day")]
+    assert stats[0] == 0 and stats[1] == (1 if batched else 2)  # batched: the refused scan counts for the day

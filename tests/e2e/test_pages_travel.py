@@ -36,6 +36,7 @@ SMALL_PHONE = (360, 640)  # CSS pixels: a small Android phone
 COUNTDOWN = re.compile(r"^(\d+)秒后重新获取$")
 POLICY = json.loads((Path(__file__).resolve().parents[2] / "policies" / "travel-card-policy.json")
                     .read_text(encoding="utf-8"))
+NOTE = POLICY["note"]["zh"].format(days=14, hours=4) + POLICY["star_note"]["zh"]  # the star is on
 
 
 @pytest.fixture
@@ -163,12 +164,13 @@ def test_the_card_shows_the_phones_cities_newest_first_with_a_star_and_a_moving_
     # Newest first, only stays of 4 h or more (上海's 3 h is not there), the star on 深圳 alone.
     assert shown_cities(phone) == [("广东省深圳市", "*"), ("广东省广州市", None), ("北京市", None)]
     assert card.get_attribute("data-color") == "orange" and "orange" in card.get_attribute("class").split()
-    assert phone.find_element(By.ID, "tc-reason").text == POLICY["colors"][1]["text"]["zh"]  # 中风险地区所在城市
+    reason = POLICY["colors"][1]["text"]["zh"].format(days=14)  # 14天内到达或途经中风险地区所在城市
+    assert phone.find_element(By.ID, "tc-reason").text == reason
     assert phone.find_element(By.ID, "tc-days").text == "14"
     assert phone.find_element(By.ID, "tc-live").get_attribute("aria-label") == "橙色行程卡"
     assert not phone.find_element(By.ID, "tc-empty").is_displayed()
     note = phone.find_element(By.ID, "tc-note").text
-    assert note == POLICY["note"]["zh"] and "*" in note and "延迟" in note  # the star and the lag explained
+    assert note == NOTE and "*" in note and "延迟" in note  # the star and the lag explained
 
     updated = dt.datetime.strptime(phone.find_element(By.ID, "tc-updated").text, "%Y.%m.%d %H:%M:%S")
     assert abs((updated.replace(tzinfo=CN_TZ) - dt.datetime.now(CN_TZ)).total_seconds()) < 10  # China time
@@ -225,7 +227,7 @@ def test_the_star_goes_when_the_risk_area_is_lowered_and_a_stay_abroad_stays_yel
     wait(phone).until(EC.visibility_of_element_located((By.ID, "card")))
     assert shown_cities(phone) == [("广东省深圳市", None), ("日本", None)]
     assert phone.find_element(By.ID, "card").get_attribute("data-color") == "yellow"
-    assert phone.find_element(By.ID, "tc-reason").text == POLICY["colors"][2]["text"]["zh"]  # 境外
+    assert phone.find_element(By.ID, "tc-reason").text == POLICY["colors"][2]["text"]["zh"].format(days=14)  # 境外
     assert phone.find_element(By.ID, "tc-live").get_attribute("aria-label") == "黄色行程卡"
     screenshot(phone, "hc-travel-card-yellow.png")
 
@@ -242,7 +244,7 @@ def test_an_empty_card_says_why_it_is_empty(phone, live_server):
     empty = phone.find_element(By.ID, "tc-empty")
     # The API's why, in the place of the cities: a new number, or the data's lag; the note once, below.
     assert empty.is_displayed() and empty.text.startswith("暂无该号码的行程数据") and "新入网" in empty.text
-    assert phone.find_element(By.ID, "tc-note").text == POLICY["note"]["zh"]
+    assert phone.find_element(By.ID, "tc-note").text == NOTE
     assert card.get_attribute("data-color") == "green"
     screenshot(phone, "hc-travel-card-empty.png")
 
@@ -255,7 +257,7 @@ def test_an_empty_card_says_why_it_is_empty(phone, live_server):
     wait(phone).until(lambda d: d.find_element(By.ID, "card").get_attribute("data-empty-reason") == "none_in_window")
     assert phone.find_element(By.ID, "tc-phone").text == "139****9000"
     assert phone.find_element(By.ID, "tc-empty").text == "最近14天内没有停留4小时以上的城市"
-    assert phone.find_element(By.ID, "tc-note").text == POLICY["note"]["zh"]
+    assert phone.find_element(By.ID, "tc-note").text == NOTE
     assert phone.find_elements(By.CSS_SELECTOR, "#tc-cities li") == []
     assert script_errors(phone) == []
 

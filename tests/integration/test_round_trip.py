@@ -3,6 +3,7 @@ import pytest
 import redis
 
 from adapters.store import scripts
+from adapters.store.encoding import pairs
 
 
 @pytest.fixture
@@ -12,7 +13,7 @@ def client(redis_server):
 
 
 def test_replies_in_order_raw(client):
-    script = scripts.register(client, "facts")
+    script = client.register_script("return {KEYS[1]}")
     client.script_load(script.script)
     replies = scripts.read_round_trip(client, [("GET", "k"), ("HGET", "nohash", "f"), ("GET", "none")], (script,))
     assert replies == [b"v", None, None]
@@ -20,10 +21,17 @@ def test_replies_in_order_raw(client):
 
 @pytest.mark.standalone  # keys of several slots; the cluster's own: test_cluster_store.py
 def test_a_lost_script_is_loaded_and_the_round_trip_sent_again(client):
-    script = scripts.register(client, "facts")
+    script = client.register_script("return {KEYS[1]}")
     client.script_flush()
-    reply = scripts.read_round_trip(client, [("GET", "k"), ("EVALSHA", script.sha, 4, "a", "b", "c", "d")], (script,))
-    assert reply == [b"v", [[], [], [], []]]
+    reply = scripts.read_round_trip(client, [("GET", "k"), ("EVALSHA", script.sha, 1, "a")], (script,))
+    assert reply == [b"v", [b"a"]]
+
+
+def test_a_transaction_comes_back_as_one_reply(client):
+    client.hset("h", "f", "1")
+    replies = scripts.read_round_trip(client, [("GET", "k"), ("MULTI",), ("HGETALL", "h"), ("GET", "k"), ("EXEC",)], ())
+    assert replies[0] == b"v" and replies[-1][1] == b"v"
+    assert pairs(replies[-1][0]) == {b"f": b"1"}  # a map (RESP3) or a flat list (RESP2)
 
 
 @pytest.mark.standalone

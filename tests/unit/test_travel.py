@@ -180,3 +180,25 @@ def test_a_risk_area_set_by_another_process_reaches_the_table_within_its_refresh
     assert table.level_of_city(GUANGZHOU) is None  # this process's table, checked at most once a second
     clock[0] += 0.5
     assert table.level_of_city(GUANGZHOU) == "high" and table.level_of_city(SHENZHEN) is None
+
+
+def test_the_texts_follow_the_window_and_the_star_note_goes_with_the_star():
+    from dataclasses import replace
+
+    policy = replace(shipped_travel_policy(), window_days=7)
+    assert policy.words(policy.rules[0].text, "zh").startswith("7天内") and "14" not in policy.note_for("zh")
+    assert "*" in policy.note_for("zh") and "*" in policy.note_for("en")
+    unstarred = replace(policy, star=False)
+    assert "*" not in unstarred.note_for("zh") and "7 days" in unstarred.note_for("en")
+
+
+def test_a_text_with_an_unknown_placeholder_is_refused():
+    import json
+
+    from core.policy import PolicyError
+    from core.stays import SHIPPED, load_travel_policy
+
+    doc = json.loads(SHIPPED.read_text(encoding="utf-8"))
+    doc["note"]["zh"] = "前{weeks}周"
+    with pytest.raises(PolicyError, match="days"):
+        load_travel_policy(doc)
