@@ -20,11 +20,15 @@ def test_a_batch_spanning_masters_answers_in_order_and_survives_a_lost_script(re
     assert len(masters_of(redis_server, keys)) == 3
     for key in keys:
         redis_server.set(key, key)
-    facts = scripts.register(redis_server, "facts")
+    read = redis_server.register_script("return redis.call('GET', KEYS[1])")
     redis_server.script_flush()  # as a promoted replica: no script cached
-    commands = [("GET", key) for key in keys] + [("EVALSHA", facts.sha, 4, *facts_keys("p1"))]
-    replies = scripts.read_round_trip(redis_server, commands, (facts,))
-    assert replies[:-1] == [key.encode() for key in keys] and replies[-1] == [[], [], [], []]
+    person, markers, _, _ = facts_keys("p1")
+    redis_server.hset(person, "i", "ct")
+    commands = [("GET", key) for key in keys] + [("EVALSHA", read.sha, 1, "k3"), ("MULTI",),
+                                                 ("HGETALL", person), ("HGETALL", markers), ("EXEC",), ("GET", "k0")]
+    replies = scripts.read_round_trip(redis_server, commands, (read,))
+    assert replies[:12] == [key.encode() for key in keys] and replies[12] == b"k3"
+    assert replies[13:15] == [b"OK", b"QUEUED"] and replies[16:] == [[{b"i": b"ct"}, {}], b"k0"]  # RESP3: maps
 
 
 def test_a_stale_slot_table_is_corrected_by_the_moved_reply(redis_server):
@@ -37,6 +41,9 @@ def test_a_stale_slot_table_is_corrected_by_the_moved_reply(redis_server):
     assert scripts.run_pipeline(redis_server, lambda pipe: pipe.hget("{p1}h", "f"), ()) == [None]
     assert scripts.read_round_trip(redis_server, [("GET", "{p1}x")], ()) == [b"1"]
     assert manager.slots_cache[slot][0].name == right.name
+    manager.slots_cache[slot] = [wrong]  # a transaction sent to the wrong master: EXEC discards it, sent again
+    block = [("MULTI",), ("GET", "{p1}x"), ("HGETALL", "{p1}h"), ("EXEC",)]
+    assert scripts.read_round_trip(redis_server, block, ())[-1] == [b"1", {}]
 
 
 def waits(client) -> int:
