@@ -156,8 +156,10 @@ def _units(commands: Sequence[tuple[Any, ...]]) -> list[list[int]]:
 
 
 def _unit_slot(client: Any, commands: Sequence[tuple[Any, ...]], unit: list[int]) -> int:
-    keyed = [commands[i] for i in unit if str(commands[i][0]).upper() not in ("MULTI", "EXEC")]
-    return int(client.determine_slot(*keyed[0]))
+    slots = {client.determine_slot(*commands[i]) for i in unit if str(commands[i][0]).upper() not in ("MULTI", "EXEC")}
+    if len(slots) != 1:  # a bug, not an outage: a 500, not a 503
+        raise redis.exceptions.ClusterCrossSlotError("a MULTI block of a batch spans hash slots")
+    return int(slots.pop())
 
 
 def _cluster_round_trip(client: Any, commands: Sequence[tuple[Any, ...]], scripts: tuple[Script, ...]) -> list[Any]:

@@ -27,6 +27,7 @@ def test_a_lost_script_is_loaded_and_the_round_trip_sent_again(client):
     assert reply == [b"v", [b"a"]]
 
 
+@pytest.mark.standalone  # "h" and "k" are two slots: refused on the cluster (test_cluster_store.py)
 def test_a_transaction_comes_back_as_one_reply(client):
     client.hset("h", "f", "1")
     replies = scripts.read_round_trip(client, [("GET", "k"), ("MULTI",), ("HGETALL", "h"), ("GET", "k"), ("EXEC",)], ())
