@@ -50,7 +50,6 @@ def parse_record(person_id: str, raw: dict[bytes, bytes]) -> PersonRecord | None
     owner, accounts = raw.get(b"o"), raw.get(b"a")
     return PersonRecord(
         id=person_id,
-        id_hash=raw[b"h"].hex() if b"h" in raw else "",
         id_number_ct=raw[b"i"],
         name_ct=raw.get(b"n"),
         phone_ct=raw.get(b"p"),

@@ -49,8 +49,7 @@ class RedisPersons:
         return claimed.hex()
 
     def create(self, record: PersonRecord) -> None:
-        fields: list[str | bytes | int] = ["h", bytes.fromhex(record.id_hash), "i", record.id_number_ct,
-                                           "t", record.created_at]
+        fields: list[str | bytes | int] = ["i", record.id_number_ct, "t", record.created_at]
         self._create(keys=[person_key(record.id)], args=fields)
 
     def get(self, person_id: str) -> PersonRecord | None:
