@@ -19,7 +19,7 @@ from typing import Any
 import redis
 
 from adapters.store import scripts
-from adapters.store.encoding import link_value
+from adapters.store.encoding import NAME_SOURCE_CODES, link_value
 from adapters.store.keys import account_key, person_key
 from adapters.store.layout import IndexLayout, raw_id
 from core.model import Link, NameSource, Relation
@@ -54,7 +54,7 @@ class BulkPersons:
                 pipe.hsetnx(index_key, index_field, pid)
                 pipe.hset(person_key(p.person_id), mapping={
                     "i": p.id_number_ct, "t": p.created_at, "n": p.name_ct,
-                    "ns": NameSource.VERIFIED.value, "a": account, "p": p.phone_ct,
+                    "ns": NAME_SOURCE_CODES[NameSource.VERIFIED], "a": account, "p": p.phone_ct,
                     "ph": bytes.fromhex(p.phone_hash), "o": account})
                 pipe.evalsha(self._phone_index.sha, 1, phone_key, phone_field, "add", pid)
                 pipe.hset(account_key(p.account_id), pid, link_value(link))

@@ -65,6 +65,9 @@ def _persons(client: Any, counts: Counter[str]) -> None:
             value = _hex(raw.get(field), digits)
             if value is not None:
                 update[field] = value
+        source = {b"self": b"s", b"family": b"f", b"verified": b"v"}.get(raw.get(b"ns", b""))
+        if source is not None:
+            update[b"ns"] = source
         accounts = raw.get(b"a")
         if accounts and HEX_IDS.fullmatch(accounts):
             update[b"a"] = b"".join(bytes.fromhex(a) for a in accounts.decode().split(","))

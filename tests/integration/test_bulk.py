@@ -33,7 +33,7 @@ def test_a_bulk_person_is_what_the_api_makes(app, client, redis_server):
 
     ours, theirs = redis_server.hgetall(person_key(loaded.person_id)), redis_server.hgetall(person_key(made["id"]))
     assert set(ours) == set(theirs) - {b"c", b"q"}  # the colour and the scan counter come with reads
-    assert ours[b"ns"] == theirs[b"ns"] == b"verified"
+    assert ours[b"ns"] == theirs[b"ns"] == b"v"  # verified
     assert ours[b"o"] == ours[b"a"] == raw_id(account(api, bob))
     ours = redis_server.hget(account_key(account(api, bob)), raw_id(loaded.person_id)).split(b"|")
     theirs = redis_server.hget(account_key(account(api, alice)), raw_id(made["id"])).split(b"|")
