@@ -56,12 +56,16 @@ class PersonDirectory:
         created = record is None
         if record is None:
             self.persons.create(PersonRecord(
-                id=person_id, id_hash=id_hash, id_number_ct=self.vault.seal(id_number, f"{person_id}:id"),
+                id=person_id, id_number_ct=self.vault.seal(id_number, f"{person_id}:id"),
                 created_at=now,
             ))
             record = self.persons.get(person_id)
             assert record is not None
         return record, created
+
+    def id_hash(self, record: PersonRecord) -> str:
+        """The keyed hash the record's ID number is indexed by (for removing the index entry)."""
+        return self.vault.lookup_hash(self.vault.open(record.id_number_ct, f"{record.id}:id"))
 
     def phone_hash(self, e164: str) -> str:
         """The keyed hash a phone is found by (the same for the travel card's stays)."""

@@ -93,10 +93,10 @@ class ScanFailure(StrEnum):
 
 @dataclass(frozen=True)
 class PersonRecord:
-    """A person as stored: PII only as ciphertext, looked up by a keyed hash of the ID number."""
+    """A person as stored: PII only as ciphertext, found by a keyed hash of the ID number (the
+    index's; not kept in the record: derived from the number where needed, PersonDirectory.id_hash)."""
 
     id: str
-    id_hash: str
     id_number_ct: bytes
     name_ct: bytes | None = None
     phone_ct: bytes | None = None

@@ -113,7 +113,7 @@ class PersonService:
             if written is not None:  # a refused application leaves the name as it found it
                 self._details.set_name(record.id, record.name_ct, record.name_source, expected=written)
             if self._details.drop_account(record.id, session.account_id) == 0 and created:
-                self._persons.discard(record.id, record.id_hash)  # nothing left behind
+                self._persons.discard(record.id, self._directory.id_hash(record))  # nothing left behind
             raise
         if record.phone_ct is None:
             self._set_phone(record.id, phone_ct, values["phone"])
@@ -173,8 +173,9 @@ class PersonService:
         remaining = self._details.drop_account(record.id, account_id)
         if erase or remaining == 0:
             # Revoked to the end of this second: codes and links are stamped in whole seconds.
+            id_hash = self._directory.id_hash(record)  # while the number is there to hash
             self._persons.erase(record.id, self._clock.now() + 1)
-            self._persons.discard(record.id, record.id_hash)
+            self._persons.discard(record.id, id_hash)
 
     def update_phone(self, session: Session, person_id: str, phone: str) -> PersonView:
         """Change the phone: the person's own account, or a relative's while the person has none."""

@@ -46,11 +46,10 @@ def parse_record(person_id: str, raw: dict[bytes, bytes]) -> PersonRecord | None
         return None
     # Hashes and ids raw (adapters/store/layout.py), the rest text.
     text = {k: raw[k].decode() for k in (b"c", b"r", b"t", b"ns") if k in raw}
-    source = text.get(b"ns")
+    source = NAME_SOURCES.get(text.get(b"ns", ""), text.get(b"ns"))  # a code; a word in layout 1
     owner, accounts = raw.get(b"o"), raw.get(b"a")
     return PersonRecord(
         id=person_id,
-        id_hash=raw[b"h"].hex() if b"h" in raw else "",
         id_number_ct=raw[b"i"],
         name_ct=raw.get(b"n"),
         phone_ct=raw.get(b"p"),
@@ -69,6 +68,9 @@ def parse_record(person_id: str, raw: dict[bytes, bytes]) -> PersonRecord | None
 # hash fits a 48-byte allocation (adapters/store/layout.py).
 RELATION_CODES = {Relation.SELF: "s", Relation.FAMILY: "f"}
 RELATIONS = {code: relation for relation, code in RELATION_CODES.items()}
+# A name's source by its initial too (the person hash stays within 224 bytes).
+NAME_SOURCE_CODES = {NameSource.SELF: "s", NameSource.FAMILY: "f", NameSource.VERIFIED: "v"}
+NAME_SOURCES = {code: source for source, code in NAME_SOURCE_CODES.items()}
 
 
 def link_value(link: Link) -> str:

@@ -61,15 +61,21 @@ def _persons(client: Any, counts: Counter[str]) -> None:
             continue  # markers, history, ...: nothing to change
         raw = client.hgetall(key)
         update: dict[bytes, bytes] = {}
-        for field, digits in ((b"h", 32), (b"ph", 32), (b"o", 24)):
+        for field, digits in ((b"ph", 32), (b"o", 24)):
             value = _hex(raw.get(field), digits)
             if value is not None:
                 update[field] = value
+        source = {b"self": b"s", b"family": b"f", b"verified": b"v"}.get(raw.get(b"ns", b""))
+        if source is not None:
+            update[b"ns"] = source
         accounts = raw.get(b"a")
         if accounts and HEX_IDS.fullmatch(accounts):
             update[b"a"] = b"".join(bytes.fromhex(a) for a in accounts.decode().split(","))
+        if b"h" in raw:  # layout 2 keeps no ID-number hash in the record (the index has it)
+            client.hdel(key, "h")
         if update:
             client.hset(key, mapping=update)
+        if update or b"h" in raw:
             counts["persons"] += 1
 
 

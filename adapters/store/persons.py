@@ -4,7 +4,7 @@ from __future__ import annotations
 import redis
 
 from adapters.store import scripts
-from adapters.store.encoding import RELATION_CODES, link_value, parse_link, parse_record
+from adapters.store.encoding import NAME_SOURCE_CODES, RELATION_CODES, link_value, parse_link, parse_record
 from adapters.store.keys import (
     account_key,
     answers_key,
@@ -49,8 +49,7 @@ class RedisPersons:
         return claimed.hex()
 
     def create(self, record: PersonRecord) -> None:
-        fields: list[str | bytes | int] = ["h", bytes.fromhex(record.id_hash), "i", record.id_number_ct,
-                                           "t", record.created_at]
+        fields: list[str | bytes | int] = ["i", record.id_number_ct, "t", record.created_at]
         self._create(keys=[person_key(record.id)], args=fields)
 
     def get(self, person_id: str) -> PersonRecord | None:
@@ -87,7 +86,7 @@ class RedisPersons:
 
     def set_name(self, person_id: str, name_ct: bytes | None, source: NameSource | None,
                  expected: bytes | None) -> bool:
-        args = [expected or b"", name_ct or b"", source or ""]
+        args: list[bytes | str] = [expected or b"", name_ct or b"", NAME_SOURCE_CODES[source] if source else ""]
         return bool(self._set_name(keys=[person_key(person_id)], args=args))
 
     def _phone_index(self, phone_hash: str, op: str, person_id: str) -> None:

@@ -58,7 +58,10 @@ class _Batch:
 
 
 def run_pipeline(client: redis.Redis, build: Callable[[Any], object], scripts: tuple[Script, ...]) -> list[Any]:
-    """Run a pipeline of EVALSHAs and plain commands; load `scripts` if Redis lost them.
+    """Run a pipeline of EVALSHAs (and reads); load `scripts` if Redis lost them, and run it again.
+
+    Only for pipelines whose writes are all EVALSHAs of `scripts`: when Redis lost them, none of
+    those ran, but a plain write in the same pipeline did, and would run twice.
 
     EVALSHA directly: Script objects in a pipeline make redis-py send SCRIPT EXISTS first,
     a second round trip on every read.

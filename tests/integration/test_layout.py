@@ -49,7 +49,9 @@ def downgrade(r) -> None:
         if not key.endswith(b"}"):
             continue
         raw = r.hgetall(key)
-        update = {f: raw[f].hex() for f in (b"h", b"ph", b"o") if f in raw}
+        update = {f: raw[f].hex() for f in (b"ph", b"o") if f in raw}
+        if b"ns" in raw:
+            update[b"ns"] = {b"s": "self", b"f": "family", b"v": "verified"}[raw[b"ns"]]
         if b"a" in raw:
             update[b"a"] = ",".join(raw[b"a"][k:k + 12].hex() for k in range(0, len(raw[b"a"]), 12))
         r.hset(key, mapping=update)

@@ -43,7 +43,7 @@ def record_scan(store, person_id: str, scan: ScanRecord, retention: int) -> None
 
 
 def record(pid=PID, **kw) -> PersonRecord:
-    return PersonRecord(id=pid, id_hash="c" * 8 + pid, id_number_ct=b"\x00id", created_at=100, **kw)
+    return PersonRecord(id=pid, id_number_ct=b"\x00id", created_at=100, **kw)
 
 
 def test_first_index_claim_wins(store):
@@ -55,9 +55,9 @@ def test_create_never_overwrites_and_pii_is_set_separately(store):
     store.create(record())
     store.set_name(PID, b"name", "self", expected=None)
     store.set_phone(PID, b"phone", PH1, NO_VISITS)
-    store.create(PersonRecord(id=PID, id_hash="d" * 32, id_number_ct=b"x"))
+    store.create(PersonRecord(id=PID, id_number_ct=b"x"))
     got = store.get(PID)
-    assert (got.id_hash, got.id_number_ct, got.name_ct, got.phone_ct) == (ID_HASH, b"\x00id", b"name", b"phone")
+    assert (got.id_number_ct, got.name_ct, got.phone_ct) == (b"\x00id", b"name", b"phone")
     assert store.get(OTHER) is None
 
 

@@ -96,10 +96,9 @@ class FakePersonStore:
     def create(self, record: PersonRecord) -> None:
         if record.id in self.persons:
             return
-        # Only what the Redis store writes on create: hash, ID-number ciphertext, time.
+        # Only what the Redis store writes on create: ID-number ciphertext, time.
         self.persons[record.id] = PersonRecord(
             id=record.id,
-            id_hash=record.id_hash,
             id_number_ct=record.id_number_ct,
             created_at=record.created_at,
             revoked_before=self.erased_at.get(record.id, 0),
