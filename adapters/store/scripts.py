@@ -56,6 +56,23 @@ class _Batch:
     def hget(self, key: str, field: str) -> None:
         self.commands.append(("HGET", key, field))
 
+    def hsetnx(self, key: str, field: Any, value: Any) -> None:
+        self.commands.append(("HSETNX", key, field, value))
+
+    def hset(self, key: str, field: Any = None, value: Any = None, mapping: dict[Any, Any] | None = None) -> None:
+        pairs = ([field, value] if field is not None else []) + [x for kv in (mapping or {}).items() for x in kv]
+        self.commands.append(("HSET", key, *pairs))
+
+
+def cluster_batch(client: Any, build: Callable[[Any], object], scripts: tuple[Script, ...]) -> list[Any]:
+    """What `build` calls (evalsha, hget, hset, hsetnx), sent to a cluster as one packed write per
+    master (redis-py's cluster pipeline refuses EVALSHA). Only a command answered MOVED, ASK,
+    TRYAGAIN, CLUSTERDOWN or NOSCRIPT (not run) is sent again, so plain writes run once, unless a
+    connection is lost on the way (then the batch goes again: for batches safe to repeat)."""
+    batch = _Batch()
+    build(batch)
+    return _cluster_round_trip(client, batch.commands, scripts)
+
 
 def run_pipeline(client: redis.Redis, build: Callable[[Any], object], scripts: tuple[Script, ...]) -> list[Any]:
     """Run a pipeline of EVALSHAs (and reads); load `scripts` if Redis lost them, and run it again.
@@ -67,9 +84,7 @@ def run_pipeline(client: redis.Redis, build: Callable[[Any], object], scripts: t
     a second round trip on every read.
     """
     if is_cluster(client):
-        batch = _Batch()
-        build(batch)
-        return _cluster_round_trip(client, batch.commands, scripts)
+        return cluster_batch(client, build, scripts)
     for attempt in (1, 2):
         pipe = client.pipeline(transaction=False)
         build(pipe)
