@@ -298,10 +298,21 @@ def one_round(server: Server, redis_server: RedisServer, args, env: dict, second
     return results, failed
 
 
+def server_us(r: dict) -> float:
+    """CPU microseconds per request of the server's processes and redis-server alone."""
+    return r["cpu_us_per_request"]["workers"] + r["cpu_us_per_request"]["redis"]
+
+
 def ratios(results: dict, storm_rows: int) -> dict:
-    """Within one round: each app target over its reference, and the storm over the cold read."""
-    out = {name: results[app[0]]["rps"] / results[ref[0]]["rps"] for name, _, ref, app in pairs(storm_rows)}
+    """Within one round: each app target over its reference, and the storm over the cold read, by
+    req/s; and the same by CPU cost (`<name>_by_cpu`: reference's server + redis µs per request
+    over the app's), which other people's load on a shared machine disturbs less."""
+    out = {}
+    for name, _, ref, app in pairs(storm_rows):
+        out[name] = results[app[0]]["rps"] / results[ref[0]]["rps"]
+        out[f"{name}_by_cpu"] = server_us(results[ref[0]]) / server_us(results[app[0]])
     out["storm_over_cold"] = results["storm"]["rps"] / results["cold_read"]["rps"]
+    out["storm_over_cold_by_cpu"] = server_us(results["cold_read"]) / server_us(results["storm"])
     return out
 
 
@@ -405,13 +416,19 @@ def yardstick(server: Server, redis_server: RedisServer, args, env: dict, log) -
             "cpu_us_per_request": {k: statistics.median(x["cpu_us_per_request"][k] for x in runs)
                                    for k in runs[0]["cpu_us_per_request"]},
         }
+    return {"targets": final, "verdicts": verdicts_of(per_round), "rounds": [slim(r) for r in rounds]}, failed
+
+
+def verdicts_of(per_round: list[dict]) -> dict:
+    """Each goal's ratio: the median of the rounds' ratios."""
     verdicts = {}
     for name in ("cold_read", "scan", "storm", "storm_over_cold"):
         goal = STORM_OVER_COLD if name == "storm_over_cold" else GOAL
         ratio = statistics.median(r[name] for r in per_round)
         verdicts[name] = {"ratio": round(ratio, 3), "ratios": [round(r[name], 3) for r in per_round],
+                          "by_cpu": round(statistics.median(r[f"{name}_by_cpu"] for r in per_round), 3),
                           "goal": goal, "pass": ratio >= goal}
-    return {"targets": final, "verdicts": verdicts, "rounds": [slim(r) for r in rounds]}, failed
+    return verdicts
 
 
 # -- report ------------------------------------------------------------------------------------
@@ -422,20 +439,22 @@ COMPONENTS = ("workers", "redis", "wrk", "kernel", "foreign")
 def print_yardstick(report: dict, spec: ServerSpec, storm_rows: int) -> None:
     targets, verdicts = report["targets"], report["verdicts"]
     print(f"\n{spec.label}: medians of {len(report['rounds'])} round(s)")
-    print(f"{'target':<44} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6}  {'good/bad':>12}  verdict")
+    print(f"{'target':<44} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6}  {'good/bad':>12}  verdict"
+          f"  (ratio by server+redis CPU)")
     for name, label, ref, app in pairs(storm_rows):
         v = verdicts[name]
         print(label)
         for target, ratio in ((ref, None), (app, v)):
             r = targets[target[0]]
             text = "" if ratio is None else f"{ratio['ratio']:.2f}x"
-            verdict = "" if ratio is None else f"{'PASS' if ratio['pass'] else 'FAIL'} (>= {ratio['goal']:.1f}x)"
+            verdict = "" if ratio is None else (f"{'PASS' if ratio['pass'] else 'FAIL'} (>= {ratio['goal']:.1f}x)"
+                                                f"  ({ratio['by_cpu']:.2f}x)")
             tag = "  ref " if ratio is None else "  app "
             print(f"{tag + target[1]:<44} {r['rps']:>8.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {text:>6}  "
                   f"{r['good']:>8}/{r['bad']:<3}  {verdict}")
     v = verdicts["storm_over_cold"]
     print(f"{'  refresh storm / cold read (app)':<44} {'':>8} {'':>7} {'':>7} {v['ratio']:>5.2f}x  {'':>12}  "
-          f"{'PASS' if v['pass'] else 'FAIL'} (>= {v['goal']:.1f}x)")
+          f"{'PASS' if v['pass'] else 'FAIL'} (>= {v['goal']:.1f}x)  ({v['by_cpu']:.2f}x)")
     h = targets["healthz"]
     print(f"{'  /healthz (information)':<44} {h['rps']:>8.0f} {h['p50_ms']:>7.2f} {h['p99_ms']:>7.2f}")
     cold, storm = targets["cold_read"], targets["storm"]
@@ -464,40 +483,46 @@ def markdown_summary(report: dict) -> str:
     lines = [f"Server: {report['setup']['server_label']}; {report['setup']['rounds']} round(s) of "
              f"{report['setup']['duration_s']:g} s, {report['setup']['connections']} connections; "
              f"{report['population']['persons']} persons; git {report['git']['head']}; {report['when']}", "",
-             "| target | app req/s | reference req/s | ratio (goal) | app p50 / p99 ms | ref p50 / p99 ms "
-             "| app CPU µs/req (workers + redis) | ref CPU µs/req | |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| target | app req/s | reference req/s | ratio (goal) | by CPU | app p50 / p99 ms | ref p50 / p99 ms "
+             "| app CPU µs/req (workers + redis) | ref CPU µs/req (workers + redis) | |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for name, label, ref, app in pairs(storm_rows):
         a, r, v = targets[app[0]], targets[ref[0]], verdicts[name]
         lines.append(f"| {label} | {a['rps']:,.0f} | {r['rps']:,.0f} | {v['ratio']:.2f}x (≥ {v['goal']:.1f}) | "
-                     f"{a['p50_ms']:.2f} / {a['p99_ms']:.2f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} | "
-                     f"{total_us(a):,.0f} ({a['cpu_us_per_request']['workers']:,.0f} + "
-                     f"{a['cpu_us_per_request']['redis']:,.0f}) | {total_us(r):,.0f} | "
-                     f"{'PASS' if v['pass'] else 'FAIL'} |")
+                     f"{v['by_cpu']:.2f}x | {a['p50_ms']:.2f} / {a['p99_ms']:.2f} | "
+                     f"{r['p50_ms']:.2f} / {r['p99_ms']:.2f} | {total_us(a):,.0f} ({server_us(a):,.0f}) | "
+                     f"{total_us(r):,.0f} ({server_us(r):,.0f}) | {'PASS' if v['pass'] else 'FAIL'} |")
     v = verdicts["storm_over_cold"]
-    lines.append(f"| refresh storm / cold read | | | {v['ratio']:.2f}x (≥ {v['goal']:.1f}) | | | | | "
-                 f"{'PASS' if v['pass'] else 'FAIL'} |")
+    lines.append(f"| refresh storm / cold read | | | {v['ratio']:.2f}x (≥ {v['goal']:.1f}) | {v['by_cpu']:.2f}x "
+                 f"| | | | | {'PASS' if v['pass'] else 'FAIL'} |")
     h = targets["healthz"]
-    lines.append(f"| /healthz (information) | {h['rps']:,.0f} | | | {h['p50_ms']:.2f} / {h['p99_ms']:.2f} | | "
-                 f"{total_us(h):,.0f} | | |")
+    lines.append(f"| /healthz (information) | {h['rps']:,.0f} | | | | {h['p50_ms']:.2f} / {h['p99_ms']:.2f} | | "
+                 f"{total_us(h):,.0f} ({server_us(h):,.0f}) | | |")
+    foreign = max(x["foreign_cores"] for x in targets.values())
+    lines.append(f"| other people's load during the runs (max) | {foreign:.2f} cores | | | | | | | | |")
     if "memory" in report:
         m = report["memory"]
         lines += ["", f"Memory: {m['bytes_per_person']:.0f} B per applied, face-checked person at "
                       f"{m['persons']:,} persons ({'PASS' if m['bytes_per_person'] <= MEMORY_GOAL else 'FAIL'}, "
                       f"goal ≤ {MEMORY_GOAL}); {m['keys_per_person']:g} keys per person"]
     if "sweep" in report:
-        lines += ["", "| server | cold read app/ref | scan app/ref | storm app/ref | /healthz | geomean app req/s |",
-                  "|---|---:|---:|---:|---:|---:|"]
+        lines += ["", "Sweep (req/s app / reference (ratio), one round each; app server + redis CPU µs/req; "
+                      "other people's load):", "",
+                  "| server | cold read | scan | refresh storm | /healthz | geomean app req/s | app µs/req "
+                  "(cold, scan, storm) | others' cores |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for spec, e in report["sweep"]["layouts"].items():
             if "skipped" in e:
-                lines.append(f"| `{spec}` | skipped: {e['skipped']} | | | | |")
+                lines.append(f"| `{spec}` | skipped: {e['skipped']} | | | | | | |")
                 continue
             res, rat = e["results"], e["ratios"]
             cells = [f"{res[app[0]]['rps']:,.0f} / {res[ref[0]]['rps']:,.0f} ({rat[name]:.2f}x)"
                      for name, _, ref, app in pairs(storm_rows)]
             mark = " **winner**" if spec == report["sweep"]["winner"] else ""
+            cpu = " / ".join(f"{server_us(res[app[0]]):,.0f}" for _, _, _, app in pairs(storm_rows))
+            foreign = max(r["foreign_cores"] for r in res.values())
             lines.append(f"| `{spec}` {e['label']}{mark} | " + " | ".join(cells)
-                         + f" | {res['healthz']['rps']:,.0f} | {e['geomean_rps']:,.0f} |")
+                         + f" | {res['healthz']['rps']:,.0f} | {e['geomean_rps']:,.0f} | {cpu} | {foreign:.2f} |")
     return "\n".join(lines)
 
 
@@ -573,6 +598,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=OUT / "latest.json",
                         help="JSON results (default bench/out/latest.json; raw wrk output goes next to it)")
     parser.add_argument("--loader-procs", type=int, default=4, help="processes loading the populations")
+    parser.add_argument("--summary", type=Path, metavar="JSON",
+                        help="print the Markdown summary of an earlier run's JSON results, and exit")
     args = parser.parse_args()
     quick = args.quick
     args.persons = args.persons or (5000 if quick else 20_000)
@@ -632,8 +659,21 @@ def http_benchmark(args, workdir: Path, report: dict, stack: ExitStack, wrk_log)
     return failed or bad
 
 
+def print_summary(path: Path) -> int:
+    report = json.loads(path.read_text(encoding="utf-8"))
+    storm_rows = report["setup"]["storm_persons"]
+    report["yardstick"]["verdicts"] = verdicts_of([ratios(r, storm_rows) for r in report["yardstick"]["rounds"]])
+    for e in report.get("sweep", {}).get("layouts", {}).values():
+        if "results" in e:
+            e["ratios"] = ratios(e["results"], storm_rows)
+    print(markdown_summary(report))
+    return 0
+
+
 def main() -> int:
     args = parse_args()
+    if args.summary:
+        return print_summary(args.summary)
     if args.redis_server:
         os.environ["BENCH_REDIS_SERVER"] = args.redis_server  # also seen by the loader processes
     if shutil.which("wrk") is None and args.only != "memory":
