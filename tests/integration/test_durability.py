@@ -38,7 +38,7 @@ def wait_until(check, timeout=15.0):
             result = check()
             if result:
                 return result
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or its workers still booting
             pass
         time.sleep(0.1)
     raise AssertionError("timed out")
