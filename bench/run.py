@@ -189,6 +189,8 @@ def measure(server: Server, redis_server: RedisServer, target: tuple, args, env:
     attempts = []
     for attempt in range(1 + args.retries):
         load = cpuacct.wait_quiet(args.quiet_limit, args.quiet_timeout)
+        if prepare:
+            prepare()  # before the warm-up too: the warm-up is checked by the same rules
         warm, _ = run_wrk(server.base, target, args.warmup, args.connections, args.threads, env)
         if prepare:
             time.sleep(0.3)  # the warm-up's last requests, still in the server when wrk stopped, are done

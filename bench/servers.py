@@ -116,7 +116,10 @@ def command(spec: ServerSpec, app: str, port: int) -> list[str]:
         threads = ["--threads", str(spec.threads)] if spec.threads > 1 else []
         return [str(Path(sys.executable).parent / "uwsgi"), "--http-socket", bind, "--module", app, "--master",
                 "--processes", str(spec.workers), *threads, "--lazy-apps", "--need-app", "--die-on-term",
-                "--disable-logging", "--listen", "1024"]
+                "--disable-logging", "--listen", "1024",
+                # It closes every connection (as gunicorn sync does) but would not say so: wrk then
+                # counts each close as a read error.
+                "--add-header", "Connection: close"]
     module, _, factory = app.partition(":")
     return [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
             "--workers", str(spec.workers), "--blocking-threads", str(spec.threads), "--runtime-threads", "1",
