@@ -51,6 +51,9 @@ def serve_command(server: str, port: int) -> list[str]:
     if server == "gthread":  # the README's deployment command (bench/run.py's sweep winner), on this port
         return [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2", "--threads", "4",
                 "-b", f"127.0.0.1:{port}", "--no-control-socket", "app:create_app()"]
+    if server == "granian":
+        return [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", "3", "--blocking-threads", "4", "--factory", "app:create_app"]
     raise ValueError(server)
 
 
