@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import multiprocessing
 import os
 import secrets
@@ -25,7 +24,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run  # noqa: E402
+import population as run  # noqa: E402  (the population's names, ids and phones; the app)
+from memory import index_bits  # noqa: E402
+from servers import REDIS_CONFIG, RedisServer  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out"
 
 GOAL = 600  # bytes per applied, face-checked person (issues "Hot paths at the limit", "Scale out")
 BATCH = 500
@@ -74,22 +77,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--procs", type=int, default=max(1, (os.cpu_count() or 2)))
-    parser.add_argument("--out", type=Path, default=run.OUT / "bulk.json")
+    parser.add_argument("--out", type=Path, default=OUT / "bulk.json")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    bits = min(20, max(8, round(math.log2(sizes[-1] / 50))))
+    bits = index_bits(sizes[-1])
     os.environ["HEALTHCODE_INDEX_BITS"] = str(bits)  # the loader processes and the app alike
-    run.OUT.mkdir(exist_ok=True)
+    OUT.mkdir(exist_ok=True)
     results = []
     with tempfile.TemporaryDirectory(prefix="healthcode-bulk-") as workdir:
-        server = run.RedisServer(Path(workdir), "redis-bulk").start()
+        server = RedisServer(Path(workdir), "redis-bulk").start()
         try:
             run.make_app(server.url)  # the layout record, the key ring, the policy: outside the count
             time.sleep(0.2)
             base = server.info("memory")["used_memory"]
             keys0 = server.client.dbsize()
             loaded = 0
-            print(f"redis-server {server.info('server')['redis_version']}, {'; '.join(run.REDIS_CONFIG)}; "
+            print(f"redis-server {server.info('server')['redis_version']}, {'; '.join(REDIS_CONFIG)}; "
                   f"index bits {bits} ({2 ** bits} buckets each, sized for {sizes[-1]:,} persons)")
             for size in sizes:
                 started = time.perf_counter()

