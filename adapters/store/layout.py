@@ -7,7 +7,7 @@ index is 2**bits bucket hashes, a bucket named by the top `bits` bits of the (ke
 hash, the field the rest of the hash as raw bytes, the value raw person ids (12 bytes each). A
 bucket of up to 128 entries is a listpack (Redis's hash-max-listpack-entries): ~30 B an entry.
 Sizing: about 30-100 entries a bucket, i.e. bits ~ log2(persons / 50): 11 for 100 k persons,
-14 for 1 M, 21 would be 100 M (then raise hash-max-listpack-entries, or shard: README).
+14 for 1 M, 20 (the most) for 50 M; beyond, raise hash-max-listpack-entries (docs/SCALING.md).
 
 Every process must use the same bits, or one writes where another never looks (a person applied
 twice). The first process to reach an empty store writes `hc:{layout}` (version, bits); every
@@ -18,6 +18,7 @@ migrate` (cli.py), with the writers stopped.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
 import redis
@@ -49,12 +50,14 @@ def unbucket(key: bytes | str, field: bytes) -> str:
     return (bytes([n >> (bits - 8)]) + field).hex()
 
 
+_HEX_ID = re.compile(r"[0-9a-f]{24}")
+
+
 def raw_id(hex_id: str) -> bytes:
-    """A 24-hex-digit person or account id as the 12 bytes the store keeps."""
-    raw = bytes.fromhex(hex_id)
-    if len(raw) != ID_BYTES:
-        raise ValueError("ids are 24 hex digits")
-    return raw
+    """A 24-hex-digit person or account id (lower case, as made) as the 12 bytes the store keeps."""
+    if not _HEX_ID.fullmatch(hex_id):
+        raise ValueError("ids are 24 lower-case hex digits")
+    return bytes.fromhex(hex_id)
 
 
 def id_field(hex_id: str) -> bytes:
