@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from adapters.store import scripts
-from adapters.store.layout import LAYOUT_KEY, VERSION, bucket, raw_id, unbucket
+from adapters.store.layout import LAYOUT_KEY, VERSION, bucket, hex_ids, raw_id, unbucket
 
 HEX = re.compile(rb"[0-9a-f]+")
 HEX_IDS = re.compile(rb"[0-9a-f]{24}(?:,[0-9a-f]{24})*")
@@ -101,13 +101,17 @@ def _tag(key: bytes) -> str:
     return key[key.index(b"{") + 1:key.index(b"}")].decode()
 
 
+def _old_index_keys(client: Any, prefix: str, bits: int, old: list[bytes]) -> Iterator[tuple[bytes, bytes]]:
+    """Each index key under `prefix` that is not of this layout, with its type; noted in `old`."""
+    for key in _scan(client, f"{prefix}*"):
+        if not key.startswith(f"{prefix}{bits}:".encode()):
+            old.append(key)
+            yield key, client.type(key)
+
+
 def _id_index(client: Any, bits: int, counts: Counter[str]) -> list[bytes]:
-    old = []
-    for key in _scan(client, "hc:id:*"):
-        if key.startswith(f"hc:id:{bits}:".encode()):
-            continue
-        old.append(key)
-        kind = client.type(key)
+    old: list[bytes] = []
+    for key, kind in _old_index_keys(client, "hc:id:", bits, old):
         if kind == b"string":  # version 1: hc:id:{<hash>} -> hex person id
             entries = [(_tag(key), client.get(key).decode())]
         elif kind == b"hash":
@@ -122,12 +126,8 @@ def _id_index(client: Any, bits: int, counts: Counter[str]) -> list[bytes]:
 
 def _phone_index(client: Any, bits: int, counts: Counter[str]) -> list[bytes]:
     add = scripts.register(client, "phone_index")
-    old = []
-    for key in _scan(client, "hc:ph:*"):
-        if key.startswith(f"hc:ph:{bits}:".encode()):
-            continue
-        old.append(key)
-        kind = client.type(key)
+    old: list[bytes] = []
+    for key, kind in _old_index_keys(client, "hc:ph:", bits, old):
         entries: list[tuple[str, list[str]]] = []
         if kind == b"set":  # version 1: a set of hex person ids per phone
             entries = [(_tag(key), [m.decode() for m in client.smembers(key)])]
@@ -135,8 +135,7 @@ def _phone_index(client: Any, bits: int, counts: Counter[str]) -> list[bytes]:
             prefix = _tag(key)
             entries = [(prefix + f.decode(), v.decode().split(",")) for f, v in client.hgetall(key).items()]
         elif kind == b"hash":
-            entries = [(unbucket(key, f), [v[k:k + 12].hex() for k in range(0, len(v), 12)])
-                       for f, v in client.hgetall(key).items()]
+            entries = [(unbucket(key, f), hex_ids(v)) for f, v in client.hgetall(key).items()]
         for phone_hash, persons in entries:
             new_key, field = bucket("hc:ph:", phone_hash, bits)
             for person_id in persons:
