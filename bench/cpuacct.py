@@ -6,7 +6,9 @@ takes cores from gunicorn and the figures drop for reasons that have nothing to 
 
   workers   gunicorn master + workers          redis   the bench redis-server
   wrk       the load generator (RUSAGE_CHILDREN of this process, which waits for wrk)
-  foreign   every other user-space process (including ones that started during the run)
+  foreign   every other user-space process (including ones that started during the run), and
+            steal: time the hypervisor gave this VM's CPUs to another guest (a noisy neighbour
+            on the host slows every process here without showing in any of them)
   kernel    the rest of the busy time: softirq/interrupts (loopback TCP), kernel threads,
             and processes too short-lived to be seen
 
@@ -22,11 +24,11 @@ import time
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _system() -> tuple[float, float]:
-    """(total, idle incl. iowait) CPU seconds since boot, all CPUs."""
+def _system() -> tuple[float, float, float]:
+    """(total, idle incl. iowait, steal) CPU seconds since boot, all CPUs."""
     with open("/proc/stat") as f:
         values = [int(x) for x in f.readline().split()[1:]]
-    return sum(values[:8]) / _TICK, (values[3] + values[4]) / _TICK
+    return sum(values[:8]) / _TICK, (values[3] + values[4]) / _TICK, values[7] / _TICK
 
 
 def _processes() -> dict[int, tuple[float, bool]]:
@@ -71,9 +73,10 @@ class Window:
         wall = time.monotonic() - self._t0
         kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         p1 = _processes()
-        total1, idle1 = _system()
-        total0, idle0 = self._sys0
+        total1, idle1, steal1 = _system()
+        total0, idle0, steal0 = self._sys0
         busy = (total1 - total0) - (idle1 - idle0)
+        steal = max(0.0, steal1 - steal0)
         used = {}
         owned = set(self._mine)
         for label, pids in self.ours.items():
@@ -85,21 +88,22 @@ class Window:
             if pid in owned or kthread:
                 continue
             foreign += cpu - self._p0.get(pid, (0.0, False))[0]
-        used["foreign"] = max(0.0, foreign)
+        used["foreign"] = max(0.0, foreign) + steal
         used["kernel"] = max(0.0, busy - sum(used.values()))
         return {
             "wall_s": round(wall, 2),
             "busy_cores": round(busy / wall, 2),
             "foreign_cores": round(used["foreign"] / wall, 2),
+            "steal_cores": round(steal / wall, 2),
             "cpu_s": {k: round(v, 2) for k, v in used.items()},
         }
 
 
 def busy_cores(seconds: float = 1.0) -> float:
     """Average busy cores over `seconds`, whoever uses them."""
-    total0, idle0 = _system()
+    total0, idle0, _ = _system()
     time.sleep(seconds)
-    total1, idle1 = _system()
+    total1, idle1, _ = _system()
     return ((total1 - total0) - (idle1 - idle0)) / seconds
 
 

@@ -3,9 +3,10 @@
 Issue 9's yardstick (docs/BENCHMARKS.md says how to read the figures). Every target is measured
 against a reference (bench/reference.py: a plain WSGI callable doing the least the operation
 needs, on the same Redis data), both served by the same server and workers in the same process
-(`bench.reference:create_app()`: the app with /ref/ in front), in the same round; rounds
-alternate which of the two goes first, each ratio is taken within its round, medians of rounds
-are reported:
+(`bench.reference:create_app()`: the app with /ref/ in front), in the same round, in alternating
+slices of --slice seconds (this machine's speed drifts second by second: measure_pair says why);
+rounds alternate which of the two goes first, each ratio is taken within its round, medians of
+rounds are reported:
 
   cold read      GET /api/v1/persons/{id}/health-code, each read the next person of a walk over
                  the population, vs GET /ref/read/{id} (bench/read_walk.lua). The code cache is
@@ -222,6 +223,101 @@ def measure(server: Server, redis_server: RedisServer, target: tuple, args, env:
     return best
 
 
+def _merge(slices: list[dict], warm_bad: int) -> dict:
+    """One side of an interleaved pair: its slices summed (req/s over their total time; p50/p99
+    the medians of the slices', p99 also the worst)."""
+    seconds = sum(x["requests"] / x["rps"] for x in slices if x["rps"])
+    cpu_s = {k: sum(x["cpu"]["cpu_s"][k] for x in slices) for k in slices[0]["cpu"]["cpu_s"]}
+    wall = sum(x["cpu"]["wall_s"] for x in slices)
+    requests = sum(x["requests"] for x in slices)
+    merged = {
+        "rps": requests / seconds if seconds else 0.0,
+        "requests": requests,
+        "good": sum(x["good"] for x in slices),
+        "bad": sum(x["bad"] for x in slices),
+        "socket_errors": sum(x["socket_errors"] for x in slices),
+        "non_2xx_3xx": sum(x["non_2xx_3xx"] for x in slices),
+        "statuses": ",".join(sorted({x["statuses"] for x in slices})),
+        "bad_sample": next((x["bad_sample"] for x in slices if x["bad_sample"]), ""),
+        "tally": {k: sum(x["tally"].get(k, 0) for x in slices) for k in {k for x in slices for k in x["tally"]}},
+        "warmup_bad": warm_bad,
+        "slices": [round(x["rps"], 1) for x in slices],
+        "cpu": {"wall_s": round(wall, 2), "busy_cores": round(sum(x["cpu"]["busy_cores"] * x["cpu"]["wall_s"]
+                                                                  for x in slices) / wall, 2),
+                "foreign_cores": round(cpu_s["foreign"] / wall, 2),
+                "steal_cores": round(sum(x["cpu"].get("steal_cores", 0) * x["cpu"]["wall_s"]
+                                         for x in slices) / wall, 2),
+                "cpu_s": {k: round(v, 2) for k, v in cpu_s.items()}},
+        "cpu_us_per_request": {k: round(1e6 * v / max(1, requests), 1) for k, v in cpu_s.items()},
+    }
+    for q in ("p50_ms", "p75_ms", "p90_ms", "p99_ms"):
+        merged[q] = statistics.median(x[q] for x in slices)
+    merged["p99_worst_ms"] = max(x["p99_ms"] for x in slices)
+    for key in ("answers_flushed", "answers_stored"):
+        if key in slices[0]:
+            merged[key] = sum(x[key] for x in slices)
+    return merged
+
+
+def measure_pair(server: Server, redis_server: RedisServer, first: tuple, second: tuple, args, env: dict,
+                 seconds: float, log) -> dict[str, dict]:
+    """Two targets (a reference and its app target) measured in alternating slices of --slice
+    seconds (first, second, first, ...) for `seconds` each, after one checked warm-up of each.
+
+    This machine's speed drifts by up to 2x from one second to the next (other guests on the
+    host: a fixed loop of Python here took 0.10 to 0.22 s from one second to the next, with the
+    machine idle), so two runs of 10 s one after the other can differ by more than the ratio
+    being measured; interleaved slices see the same drift, and the ratio of their totals cancels
+    most of it. A cold read's cached answers are deleted before each of its slices (and counted
+    after), so every slice is cold. A pair disturbed by other processes (--max-foreign) is
+    measured again (up to --retries times), keeping the attempt that was disturbed least.
+    """
+    n = max(1, round(seconds / args.slice))
+    attempts: list[dict[str, dict]] = []
+    for attempt in range(1 + args.retries):
+        cpuacct.wait_quiet(args.quiet_limit, args.quiet_timeout)
+        warm = {}
+        for target in (first, second):
+            if target[0] == "cold_read":
+                flush_answers(redis_server.client)
+            done, _ = run_wrk(server.base, target, args.warmup, args.connections, args.threads, env)
+            warm[target[0]] = done["bad"] + done["socket_errors"]
+        slices: dict[str, list[dict]] = {first[0]: [], second[0]: []}
+        for i in range(n):
+            for target in (first, second):
+                cold = target[0] == "cold_read"
+                prepared: dict = {}
+                if cold:
+                    time.sleep(0.3)  # the last slice's requests still in the server are done
+                    prepared = flush_answers(redis_server.client)
+                window = cpuacct.Window({
+                    "workers": [server.proc.pid, *cpuacct.children(server.proc.pid)],
+                    "redis": [redis_server.proc.pid],
+                }).start()
+                result, raw = run_wrk(server.base, target, args.slice, args.connections, args.threads, env)
+                result["cpu"] = window.stop()
+                result.update(prepared)
+                if cold:
+                    time.sleep(0.3)
+                    result.update(count_answers(redis_server.client))
+                log.write(f"### {target[1]} ({getattr(server, 'spec', server.workers)}, attempt {attempt + 1}, "
+                          f"slice {i + 1}/{n}, cpu {result['cpu']})\n{raw}\n")
+                slices[target[0]].append(result)
+        pair = {name: _merge(runs, warm[name]) for name, runs in slices.items()}
+        for r in pair.values():
+            r["busy_cores_before"] = None
+        attempts.append(pair)
+        foreign = max(r["cpu"]["foreign_cores"] for r in pair.values())
+        if foreign <= args.max_foreign:
+            break
+        print(f"  ({first[0]}/{second[0]}: other processes (or the host) took {foreign:.2f} cores during the "
+              f"runs{'; measuring again' if attempt < args.retries else ''})", flush=True)
+    best = min(attempts, key=lambda p: max(r["cpu"]["foreign_cores"] for r in p.values()))
+    for r in best.values():
+        r["attempts"] = len(attempts)
+    return best
+
+
 def problems(r: dict) -> str:
     """Why a run's figures cannot be trusted ("" when they can)."""
     why = []
@@ -282,15 +378,14 @@ def prime_references(server: Server, rows: list[tuple[str, str, str]], n: int) -
 
 def one_round(server: Server, redis_server: RedisServer, args, env: dict, seconds: float, log, k: int,
               healthz: bool = True) -> tuple[dict, bool]:
-    """Reference and app of each target (round k: the reference first when k is even), then /healthz."""
+    """Reference and app of each target in alternating slices (round k: the reference's slice
+    first when k is even), then /healthz."""
     results, failed = {}, False
     for _, _, ref, app in pairs(args.storm_persons):
-        for target in ((ref, app) if k % 2 == 0 else (app, ref)):
-            cold = target[0] == "cold_read"
-            results[target[0]] = r = measure(server, redis_server, target, args, env, seconds, log,
-                                             (lambda: flush_answers(redis_server.client)) if cold else None,
-                                             (lambda: count_answers(redis_server.client)) if cold else None)
-            why = problems(r)
+        first, second = (ref, app) if k % 2 == 0 else (app, ref)
+        results.update(measure_pair(server, redis_server, first, second, args, env, seconds, log))
+        for target in (first, second):
+            why = problems(results[target[0]])
             if why:
                 failed = True
                 print(f"  !! {server.spec} {target[0]}: {why}", flush=True)
@@ -601,6 +696,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--storm-persons", type=int, default=100, help="persons of the refresh storm (default 100)")
     parser.add_argument("--memory-persons", type=int, help="persons for the memory test (default 100000; quick 3000)")
     parser.add_argument("--duration", type=int, help="seconds per measured run (default 10; quick 3)")
+    parser.add_argument("--slice", type=float, default=2.0,
+                        help="seconds of each slice: a target and its reference alternate in slices (default 2)")
     parser.add_argument("--warmup", type=int, help="seconds of warm-up before each run (default 2; quick 1)")
     parser.add_argument("--rounds", type=int, help="rounds (default 3; quick 1)")
     parser.add_argument("--connections", type=int, default=16)

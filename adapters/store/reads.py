@@ -29,7 +29,7 @@ class RedisPersonReads:
     def __init__(self, client: redis.Redis) -> None:
         self._r = client
         self._facts_and_scan = scripts.register(client, "facts_and_scan")
-        self._answer_put = scripts.register(client, "answer_put")
+        self._answer_put = scripts.source("answer_put")
 
     def load(self, person_id: str, account_id: str | None = None) -> PersonSnapshot:
         head = [("HGET", account_key(account_id), id_field(person_id))] if account_id is not None else []
@@ -74,8 +74,11 @@ class RedisPersonReads:
 
     def remember(self, entry: Remember, body: bytes) -> None:
         header = f"{entry.digest}|{entry.reuse_until:010d}|{entry.issued_at:010d}|{entry.expires_at:010d}|"
-        self._answer_put(keys=[answers_key(entry.person_id)],
-                         args=[entry.slot, header.encode() + body, entry.reuse_until])
+        # Not waited for: the read has its answer; a lost entry only costs the next read a
+        # signature (scripts.send_unanswered).
+        key = answers_key(entry.person_id)
+        scripts.send_unanswered(self._r, key, ("EVAL", self._answer_put, 1, key, entry.slot,
+                                               header.encode() + body, entry.reuse_until))
 
     def load_and_record_scan(self, person_id: str, scan: ScanRecord, issued_at: int, retention: int) -> PersonSnapshot:
         keys = (*facts_keys(person_id), scans_key(person_id))

@@ -7,7 +7,10 @@ cluster pipeline refuses EVALSHA), read back in the order given.
 """
 from __future__ import annotations
 
+import os
+import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
@@ -45,7 +48,7 @@ def is_cluster(client: object) -> bool:
 
 
 class _Batch:
-    """What run_pipeline's builders call (evalsha, hget), recorded as commands for a cluster."""
+    """What run_pipeline's builders call (evalsha, hget), recorded as commands."""
 
     def __init__(self) -> None:
         self.commands: list[tuple[Any, ...]] = []
@@ -62,6 +65,49 @@ class _Batch:
     def hset(self, key: str, field: Any = None, value: Any = None, mapping: dict[Any, Any] | None = None) -> None:
         pairs = ([field, value] if field is not None else []) + [x for kv in (mapping or {}).items() for x in kv]
         self.commands.append(("HSET", key, *pairs))
+
+
+class _Held(threading.local):
+    """Per thread: the connection this thread keeps out of each pool (pool -> (pid, connection))."""
+
+    def __init__(self) -> None:
+        self.by_pool: weakref.WeakKeyDictionary[Any, tuple[int, Any]] = weakref.WeakKeyDictionary()
+
+
+_held = _Held()
+
+
+def _connection(pool: Any) -> Any:
+    """The hot round trips' connection: one per thread and pool, taken from the pool once and kept
+    (as redis-py's single_connection_client keeps one), not got and released per round trip.
+
+    redis-py 8's get_connection + release cost ~50 us a round trip on this machine (a poll of the
+    socket for unread data, connection-count metrics, two lock passes), a sixth of a cold read.
+    The poll guards against a connection left with unread replies; here every round trip reads
+    all its replies or drops the connection (_dirty), so none is left out of step. The
+    connection stays in the pool's in-use set: closing the pool closes it. A forked child (the
+    pool resets itself) takes its own."""
+    held = _held.by_pool.get(pool)
+    pid = os.getpid()
+    if held is not None and held[0] == pid:
+        return held[1]
+    connection = pool.get_connection()
+    _held.by_pool[pool] = (pid, connection)
+    return connection
+
+
+def _pool(client: Any, key: str) -> Any:
+    """The connection pool of `key`'s server: the client's, or on a cluster its slot's master's."""
+    if is_cluster(client):
+        node = client.nodes_manager.get_node_from_slot(client.keyslot(key))
+        return client.get_redis_connection(node).connection_pool
+    return client.connection_pool
+
+
+def _dirty(connection: Any) -> None:
+    """A round trip stopped half-way (replies may be unread): drop the socket (the next one
+    reconnects), so that no later round trip reads this one's replies."""
+    connection.disconnect()
 
 
 def cluster_batch(client: Any, build: Callable[[Any], object], scripts: tuple[Script, ...]) -> list[Any]:
@@ -85,18 +131,34 @@ def run_pipeline(client: redis.Redis, build: Callable[[Any], object], scripts: t
     """
     if is_cluster(client):
         return cluster_batch(client, build, scripts)
-    for attempt in (1, 2):
-        pipe = client.pipeline(transaction=False)
-        build(pipe)
-        try:
-            return pipe.execute()
-        except redis.exceptions.NoScriptError:
-            if attempt == 2:
-                raise
-            # Redis restarted or flushed its scripts: nothing ran; load them and go again.
-            for script in scripts:
-                client.script_load(script.script)
-    raise AssertionError("unreachable")
+    batch = _Batch()
+    build(batch)
+    # As read_round_trip: one packed write, replies from the parser; a lost script is loaded
+    # and the batch sent again (none of its EVALSHAs ran), a stale connection retried once, as
+    # redis-py's pipeline retries it.
+    return read_round_trip(client, batch.commands, scripts)
+
+
+def send_unanswered(client: Any, key: str, command: tuple[Any, ...]) -> bool:
+    """`command` (on `key`'s slot) sent after CLIENT REPLY SKIP: written, never waited for.
+
+    For writes whose loss costs nothing but a later miss (the answer cache): no round trip, no
+    reply to read. Nothing comes back, an error reply included, so a script goes as EVAL with
+    its text (EVALSHA's NOSCRIPT would go unseen). False when the write could not be sent (the
+    connection was lost: it is dropped, the next user gets a fresh one)."""
+    packed = (_hiredis_pack(("CLIENT", "REPLY", "SKIP")) + _hiredis_pack(command)) if _hiredis_pack else None
+    connection = _connection(_pool(client, key))
+    try:
+        connection.send_packed_command(
+            [packed] if packed is not None else connection.pack_commands([("CLIENT", "REPLY", "SKIP"), command]),
+            False)
+        return True
+    except (*_STALE, redis.exceptions.RedisError):
+        _dirty(connection)
+        return False
+    except BaseException:
+        _dirty(connection)
+        raise
 
 
 _STALE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
@@ -134,7 +196,7 @@ def read_round_trip(client: redis.Redis, commands: Sequence[tuple[Any, ...]], sc
     if _hiredis_pack is not None:
         packed = [b"".join([_hiredis_pack(command) for command in commands])]
     for attempt in range(3):
-        connection = pool.get_connection()
+        connection = _connection(pool)
         try:
             connection.send_packed_command(packed if packed is not None else connection.pack_commands(commands),
                                            False)
@@ -149,12 +211,13 @@ def read_round_trip(client: redis.Redis, commands: Sequence[tuple[Any, ...]], sc
                     error = error or reply
                 replies.append(reply)
         except _STALE:
-            connection.disconnect()
+            _dirty(connection)
             if attempt:
                 raise
             continue
-        finally:
-            pool.release(connection)
+        except BaseException:
+            _dirty(connection)
+            raise
         if error is None:
             return replies
         if isinstance(error, redis.exceptions.NoScriptError) and attempt < 2:
@@ -221,13 +284,12 @@ def _cluster_round_trip(client: Any, commands: Sequence[tuple[Any, ...]], script
         for unit in todo:
             node = manager.get_node_from_slot(_unit_slot(client, commands, unit))
             by_node.setdefault(node.name, (node, []))[1].extend(unit)
-        taken: list[tuple[Any, Any]] = []
+        taken: list[Any] = []
         try:
             sent: list[tuple[Any, list[int]]] = []
             for node, indexes in by_node.values():
-                pool = client.get_redis_connection(node).connection_pool
-                connection = pool.get_connection()
-                taken.append((pool, connection))
+                connection = _connection(client.get_redis_connection(node).connection_pool)
+                taken.append(connection)
                 connection.send_packed_command(connection.pack_commands([commands[i] for i in indexes]), False)
                 sent.append((connection, indexes))
             for connection, indexes in sent:
@@ -237,15 +299,16 @@ def _cluster_round_trip(client: Any, commands: Sequence[tuple[Any, ...]], script
                     except redis.exceptions.ResponseError as exc:
                         replies[index] = exc
         except _STALE:
-            for _, connection in taken:
-                connection.disconnect()
+            for connection in taken:
+                _dirty(connection)
             if last:
                 raise
             manager.initialize()
             continue
-        finally:
-            for pool, connection in taken:
-                pool.release(connection)
+        except BaseException:
+            for connection in taken:
+                _dirty(connection)
+            raise
         retry = _ELSEWHERE + (redis.exceptions.NoScriptError,)
         again = [unit for unit in todo if any(isinstance(replies[i], retry) for i in unit)]
         if not again:

@@ -224,3 +224,42 @@ def test_the_scan_limits_count_as_the_library_counts_them(redis_server, monkeypa
     stats = [scan_limit._strategy.get_window_stats(parse(limit), credential.id, ScanLimit.SCOPE)[1]
              for limit in ("3/minute", "5/day")]
     assert stats[0] == 0 and stats[1] == (1 if batched else 2)  # batched: the refused scan counts for the day
+
+
+@pytest.mark.standalone  # its own redis-server, with an AOF
+def test_the_scan_limit_counters_stay_out_of_the_aof(tmp_path):
+    # With appendfsync always, counters that reached the AOF cost every scan a second fsync:
+    # the scan limit's counts live in memory only (blueprints/limits.py, NOT_PROPAGATED).
+    import socket
+    import subprocess
+
+    import redis
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "yes", "--appendfsync", "always", "--dir", str(tmp_path)],
+                              stdout=subprocess.DEVNULL)
+    try:
+        store = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                store.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        app = create_app({"HEALTHCODE_REDIS_URL": f"redis://127.0.0.1:{port}/0", "HEALTHCODE_SECRET_KEY": SECRET,
+                          "TESTING": True})
+        api = Api(app, app.test_client())
+        gate = api.staff("checkpoint")
+        answer = api.client.post("/api/v1/scans", json={"qr": "CNHC1:x", "place_id": "东门"}, headers=gate)
+        assert answer.status_code == 200 and answer.get_json()["valid"] is False
+        counters = [k for k in store.keys("hc:rl*") if b"checkpoint.scan" in k]
+        assert len(counters) == 2  # the two limits' current windows, in memory
+        aof = b"".join(p.read_bytes() for p in tmp_path.rglob("*.aof"))
+        assert b"hc:cred" in aof  # the credential: a durable write
+        assert b"checkpoint.scan" not in aof
+    finally:
+        server.terminate()
+        server.wait(10)

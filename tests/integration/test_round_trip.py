@@ -48,3 +48,51 @@ def test_an_error_reply_is_raised_and_leaves_the_connection_in_step(client):
     with pytest.raises(redis.exceptions.ResponseError):
         scripts.read_round_trip(client, [("HGET", "k", "f"), ("GET", "k")], ())  # WRONGTYPE first
     assert scripts.read_round_trip(client, [("GET", "k"), ("GET", "k")], ()) == [b"v", b"v"]
+
+
+@pytest.mark.standalone  # the cluster's round trips read through redis-py's read_response
+def test_a_round_trip_stopped_half_way_leaves_no_reply_for_the_next(client, monkeypatch):
+    # The hot round trips keep one connection per thread (scripts._connection): one that stopped
+    # with replies unread must be dropped, or the next round trip would read this one's replies.
+    real, seen = scripts._read_reply, []
+
+    def interrupted(connection):
+        seen.append(1)
+        if len(seen) == 2:
+            raise RuntimeError("interrupted between two replies")
+        return real(connection)
+
+    monkeypatch.setattr(scripts, "_read_reply", interrupted)
+    with pytest.raises(RuntimeError):
+        scripts.read_round_trip(client, [("GET", "k"), ("GET", "k"), ("GET", "k")], ())
+    monkeypatch.setattr(scripts, "_read_reply", real)
+    client.set("k", "after")
+    assert scripts.read_round_trip(client, [("GET", "k")], ()) == [b"after"]
+
+
+def test_a_thread_keeps_its_connection_and_a_forked_child_takes_its_own(client, monkeypatch):
+    pool = scripts._pool(client, "k")
+    first = scripts._connection(pool)
+    assert scripts._connection(pool) is first
+    monkeypatch.setattr(scripts.os, "getpid", lambda: -1)  # as in a child forked after first use
+    assert scripts._connection(pool) is not first
+
+
+def test_an_unanswered_write_lands_before_the_next_round_trip_and_its_error_is_not_read(client):
+    assert scripts.send_unanswered(client, "{u}x", ("SET", "{u}x", "1"))
+    assert scripts.read_round_trip(client, [("GET", "{u}x")], ()) == [b"1"]  # the same connection: after it
+    assert scripts.send_unanswered(client, "{u}x", ("HSET", "{u}x", "f", "v"))  # WRONGTYPE: skipped, unseen
+    assert scripts.read_round_trip(client, [("GET", "{u}x"), ("GET", "k")], ()) == [b"1", b"v"]  # in step
+
+
+@pytest.mark.standalone
+def test_an_unanswered_write_on_a_lost_connection_says_so_and_the_next_reconnects(client, monkeypatch):
+    connection = scripts._connection(client.connection_pool)
+
+    def lost(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("lost")
+
+    monkeypatch.setattr(connection, "send_packed_command", lost)
+    assert scripts.send_unanswered(client, "{u}x", ("SET", "{u}x", "1")) is False
+    monkeypatch.undo()
+    assert scripts.read_round_trip(client, [("GET", "k")], ()) == [b"v"]
