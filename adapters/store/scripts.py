@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
@@ -67,14 +66,8 @@ class _Batch:
         self.commands.append(("HSET", key, *pairs))
 
 
-class _Held(threading.local):
-    """Per thread: the connection this thread keeps out of each pool (pool -> (pid, connection))."""
-
-    def __init__(self) -> None:
-        self.by_pool: weakref.WeakKeyDictionary[Any, tuple[int, Any]] = weakref.WeakKeyDictionary()
-
-
-_held = _Held()
+_HELD = "_healthcode_held"  # on a pool: thread id -> (pid, the connection that thread keeps)
+_held_lock = threading.Lock()
 
 
 def _connection(pool: Any) -> Any:
@@ -84,15 +77,24 @@ def _connection(pool: Any) -> Any:
     redis-py 8's get_connection + release cost ~50 us a round trip on this machine (a poll of the
     socket for unread data, connection-count metrics, two lock passes), a sixth of a cold read.
     The poll guards against a connection left with unread replies; here every round trip reads
-    all its replies or drops the connection (_dirty), so none is left out of step. The
-    connection stays in the pool's in-use set: closing the pool closes it. A forked child (the
-    pool resets itself) takes its own."""
-    held = _held.by_pool.get(pool)
-    pid = os.getpid()
-    if held is not None and held[0] == pid:
-        return held[1]
-    connection = pool.get_connection()
-    _held.by_pool[pool] = (pid, connection)
+    all its replies or drops the connection (_dirty), so none is left out of step. The held
+    connections live on the pool (closing the pool closes them); when a thread takes its first,
+    those of threads that have ended go back to the pool (a server with a thread per request
+    keeps as many as it has threads alive). A forked child (the pool resets itself) takes its own."""
+    held: dict[int, tuple[int, Any]] | None = pool.__dict__.get(_HELD)
+    me, pid = threading.get_ident(), os.getpid()
+    entry = held.get(me) if held is not None else None
+    if entry is not None and entry[0] == pid:
+        return entry[1]
+    with _held_lock:
+        held = pool.__dict__.setdefault(_HELD, {})
+        alive = {thread.ident for thread in threading.enumerate()}
+        for ident in [i for i, (p, _) in held.items() if i not in alive or p != pid or i == me]:
+            owner, connection = held.pop(ident)
+            if owner == pid:  # another process's connection is not this pool's to take back
+                pool.release(connection)
+        connection = pool.get_connection()
+        held[me] = (pid, connection)
     return connection
 
 

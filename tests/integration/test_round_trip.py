@@ -96,3 +96,22 @@ def test_an_unanswered_write_on_a_lost_connection_says_so_and_the_next_reconnect
     assert scripts.send_unanswered(client, "{u}x", ("SET", "{u}x", "1")) is False
     monkeypatch.undo()
     assert scripts.read_round_trip(client, [("GET", "k")], ()) == [b"v"]
+
+
+@pytest.mark.standalone
+def test_the_connections_of_ended_threads_go_back_to_the_pool(client):
+    # A server with a thread per request (the dev server) must not keep a connection per request.
+    import threading
+
+    pool = client.connection_pool
+
+    def one_read():
+        assert scripts.read_round_trip(client, [("GET", "k")], ()) == [b"v"]
+
+    for _ in range(30):
+        thread = threading.Thread(target=one_read)
+        thread.start()
+        thread.join()
+    one_read()
+    assert len(pool._in_use_connections) <= 2  # this thread's, and at most the last ended thread's
+    assert len(pool._in_use_connections) + len(pool._available_connections) <= 3
