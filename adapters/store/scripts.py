@@ -98,6 +98,34 @@ def _connection(pool: Any) -> Any:
     return connection
 
 
+_SKIPS = "_healthcode_skips_replies"  # on a pool: whether its server honours CLIENT REPLY SKIP
+
+
+def _skips_replies(pool: Any, connection: Any) -> bool:
+    """Whether the pool's server honours CLIENT REPLY SKIP, found once per pool: where it does not
+    (an ACL without CLIENT, a renamed command, a proxy), the replies send_unanswered does not
+    read would come back and put every later round trip on the connection out of step. Probed
+    with SKIP, ECHO 1, ECHO 2: only "2" comes back where SKIP works; anything else and the
+    connection is dropped (with whatever it still holds) and SKIP is never used on this pool."""
+    known: bool | None = pool.__dict__.get(_SKIPS)
+    if known is not None:
+        return known
+    try:
+        connection.send_packed_command(connection.pack_commands(
+            [("CLIENT", "REPLY", "SKIP"), ("ECHO", "1"), ("ECHO", "2")]), False)
+        first = _read_reply(connection)
+    except redis.exceptions.ResponseError:
+        first = None
+    except BaseException:
+        _dirty(connection)
+        raise
+    works = first == b"2" or first == "2"
+    if not works:
+        _dirty(connection)
+    pool.__dict__[_SKIPS] = works
+    return works
+
+
 def _pool(client: Any, key: str) -> Any:
     """The connection pool of `key`'s server: the client's, or on a cluster its slot's master's."""
     if is_cluster(client):
@@ -148,8 +176,24 @@ def send_unanswered(client: Any, key: str, command: tuple[Any, ...]) -> bool:
     reply to read. Nothing comes back, an error reply included, so a script goes as EVAL with
     its text (EVALSHA's NOSCRIPT would go unseen). False when the write could not be sent (the
     connection was lost: it is dropped, the next user gets a fresh one)."""
+    pool = _pool(client, key)
+    connection = _connection(pool)
+    try:
+        skips = _skips_replies(pool, connection)
+    except (*_STALE, redis.exceptions.RedisError):  # the probe's connection was lost (and dropped)
+        return False
+    if not skips:  # then a plain round trip: the reply is read
+        try:
+            connection.send_packed_command(connection.pack_commands([command]), False)
+            _read_reply(connection)
+            return True
+        except (*_STALE, redis.exceptions.RedisError):
+            _dirty(connection)
+            return False
+        except BaseException:
+            _dirty(connection)
+            raise
     packed = (_hiredis_pack(("CLIENT", "REPLY", "SKIP")) + _hiredis_pack(command)) if _hiredis_pack else None
-    connection = _connection(_pool(client, key))
     try:
         connection.send_packed_command(
             [packed] if packed is not None else connection.pack_commands([("CLIENT", "REPLY", "SKIP"), command]),

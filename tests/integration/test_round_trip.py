@@ -115,3 +115,28 @@ def test_the_connections_of_ended_threads_go_back_to_the_pool(client):
     one_read()
     assert len(pool._in_use_connections) <= 2  # this thread's, and at most the last ended thread's
     assert len(pool._in_use_connections) + len(pool._available_connections) <= 3
+
+
+@pytest.mark.standalone  # an ACL user on the test server
+def test_where_client_reply_is_refused_the_cache_write_waits_for_its_reply_and_nothing_goes_out_of_step(client):
+    # An ACL without CLIENT (or a proxy without it): the skipped replies would come back and
+    # every later round trip on the connection would read the previous one's replies.
+    client.acl_setuser("hc-no-client", enabled=True, nopass=True, keys=["*"], channels=["*"],
+                       commands=["+@all", "-client"])
+    try:
+        kwargs = {**client.connection_pool.connection_kwargs, "username": "hc-no-client", "password": None}
+        limited = redis.Redis(connection_pool=redis.ConnectionPool(**kwargs))
+        assert scripts.send_unanswered(limited, "{u}x", ("SET", "{u}x", "1"))
+        assert limited.connection_pool.__dict__[scripts._SKIPS] is False
+        assert scripts.send_unanswered(limited, "{u}x", ("SET", "{u}x", "2"))
+        assert scripts.read_round_trip(limited, [("GET", "{u}x"), ("GET", "k")], ()) == [b"2", b"v"]
+        assert scripts.read_round_trip(limited, [("GET", "k")], ()) == [b"v"]
+        limited.close()
+    finally:
+        client.acl_deluser("hc-no-client")
+
+
+def test_where_client_reply_works_the_probe_says_so(client):
+    assert scripts.send_unanswered(client, "{u}x", ("SET", "{u}x", "1"))
+    assert scripts._pool(client, "{u}x").__dict__[scripts._SKIPS] is True
+    assert scripts.read_round_trip(client, [("GET", "{u}x")], ()) == [b"1"]
