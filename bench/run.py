@@ -498,6 +498,21 @@ def rounded(values: dict) -> dict:
     return {k: round(v, 3) for k, v in values.items()}
 
 
+def rounds_summary(runs: list[dict]) -> dict:
+    """One target over its rounds: medians of req/s, p50, p99 and CPU per request, the counts
+    summed, the worst of other people's load (bench/travel.py reports its rounds with it too)."""
+    return {
+        "rps": statistics.median(x["rps"] for x in runs),
+        "p50_ms": statistics.median(x["p50_ms"] for x in runs),
+        "p99_ms": statistics.median(x["p99_ms"] for x in runs),
+        "good": sum(x["good"] for x in runs),
+        "bad": sum(x["bad"] + x["socket_errors"] for x in runs),
+        "foreign_cores": max(x["cpu"]["foreign_cores"] for x in runs),
+        "cpu_us_per_request": {k: statistics.median(x["cpu_us_per_request"][k] for x in runs)
+                               for k in runs[0]["cpu_us_per_request"]},
+    }
+
+
 def yardstick(server: Server, redis_server: RedisServer, args, env: dict, log) -> tuple[dict, bool]:
     """--rounds rounds on one server; medians of rounds, each ratio within its round."""
     rounds, per_round, failed = [], [], False
@@ -513,19 +528,12 @@ def yardstick(server: Server, redis_server: RedisServer, args, env: dict, log) -
     for name in rounds[0]:
         runs = [r[name] for r in rounds]
         final[name] = {
-            "rps": statistics.median(x["rps"] for x in runs),
-            "p50_ms": statistics.median(x["p50_ms"] for x in runs),
-            "p99_ms": statistics.median(x["p99_ms"] for x in runs),
-            "good": sum(x["good"] for x in runs),
-            "bad": sum(x["bad"] + x["socket_errors"] for x in runs),
+            **rounds_summary(runs),
             "tally": {k: sum(x["tally"].get(k, 0) for x in runs) for k in {k for x in runs for k in x["tally"]}},
             "answers_flushed": [x.get("answers_flushed") for x in runs] if name == "cold_read" else None,
             "answers_stored": [x.get("answers_stored") for x in runs] if name == "cold_read" else None,
             "goods": [x["good"] for x in runs],
-            "foreign_cores": max(x["cpu"]["foreign_cores"] for x in runs),
             "attempts": sum(x["attempts"] for x in runs),
-            "cpu_us_per_request": {k: statistics.median(x["cpu_us_per_request"][k] for x in runs)
-                                   for k in runs[0]["cpu_us_per_request"]},
         }
     return {"targets": final, "verdicts": verdicts_of(per_round), "rounds": [slim(r) for r in rounds]}, failed
 

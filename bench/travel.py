@@ -76,6 +76,7 @@ from run import (  # noqa: E402
     load_population,
     measure,
     redis_binary,
+    rounds_summary,
 )
 
 CARD = ("travel_card", "GET /api/v1/travel/card", "travel_card.lua", "/")
@@ -264,17 +265,7 @@ def read_rounds(gun: Gunicorn, server: RedisServer, args, env: dict, wrk_log) ->
     final = {}
     for name, *_ in READS:
         runs = [r[name] for r in rounds]
-        final[name] = {
-            "rps": statistics.median(x["rps"] for x in runs),
-            "p50_ms": statistics.median(x["p50_ms"] for x in runs),
-            "p99_ms": statistics.median(x["p99_ms"] for x in runs),
-            "good": sum(x["good"] for x in runs),
-            "bad": sum(x["bad"] + x["socket_errors"] for x in runs),
-            "foreign_cores": max(x["cpu"]["foreign_cores"] for x in runs),
-            "cpu_us_per_request": {k: statistics.median(x["cpu_us_per_request"][k] for x in runs)
-                                   for k in runs[0]["cpu_us_per_request"]},
-            "total_cpu_us": statistics.median(total_us(x) for x in runs),
-        }
+        final[name] = {**rounds_summary(runs), "total_cpu_us": statistics.median(total_us(x) for x in runs)}
     per_round = [{"by_rps": r["health_code"]["rps"] / r["travel_card"]["rps"],
                   "by_cpu": total_us(r["travel_card"]) / total_us(r["health_code"]),
                   "by_app_cpu": app_us(r["travel_card"]) / app_us(r["health_code"]),

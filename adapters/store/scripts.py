@@ -182,22 +182,13 @@ def send_unanswered(client: Any, key: str, command: tuple[Any, ...]) -> bool:
         skips = _skips_replies(pool, connection)
     except (*_STALE, redis.exceptions.RedisError):  # the probe's connection was lost (and dropped)
         return False
-    if not skips:  # then a plain round trip: the reply is read
-        try:
-            connection.send_packed_command(connection.pack_commands([command]), False)
-            _read_reply(connection)
-            return True
-        except (*_STALE, redis.exceptions.RedisError):
-            _dirty(connection)
-            return False
-        except BaseException:
-            _dirty(connection)
-            raise
-    packed = (_hiredis_pack(("CLIENT", "REPLY", "SKIP")) + _hiredis_pack(command)) if _hiredis_pack else None
+    # Where the server skips replies, SKIP goes first and nothing is read; else a plain round trip.
+    commands = [("CLIENT", "REPLY", "SKIP"), command] if skips else [command]
     try:
         connection.send_packed_command(
-            [packed] if packed is not None else connection.pack_commands([("CLIENT", "REPLY", "SKIP"), command]),
-            False)
+            [b"".join(map(_hiredis_pack, commands))] if _hiredis_pack else connection.pack_commands(commands), False)
+        if not skips:
+            _read_reply(connection)
         return True
     except (*_STALE, redis.exceptions.RedisError):
         _dirty(connection)
