@@ -35,9 +35,8 @@ BATCH = 500
 
 
 def _load_range(args: tuple[str, int, int]) -> int:
-    from adapters.store.bulk import BulkPerson, BulkPersons
+    from adapters.store.bulk import BulkPersons
     from adapters.store.layout import IndexLayout
-    from core.identity import normalize_phone
 
     url, lo, hi = args
     app = run.make_app(url)
@@ -46,16 +45,22 @@ def _load_range(args: tuple[str, int, int]) -> int:
     loader = BulkPersons(client, IndexLayout(client, int(os.environ["HEALTHCODE_INDEX_BITS"])))
     now = int(time.time())
     for start in range(lo, hi, BATCH):
-        batch = []
-        for i in range(start, min(hi, start + BATCH)):
-            pid, number, e164 = secrets.token_hex(12), run.id_number(i), normalize_phone(run.phone(i))
-            batch.append(BulkPerson(pid, directory.vault.lookup_hash(number), directory.seal(pid, number, "id"),
-                                    directory.seal(pid, run.person_name(i), "name"),
-                                    directory.seal(pid, e164, "phone"), directory.phone_hash(e164),
-                                    run.account_session(f"mem-{i}").account_id, now, run.NOTICE_VERSION))
-        loader.load(batch)
+        loader.load([bulk_person(directory, i, now) for i in range(start, min(hi, start + BATCH))])
     run.close_store(services)
     return hi - lo
+
+
+def bulk_person(directory, i: int, now: int):
+    """The i-th person of the population (bench/run.py's name, ID number and phone; the dev
+    account `mem-{i}`), sealed for the bulk loader, with a new random person id."""
+    from adapters.store.bulk import BulkPerson
+    from core.identity import normalize_phone
+
+    pid, number, e164 = secrets.token_hex(12), run.id_number(i), normalize_phone(run.phone(i))
+    return BulkPerson(pid, directory.vault.lookup_hash(number), directory.seal(pid, number, "id"),
+                      directory.seal(pid, run.person_name(i), "name"), directory.seal(pid, e164, "phone"),
+                      directory.phone_hash(e164), run.account_session(f"mem-{i}").account_id, now,
+                      run.NOTICE_VERSION)
 
 
 def per_key(client) -> dict[str, float]:
