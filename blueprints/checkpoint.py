@@ -24,11 +24,12 @@ blp = ApiBlueprint("checkpoint", __name__, description="Checkpoints: scan codes,
 def scan(data: dict[str, Any]) -> Response:
     """Verify a shown code: signature, expiry, and whether the status changed since it was issued."""
     scan_limit = current_app.extensions["healthcode.scan_limit"]
-    retry_after = request.environ.pop(scan_limit.REFUSED, None) or scan_limit.hit(g.credential.id)
-    if retry_after is not None:
-        abort(scan_limit.refusal(retry_after))
-    place = data.get("place_id") or g.credential.name
-    return jsonify(scan_body(services().codes.scan(data["qr"], place)))
+    refused = request.environ.pop(scan_limit.REFUSED, None)  # counted and refused by blueprints/hot.py
+    result = refused or scan_limit.scan(services().codes, g.credential.id, data["qr"],
+                                        data.get("place_id") or g.credential.name)
+    if not isinstance(result, ScanResult):
+        abort(scan_limit.refusal(result))
+    return jsonify(scan_body(result))
 
 
 def scan_body(result: ScanResult) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from core.errors import (
     DomainError,
     Forbidden,
     InvalidInput,
+    LimitReached,
     Msg,
     NotFound,
     PlatformUnavailable,
@@ -40,6 +41,7 @@ STATUS: dict[type[DomainError], int] = {
     Conflict: 409,
     PlatformUnavailable: 503,
     Retired: 410,
+    LimitReached: 429,  # the scan view answers it itself, with Retry-After (ScanLimit)
 }
 HTTP_CODES = {
     400: "bad_request",

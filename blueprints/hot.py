@@ -33,7 +33,7 @@ from blueprints.limits import BearerFailures, ScanLimit
 from blueprints.metrics import LATENCY, REQUESTS
 from blueprints.schemas import ScanRequestSchema
 from blueprints.travel import card_body
-from core.health_codes import HealthCodeView
+from core.health_codes import HealthCodeView, ScanResult
 from core.model import CachedAnswer, Role
 from core.wiring import Services
 
@@ -134,11 +134,11 @@ class HotPaths:
         try:
             data = self._scan_schema.load(json.loads(raw))
             credential = self._services.credentials.authenticate(token, Role.CHECKPOINT)
-            retry_after = self._scan_limit.hit(credential.id)  # the view's counters
-            if retry_after is not None:
-                environ[ScanLimit.REFUSED] = retry_after  # Flask answers the 429, without counting again
+            result = self._scan_limit.scan(self._services.codes, credential.id, data["qr"],
+                                           data.get("place_id") or credential.name)  # the view's counters
+            if not isinstance(result, ScanResult):
+                environ[ScanLimit.REFUSED] = result  # Flask answers the 429, without counting again
                 return None
-            result = self._services.codes.scan(data["qr"], data.get("place_id") or credential.name)
             body = f"{self._dumps(scan_body(result))}\n".encode()
         except Exception:  # noqa: BLE001 - as for the read: Flask answers it
             return None

@@ -25,9 +25,10 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 from adapters.store.scripts import run_pipeline
 from blueprints.auth import bearer_token, services
 from core.console import normalize_username
-from core.errors import InvalidInput, Msg, Unauthorized
+from core.errors import InvalidInput, LimitReached, Msg, Unauthorized
+from core.health_codes import HealthCodeService, ScanResult
 from core.identity import normalize_phone
-from core.model import Role
+from core.model import Admission, CountWindow, Role
 
 # Answers that tell more than "no": whether an ID number is someone's own code, whether a name
 # matches the one on record. They stay (a citizen must be told why), but are counted tightly.
@@ -192,8 +193,9 @@ def install(app: Flask, settings: Any, storage_uri: str, storage_options: dict[s
             else:
                 decorate = limiter.limit(value, **options)
             app.view_functions[endpoint] = decorate(app.view_functions[endpoint])  # type: ignore[assignment]
-    app.extensions["healthcode.scan_limit"] = ScanLimit(limiter, parse_many(scaled(settings.rate_scan_credential,
-                                                                                   scale)))
+    app.extensions["healthcode.scan_limit"] = ScanLimit(
+        limiter, parse_many(scaled(settings.rate_scan_credential, scale)),
+        same_redis="connection_pool" in storage_options)  # bootstrap.limiter_storage: the store's pool
     failures = BearerFailures(limiter, parse_many(scaled(settings.rate_bearer_failure_ip, scale)))
     app.before_request(failures.before)
     app.after_request(failures.after)
@@ -232,8 +234,9 @@ class ScanLimit:
     REFUSED = "healthcode.scan_refused"  # environ: the fast path counted and refused this scan
     batched = True  # the limits in one round trip (else: in turn, as strategy.hit does)
 
-    def __init__(self, limiter: Limiter, items: list[RateLimitItem]) -> None:
+    def __init__(self, limiter: Limiter, items: list[RateLimitItem], same_redis: bool = False) -> None:
         self._strategy = SlidingWindowCounterRateLimiter(limiter.limiter.storage)
+        self._same_redis = same_redis  # the limiter counts on the store's own standalone Redis
         self.items = tuple(items)
         storage: Any = self._strategy.storage
         text = getattr(storage, "SCRIPT_ACQUIRE_SLIDING_WINDOW", None)
@@ -246,13 +249,56 @@ class ScanLimit:
             NOT_PROPAGATED + (text.decode() if isinstance(text, bytes) else text))
                          if text is not None and hasattr(storage, "get_connection") else None)
 
-    def hit(self, credential_id: str) -> int | None:
-        """Count one scan; None when admitted, else the seconds until one more is."""
-        for item, ok in zip(self.items, self._acquire_all(credential_id), strict=True):
+    def scan(self, codes: HealthCodeService, credential_id: str, qr: str, place: str) -> ScanResult | int:
+        """The scan, counted against the credential's limits first; or, when a limit refused it,
+        the seconds until one more is admitted (nothing recorded).
+
+        Off a cluster the counting and the scan's own write go in one script, one round trip
+        (`Admission`); a code that never gets to the write (forged, expired) is counted after.
+        On a cluster the counters are in other slots than the person: counted first, in a round
+        trip of their own."""
+        admission = self.admission(credential_id) if codes.admits else None
+        if admission is None:
+            retry_after = self.hit(credential_id)
+            return retry_after if retry_after is not None else codes.scan(qr, place)
+        try:
+            result = codes.scan(qr, place, admission)
+        except LimitReached as refused:
+            return self._retry_after(credential_id, refused.admitted)
+        if not result.counted:
+            retry_after = self.hit(credential_id)
+            if retry_after is not None:
+                return retry_after
+        return result
+
+    def admission(self, credential_id: str) -> Admission | None:
+        """The limits' windows for this credential as an Admission (`limits`' own keys), or None
+        where they cannot be counted in the scan's script (not on the store's Redis, or a
+        `limits` without the sliding-window script)."""
+        storage: Any = self._strategy.storage
+        names = ("_previous_window_key", "_current_window_key", "prefixed_key")
+        if not self.batched or not self._same_redis or self._acquire is None \
+                or not all(hasattr(storage, n) for n in names):
+            return None
+        windows = []
+        for item in self.items:
+            key = item.key_for(credential_id, self.SCOPE)
+            windows.append(CountWindow(storage.prefixed_key(storage._previous_window_key(key)),
+                                       storage.prefixed_key(storage._current_window_key(key)),
+                                       item.amount, item.get_expiry()))
+        return Admission(tuple(windows))
+
+    def _retry_after(self, credential_id: str, admitted: tuple[bool, ...]) -> int:
+        for item, ok in zip(self.items, admitted, strict=True):
             if not ok:
                 reset, _ = self._strategy.get_window_stats(item, credential_id, self.SCOPE)
                 return max(1, math.ceil(reset - time.time()))
-        return None
+        return 1
+
+    def hit(self, credential_id: str) -> int | None:
+        """Count one scan; None when admitted, else the seconds until one more is."""
+        admitted = tuple(self._acquire_all(credential_id))
+        return None if all(admitted) else self._retry_after(credential_id, admitted)
 
     def _acquire_all(self, credential_id: str) -> list[bool]:
         """Each limit's entry acquired as `limits` does it (its own script and keys), all in one

@@ -211,6 +211,17 @@ class Retired(DomainError):
     code = "retired"
 
 
+class LimitReached(DomainError):
+    """A write an Admission refused (a counter's window is full): nothing was written. `admitted`
+    says which windows admitted it (each counted it)."""
+
+    code = "rate_limited"
+
+    def __init__(self, admitted: tuple[bool, ...]) -> None:
+        super().__init__(Msg.RATE_LIMITED)
+        self.admitted = admitted
+
+
 class BadSignature(Unauthorized):
     """A webhook or feed whose signature is missing, wrong, stale or replayed."""
 

@@ -9,8 +9,9 @@ from core.code_cache import AnswerCache
 from core.codes import CodeIssuer, InvalidCode
 from core.color import ColorRecorder, Evaluation
 from core.directory import PersonDirectory, PersonView
-from core.errors import Msg, NotFound
+from core.errors import LimitReached, Msg, NotFound
 from core.model import (
+    Admission,
     CachedAnswer,
     Color,
     ColorChange,
@@ -46,6 +47,7 @@ class ScanResult:
     name_masked: str | None = None
     issued_at: int | None = None
     checked_at: int | None = None
+    counted: bool = False  # the scan's Admission was counted (in the round trip that recorded it)
 
 
 @dataclass(frozen=True)
@@ -146,14 +148,24 @@ class HealthCodeService:
             person=person,
         )
 
-    def scan(self, qr: str, place: str) -> ScanResult:
+    @property
+    def admits(self) -> bool:
+        """Whether scan() can count an Admission in the round trip that records the scan."""
+        return self._reads.admits
+
+    def scan(self, qr: str, place: str, admission: Admission | None = None) -> ScanResult:
         """Check signature, expiry and the person's status now; record it in their history.
 
         One round trip: the scan is written together with the read of the person's facts
         (as the colour the code showed), and amended in the rare case the status changed. An
         expired or revoked code goes into nobody's history, and a code is recorded once per
-        place (a screenshot replayed at a gate floods nothing).
+        place (a screenshot replayed at a gate floods nothing). With an admission (the
+        checkpoint's rate limit; only where `admits`) the same round trip first counts the scan
+        against it: LimitReached when a window is full, and nothing recorded; a code that never
+        gets that far (forged, expired) is not counted (`counted` False: the caller counts it).
         """
+        if admission is not None and not self.admits:
+            raise ValueError("this store cannot count an admission with the scan")
         now = self._clock.now()
         try:
             read = self._issuer.read(qr)
@@ -166,10 +178,14 @@ class HealthCodeService:
             reason = ScanFailure.REVOKED if revoked else ScanFailure.EXPIRED
             return ScanResult(valid=False, reason=reason, checked_at=now)
         shown = ScanRecord(now, place, claims.color.value)
-        snapshot = self._reads.load_and_record_scan(person_id, shown, claims.issued_at, self._colors.retention)
+        snapshot = self._reads.load_and_record_scan(person_id, shown, claims.issued_at, self._colors.retention,
+                                                    admission)
+        if snapshot.admitted is not None and not all(snapshot.admitted):
+            raise LimitReached(snapshot.admitted)
+        counted = admission is not None
         record = snapshot.person
         if record is None or record.name_ct is None or claims.issued_at < record.revoked_before:
-            return ScanResult(valid=False, reason=ScanFailure.REVOKED, checked_at=now)
+            return ScanResult(valid=False, reason=ScanFailure.REVOKED, checked_at=now, counted=counted)
         evaluation = self._colors.evaluate_and_record(person_id, snapshot.facts, record.last_color, now)
         if self._counters is not None:
             self._counters.count_scan(now)
@@ -184,6 +200,7 @@ class HealthCodeService:
             name_masked=claims.name_masked,
             issued_at=claims.issued_at,
             checked_at=now,
+            counted=counted,
         )
 
     def history(self, session: Session, person_id: str) -> History:

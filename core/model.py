@@ -288,6 +288,25 @@ class CachedAnswer:
 
 
 @dataclass(frozen=True)
+class CountWindow:
+    """A sliding-window counter a write is counted against (the checkpoint's scan limit): the
+    previous and the current window's keys, the most it admits, the window's length."""
+
+    previous_key: str
+    current_key: str
+    limit: int
+    seconds: int
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Counters to count a write against in the write's own round trip, before it: every window
+    counts it (one refusing does not stop the others), and it is done only if all admit it."""
+
+    windows: tuple[CountWindow, ...]
+
+
+@dataclass(frozen=True)
 class Remember:
     """What storing the answer built from a read needs: where, the read's digest, and until when."""
 
@@ -314,3 +333,6 @@ class PersonSnapshot:
     cached: CachedAnswer | None = None
     digest: str | None = None
     globals: Globals | None = None
+    # With an Admission: each window's verdict (all True, or the scan was not recorded and the
+    # person and facts are not read).
+    admitted: tuple[bool, ...] | None = None

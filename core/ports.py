@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from core.model import (
+    Admission,
     Appeal,
     AuditEntry,
     CacheProbe,
@@ -309,10 +310,15 @@ class PersonReads(Protocol):
         """Store an answer for reuse until `entry.reuse_until` (a cache: may be lost any time)."""
         ...
 
+    admits: bool
+    """Whether load_and_record_scan can take an Admission (count the scan in its own round trip)."""
+
     def load_and_record_scan(self, person_id: str, scan: ScanRecord, issued_at: int,
-                             retention: int) -> PersonSnapshot:
+                             retention: int, admission: Admission | None = None) -> PersonSnapshot:
         """As load(), writing the scan into the person's history in the same step (its
-        `scan_ref`, or None when the person has not applied or the code predates an erasure)."""
+        `scan_ref`, or None when the person has not applied or the code predates an erasure).
+        With an admission (only where `admits`): first counted against its windows, in the same
+        round trip; if one refuses, nothing is read or written but the counts (`admitted`)."""
         ...
 
 

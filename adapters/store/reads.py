@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 from typing import Any
 
 import redis
+from redis.commands.core import Script
 
 from adapters.store import scripts
 from adapters.store.authority import RISK_VERSION
@@ -12,7 +14,7 @@ from adapters.store.encoding import pairs, parse_facts, parse_link, parse_sessio
 from adapters.store.keys import account_key, answers_key, facts_keys, scans_key, session_key
 from adapters.store.layout import id_field
 from adapters.store.policy import CURRENT as POLICY_CURRENT
-from core.model import CachedAnswer, CacheProbe, Globals, PersonSnapshot, Remember, ScanRecord
+from core.model import Admission, CachedAnswer, CacheProbe, Globals, PersonSnapshot, Remember, ScanRecord
 
 MAX_SCANS = 500  # per person, newest kept: bounds what a replayed screenshot can cost
 
@@ -30,6 +32,10 @@ class RedisPersonReads:
         self._r = client
         self._facts_and_scan = scripts.register(client, "facts_and_scan")
         self._answer_put = scripts.source("answer_put")
+        # An admission's counters live in other slots than the person's: one script only off a
+        # cluster, and only with `limits`' own counting script to embed.
+        self.admits = not scripts.is_cluster(client) and sliding_window_text() is not None
+        self._admit_and_scan = client.register_script(admit_and_scan_script()) if self.admits else None
 
     def load(self, person_id: str, account_id: str | None = None) -> PersonSnapshot:
         head = [("HGET", account_key(account_id), id_field(person_id))] if account_id is not None else []
@@ -80,16 +86,52 @@ class RedisPersonReads:
         scripts.send_unanswered(self._r, key, ("EVAL", self._answer_put, 1, key, entry.slot,
                                                header.encode() + body, entry.reuse_until))
 
-    def load_and_record_scan(self, person_id: str, scan: ScanRecord, issued_at: int, retention: int) -> PersonSnapshot:
+    def load_and_record_scan(self, person_id: str, scan: ScanRecord, issued_at: int, retention: int,
+                             admission: Admission | None = None) -> PersonSnapshot:
         keys = (*facts_keys(person_id), scans_key(person_id))
         args = (scan.at, scan_json(scan, issued_at), retention, issued_at, MAX_SCANS, scan.place)
+        if admission is not None:
+            if self._admit_and_scan is None:
+                raise ValueError("no admission on this store (a cluster, or limits without its script)")
+            script = self._admit_and_scan
+            counters = [k for w in admission.windows for k in (w.previous_key, w.current_key)]
+            limits = [a for w in admission.windows for a in (w.limit, w.seconds)]
+            (reply,) = self._run(lambda pipe: pipe.evalsha(script.sha, 5 + len(counters), *keys, *counters,
+                                                           *args, *limits), script)
+            if len(reply) == 1:  # refused: each window's verdict, nothing recorded
+                return PersonSnapshot(None, admitted=tuple(bool(x) for x in reply[0]))
+            record, facts = parse_facts(person_id, reply[:4])
+            ref = reply[4]
+            return PersonSnapshot(record, facts, scan_ref=ref.decode() if ref else None,
+                                  admitted=(True,) * len(admission.windows))
         (reply,) = self._run(lambda pipe: pipe.evalsha(self._facts_and_scan.sha, 5, *keys, *args))
         record, facts = parse_facts(person_id, reply[:4])
         ref = reply[4] if len(reply) > 4 else None
         return PersonSnapshot(record, facts, scan_ref=ref.decode() if ref else None)
 
-    def _run(self, build: Any) -> list[Any]:
-        return scripts.run_pipeline(self._r, build, (self._facts_and_scan,))
+    def _run(self, build: Any, script: Script | None = None) -> list[Any]:
+        return scripts.run_pipeline(self._r, build, (script or self._facts_and_scan,))
+
+
+def admit_and_scan_script() -> str:
+    """facts_and_scan after `limits`' sliding-window acquire script, once per window, in one
+    script (lua/admit_and_scan.lua): the same counters and the same arithmetic as the limiter's
+    own round trip (blueprints/limits.ScanLimit), kept out of the AOF and the replicas as there,
+    where the scan's own writes are replicated."""
+    text = sliding_window_text()
+    assert text is not None
+    return (f"local function acquire(KEYS, ARGV)\n{text}\nend\n"
+            f"local function facts_and_scan(KEYS, ARGV)\n{scripts.source('facts_and_scan')}\nend\n"
+            f"{scripts.source('admit_and_scan')}")
+
+
+@cache
+def sliding_window_text() -> str | None:
+    """The acquire script of `limits`' sliding-window counter (None if this version has none)."""
+    from limits.storage import RedisStorage
+
+    text = getattr(RedisStorage, "SCRIPT_ACQUIRE_SLIDING_WINDOW", None)
+    return text.decode() if isinstance(text, bytes) else text
 
 
 def _facts_commands(person_id: str, *extra: tuple[Any, ...]) -> list[tuple[Any, ...]]:

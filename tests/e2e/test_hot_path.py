@@ -226,6 +226,42 @@ def test_the_scan_limits_count_as_the_library_counts_them(redis_server, monkeypa
     assert stats[0] == 0 and stats[1] == (1 if batched else 2)  # batched: the refused scan counts for the day
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_valid_scans_stop_at_the_limit_and_a_refused_one_is_not_recorded(redis_server, fast):
+    # Off a cluster a valid code's scan is counted in the script that records it (one round
+    # trip): the same counters, the same answers, and a refused scan leaves no trace in the
+    # person's history.
+    from limits import parse
+
+    from adapters.store.scripts import is_cluster
+    from blueprints.limits import ScanLimit
+
+    app = create_app({"HEALTHCODE_REDIS_URL": SERVER_URL, "HEALTHCODE_SECRET_KEY": SECRET, "TESTING": True,
+                      "HEALTHCODE_FAST_PATHS": fast, "HEALTHCODE_RATE_SCAN_CREDENTIAL": "3/minute;5/day"})
+    api = Api(app, app.test_client())
+    services = app.extensions["healthcode"]
+    assert services.codes.admits is not is_cluster(app.extensions["healthcode.runtime"].store.client)
+    me = api.login()
+    person = api.apply(me)
+    qr = api.client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json["qr"]
+    gate = api.staff("checkpoint", "东门")
+    answers = [api.client.post("/api/v1/scans", json={"qr": qr, "place_id": f"gate-{n}"}, headers=gate)
+               for n in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert all(a.json["valid"] for a in answers[:3])
+    assert answers[3].json["error"]["code"] == "rate_limited" and int(answers[3].headers["Retry-After"]) >= 1
+    scans = api.client.get(f"/api/v1/persons/{person['id']}/history", headers=me).json["scans"]
+    assert sorted(s["place"] for s in scans) == ["gate-0", "gate-1", "gate-2"]
+    credential = services.credentials.authenticate(gate["Authorization"][7:], "checkpoint")
+    scan_limit = app.extensions["healthcode.scan_limit"]
+    left = [scan_limit._strategy.get_window_stats(parse(limit), credential.id, ScanLimit.SCOPE)[1]
+            for limit in ("3/minute", "5/day")]
+    assert left == [0, 1]  # the refused scan counted for the day, as the limiter's own round trip counts it
+    # A forged code is counted too (after its check: it never reaches the write), and refused.
+    forged = api.client.post("/api/v1/scans", json={"qr": "CNHC1:x", "place_id": "p"}, headers=gate)
+    assert forged.status_code == 429
+
+
 @pytest.mark.standalone  # its own redis-server, with an AOF
 def test_the_scan_limit_counters_stay_out_of_the_aof(tmp_path):
     # With appendfsync always, counters that reached the AOF cost every scan a second fsync:
@@ -257,8 +293,17 @@ def test_the_scan_limit_counters_stay_out_of_the_aof(tmp_path):
         assert answer.status_code == 200 and answer.get_json()["valid"] is False
         counters = [k for k in store.keys("hc:rl*") if b"checkpoint.scan" in k]
         assert len(counters) == 2  # the two limits' current windows, in memory
+        me = api.login()
+        person = api.apply(me)
+        qr = api.client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).json["qr"]
+        # A valid code: counted in the script that records the scan (one round trip), whose
+        # scan write is replicated and its counting not.
+        answer = api.client.post("/api/v1/scans", json={"qr": qr, "place_id": "gate-aof-1"}, headers=gate)
+        assert answer.status_code == 200 and answer.get_json()["valid"] is True
+        assert int(store.get(next(k for k in store.keys("hc:rl*") if b"checkpoint.scan" in k))) == 2
         aof = b"".join(p.read_bytes() for p in tmp_path.rglob("*.aof"))
         assert b"hc:cred" in aof  # the credential: a durable write
+        assert b"gate-aof-1" in aof  # the scan: durable
         assert b"checkpoint.scan" not in aof
     finally:
         server.terminate()

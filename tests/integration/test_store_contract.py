@@ -381,3 +381,27 @@ def test_stays_with_visits_reach_the_persons_of_that_phone_only(stay_store):
               {PH1: {"440100": T - 100}, PH3: {"110000": T - 100}}, 1000, T)
     assert dict(store.load(PID).facts.visits) == {"440100": T - 100}
     assert dict(store.load(OTHER).facts.visits) == {}
+
+
+def test_an_admission_counts_the_scan_in_its_round_trip_and_a_refusal_records_nothing(redis_server):
+    from adapters.store.scripts import is_cluster
+    from core.model import Admission, CountWindow
+
+    store = RedisStore(redis_server)
+    if is_cluster(redis_server):  # the counters are in other slots than the person
+        assert store.admits is False
+        return
+    store.create(record())
+    store.set_name(PID, b"n", "self", expected=None)
+    minute = CountWindow("hc:test:adm:m:prev", "hc:test:adm:m:cur", 2, 60)
+    day = CountWindow("hc:test:adm:d:prev", "hc:test:adm:d:cur", 10, DAY)
+    admission = Admission((minute, day))
+    verdicts = [store.load_and_record_scan(PID, ScanRecord(50 + n, f"gate-{n}", "green"), 40, DAY, admission)
+                for n in range(3)]
+    assert [v.admitted for v in verdicts] == [(True, True), (True, True), (False, True)]
+    assert verdicts[0].person.id == PID and verdicts[0].scan_ref and verdicts[1].scan_ref
+    assert verdicts[2].person is None and verdicts[2].scan_ref is None  # refused: not read, not recorded
+    assert sorted(s.place for s in store.history(PID, 0)[1]) == ["gate-0", "gate-1"]
+    # The day counted all three (a refusal by one window still counts in the others).
+    assert redis_server.get("hc:test:adm:m:cur") == b"2" and redis_server.get("hc:test:adm:d:cur") == b"3"
+    assert redis_server.pttl("hc:test:adm:d:cur") > (2 * DAY - 60) * 1000  # as limits: twice the window

@@ -248,7 +248,10 @@ class FakePersonStore:
         self.answers[(entry.person_id, entry.slot)] = (
             entry.digest, entry.reuse_until, CachedAnswer(body, entry.issued_at, entry.expires_at))
 
-    def load_and_record_scan(self, person_id: str, scan: ScanRecord, issued_at: int, retention: int) -> PersonSnapshot:
+    admits = False
+
+    def load_and_record_scan(self, person_id: str, scan: ScanRecord, issued_at: int, retention: int,
+                             admission: object = None) -> PersonSnapshot:
         snapshot = self.load(person_id)
         return replace(snapshot, scan_ref=self._record(person_id, scan, issued_at, retention))
 
