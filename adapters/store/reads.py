@@ -154,11 +154,12 @@ _NOT_FACTS = (b"q", b"c")  # the scan counter, the last colour recorded: no answ
 
 
 def facts_digest(salt: str, replies: list[Any]) -> str:
-    """A digest of the person's facts as they are (fields in order: a hash's order may change
-    without its content), with the salt."""
+    """A digest of the person's facts as Redis returned them, with the salt. In the order Redis
+    gave them, not sorted: a hash's order may change without its content (a rehash), and then
+    the digest differs and the answer is signed again, which costs a signature and never serves
+    a stale one; what would, the same digest for other facts, takes other bytes."""
     person, markers, labs, visits = replies
-    state = (salt, sorted(kv for kv in person.items() if kv[0] not in _NOT_FACTS), sorted(markers.items()),
-             labs, sorted((city, float(at)) for city, at in visits.items()))
+    state = (salt, [kv for kv in person.items() if kv[0] not in _NOT_FACTS], markers, labs, visits)
     return hashlib.sha1(repr(state).encode(), usedforsecurity=False).hexdigest()
 
 
