@@ -80,12 +80,18 @@ def _connection(pool: Any) -> Any:
     all its replies or drops the connection (_dirty), so none is left out of step. The held
     connections live on the pool (closing the pool closes them); when a thread takes its first,
     those of threads that have ended go back to the pool (a server with a thread per request
-    keeps as many as it has threads alive). A forked child (the pool resets itself) takes its own."""
+    keeps as many as it has threads alive; a thread started outside the threading module counts
+    as alive for good: its end cannot be seen). A forked child (the pool resets itself) takes its
+    own."""
     held: dict[int, tuple[int, Any]] | None = pool.__dict__.get(_HELD)
     me, pid = threading.get_ident(), os.getpid()
     entry = held.get(me) if held is not None else None
     if entry is not None and entry[0] == pid:
         return entry[1]
+    # A thread the threading module did not start (granian's, uWSGI's workers) is listed by
+    # threading.enumerate() only once it has a Thread object: current_thread() gives it one (a
+    # dummy, never deleted), so no other thread takes its connection back as an ended thread's.
+    threading.current_thread()
     with _held_lock:
         held = pool.__dict__.setdefault(_HELD, {})
         alive = {thread.ident for thread in threading.enumerate()}

@@ -117,6 +117,41 @@ def test_the_connections_of_ended_threads_go_back_to_the_pool(client):
     assert len(pool._in_use_connections) + len(pool._available_connections) <= 3
 
 
+@pytest.mark.standalone
+def test_threads_the_threading_module_did_not_start_keep_their_own_connections(client):
+    # granian's and uWSGI's worker threads are started outside Python's threading module, so
+    # threading.enumerate() does not list them unless they registered: a thread taking its first
+    # connection must not take one of theirs back as an ended thread's (two threads on one
+    # connection read each other's replies: another person's facts).
+    import _thread
+    import threading
+
+    pool = client.connection_pool
+    taken: dict[str, object] = {}
+    first_done, second_done, finish = threading.Event(), threading.Event(), threading.Event()
+
+    def take(name: str, done: threading.Event) -> None:
+        taken[name] = scripts._connection(pool)
+        done.set()
+        finish.wait(10)
+        taken[name + " after"] = scripts._connection(pool)
+
+    _thread.start_new_thread(take, ("first", first_done))
+    assert first_done.wait(10)
+    _thread.start_new_thread(take, ("second", second_done))
+    assert second_done.wait(10)
+    try:
+        assert taken["first"] is not taken["second"]
+        assert taken["first"] in pool._in_use_connections and taken["second"] in pool._in_use_connections
+    finally:
+        finish.set()
+    for _ in range(100):
+        if len(taken) == 4:
+            break
+        threading.Event().wait(0.05)
+    assert taken["first after"] is taken["first"] and taken["second after"] is taken["second"]
+
+
 @pytest.mark.standalone  # an ACL user on the test server
 def test_where_client_reply_is_refused_the_cache_write_waits_for_its_reply_and_nothing_goes_out_of_step(client):
     # An ACL without CLIENT (or a proxy without it): the skipped replies would come back and
