@@ -235,8 +235,8 @@ class ScanLimit:
     batched = True  # the limits in one round trip (else: in turn, as strategy.hit does)
 
     def __init__(self, limiter: Limiter, items: list[RateLimitItem], same_redis: bool = False) -> None:
+        # same_redis: the limiter counts on the store's own standalone Redis (the scan's script can count too)
         self._strategy = SlidingWindowCounterRateLimiter(limiter.limiter.storage)
-        self._same_redis = same_redis  # the limiter counts on the store's own standalone Redis
         self.items = tuple(items)
         storage: Any = self._strategy.storage
         text = getattr(storage, "SCRIPT_ACQUIRE_SLIDING_WINDOW", None)
@@ -248,6 +248,8 @@ class ScanLimit:
         self._acquire = (storage.get_connection().register_script(
             NOT_PROPAGATED + (text.decode() if isinstance(text, bytes) else text))
                          if text is not None and hasattr(storage, "get_connection") else None)
+        names = ("_previous_window_key", "_current_window_key", "prefixed_key")
+        self._fusable = same_redis and self._acquire is not None and all(hasattr(storage, n) for n in names)
 
     def scan(self, codes: HealthCodeService, credential_id: str, qr: str, place: str) -> ScanResult | int:
         """The scan, counted against the credential's limits first; or, when a limit refused it,
@@ -275,11 +277,9 @@ class ScanLimit:
         """The limits' windows for this credential as an Admission (`limits`' own keys), or None
         where they cannot be counted in the scan's script (not on the store's Redis, or a
         `limits` without the sliding-window script)."""
-        storage: Any = self._strategy.storage
-        names = ("_previous_window_key", "_current_window_key", "prefixed_key")
-        if not self.batched or not self._same_redis or self._acquire is None \
-                or not all(hasattr(storage, n) for n in names):
+        if not self.batched or not self._fusable:
             return None
+        storage: Any = self._strategy.storage
         windows = []
         for item in self.items:
             key = item.key_for(credential_id, self.SCOPE)

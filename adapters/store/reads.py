@@ -6,7 +6,6 @@ from functools import cache
 from typing import Any
 
 import redis
-from redis.commands.core import Script
 
 from adapters.store import scripts
 from adapters.store.authority import RISK_VERSION
@@ -90,27 +89,21 @@ class RedisPersonReads:
                              admission: Admission | None = None) -> PersonSnapshot:
         keys = (*facts_keys(person_id), scans_key(person_id))
         args = (scan.at, scan_json(scan, issued_at), retention, issued_at, MAX_SCANS, scan.place)
+        script, counters, limits = self._facts_and_scan, [], []
         if admission is not None:
             if self._admit_and_scan is None:
                 raise ValueError("no admission on this store (a cluster, or limits without its script)")
             script = self._admit_and_scan
             counters = [k for w in admission.windows for k in (w.previous_key, w.current_key)]
             limits = [a for w in admission.windows for a in (w.limit, w.seconds)]
-            (reply,) = self._run(lambda pipe: pipe.evalsha(script.sha, 5 + len(counters), *keys, *counters,
-                                                           *args, *limits), script)
-            if len(reply) == 1:  # refused: each window's verdict, nothing recorded
-                return PersonSnapshot(None, admitted=tuple(bool(x) for x in reply[0]))
-            record, facts = parse_facts(person_id, reply[:4])
-            ref = reply[4]
-            return PersonSnapshot(record, facts, scan_ref=ref.decode() if ref else None,
-                                  admitted=(True,) * len(admission.windows))
-        (reply,) = self._run(lambda pipe: pipe.evalsha(self._facts_and_scan.sha, 5, *keys, *args))
+        (reply,) = scripts.run_pipeline(self._r, lambda pipe: pipe.evalsha(
+            script.sha, 5 + len(counters), *keys, *counters, *args, *limits), (script,))
+        if admission is not None and len(reply) == 1:  # refused: each window's verdict, nothing recorded
+            return PersonSnapshot(None, admitted=tuple(bool(x) for x in reply[0]))
         record, facts = parse_facts(person_id, reply[:4])
         ref = reply[4] if len(reply) > 4 else None
-        return PersonSnapshot(record, facts, scan_ref=ref.decode() if ref else None)
-
-    def _run(self, build: Any, script: Script | None = None) -> list[Any]:
-        return scripts.run_pipeline(self._r, build, (script or self._facts_and_scan,))
+        return PersonSnapshot(record, facts, scan_ref=ref.decode() if ref else None,
+                              admitted=None if admission is None else (True,) * len(admission.windows))
 
 
 def admit_and_scan_script() -> str:
