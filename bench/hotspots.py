@@ -185,7 +185,7 @@ def framework(app, rows, checkpoint: str, n: int) -> None:
     stub(s.sessions, "authenticate", lambda token: session)
     stub(s.credentials, "authenticate", lambda token, role: credential)
     stub(s.codes, "show_for_token", lambda token, person_id, lang="zh", variant=None: view)
-    stub(s.codes, "scan", lambda qr, place: result)
+    stub(s.codes, "scan", lambda qr, place, admission=None: result)
     try:
         print("framework only (services stubbed, same routes and schemas):")
         _time("GET /healthz", lambda: call(app, environ("GET", "/healthz")), n)
