@@ -31,7 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         if config is not None:
             raise
         print(f"healthcode: {exc}", file=sys.stderr)
-        raise SystemExit(3) from None  # gunicorn's "worker failed to boot": no endless respawn
+        raise SystemExit(3) from None  # the server stops (granian, gunicorn): no endless respawn of workers
     app.config.update({k: v for k, v in (config or {}).items() if not k.startswith(PREFIX)})
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     logging.basicConfig(level=settings.log_level)

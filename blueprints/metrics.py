@@ -1,6 +1,7 @@
 """Prometheus metrics: requests by endpoint and status, latency, store outages.
 
-Labels are Flask endpoint names (never paths, which carry person ids). Under gunicorn, set
+Labels are Flask endpoint names (never paths, which carry person ids). Under a server of several
+worker processes (granian, gunicorn, uWSGI), set
 PROMETHEUS_MULTIPROC_DIR to an empty directory so that /metrics adds up every worker
 (prometheus_client's multiprocess mode); without it, /metrics shows the answering process.
 """

@@ -285,6 +285,7 @@ class CachedAnswer:
     body: bytes
     issued_at: int
     expires_at: int
+    reuse_until: int = 0  # until when it may be served again
 
 
 @dataclass(frozen=True)

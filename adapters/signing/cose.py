@@ -63,9 +63,14 @@ class CoseCodec:
         self._keyring = keyring
         self._prefix = prefix
         self._protected: dict[bytes, bytes] = {}
+        self._kid_texts: dict[bytes, str] = {}
 
     def key_id(self) -> str:
-        return kid_text(self._keyring.signing_key()[0])
+        kid = self._keyring.signing_key()[0]
+        text = self._kid_texts.get(kid)
+        if text is None:
+            text = self._kid_texts[kid] = kid_text(kid)
+        return text
 
     def sign(self, claims: CodeClaims) -> str:
         """The QR text for claims, signed with the ring's active key."""

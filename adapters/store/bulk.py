@@ -12,6 +12,7 @@ with one made through the API, field by field.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,7 +56,8 @@ class BulkPersons:
                 pipe.hset(person_key(p.person_id), mapping={
                     "i": p.id_number_ct, "t": p.created_at, "n": p.name_ct,
                     "ns": NAME_SOURCE_CODES[NameSource.VERIFIED], "a": account, "p": p.phone_ct,
-                    "ph": bytes.fromhex(p.phone_hash), "o": account})
+                    "ph": bytes.fromhex(p.phone_hash), "o": account,
+                    "g": time.time_ns() // 1000})  # a fresh generation, as lua/generation.lua starts one
                 pipe.evalsha(self._phone_index.sha, 1, phone_key, phone_field, "add", pid)
                 pipe.hset(account_key(p.account_id), pid, link_value(link))
 

@@ -31,20 +31,22 @@ class RedisFactRecords:
         self._remove_marker = scripts.register(client, "remove_marker")
         self._replace_marker = scripts.register(client, "replace_marker")
         self._add_lab = scripts.register(client, "lab_add")
+        self._add_marker = scripts.register(client, "marker_add")
 
     def add_marker(self, marker: Marker) -> None:
-        self._r.hset(markers_key(marker.person_id), marker.id, marker_value(marker))
+        self._add_marker(keys=[markers_key(marker.person_id), person_key(marker.person_id)],
+                         args=[marker.id, marker_value(marker)])
         if marker.status == MarkerStatus.PENDING:
             # The queue is one key for all persons (another slot): a step of its own.
             self._r.zadd(PENDING, {marker.id: marker.created_at})
 
     def remove_marker(self, person_id: str, marker_id: str) -> Marker | None:
-        raw = self._remove_marker(keys=[markers_key(person_id)], args=[marker_id])
+        raw = self._remove_marker(keys=[markers_key(person_id), person_key(person_id)], args=[marker_id])
         self._r.zrem(PENDING, marker_id)
         return parse_marker(person_id, marker_id, raw) if raw else None
 
     def replace_marker(self, marker: Marker, expected: MarkerStatus) -> bool:
-        replaced = bool(self._replace_marker(keys=[markers_key(marker.person_id)],
+        replaced = bool(self._replace_marker(keys=[markers_key(marker.person_id), person_key(marker.person_id)],
                                              args=[marker.id, expected.value, marker_value(marker)]))
         if replaced:
             self._r.zrem(PENDING, marker.id)
@@ -56,7 +58,7 @@ class RedisFactRecords:
 
     def add_lab_result(self, person_id: str, result: LabResult) -> bool:
         args: list[str | int] = [lab_member(result), result.sampled_at, MAX_LAB_RESULTS]
-        return bool(self._add_lab(keys=[labs_key(person_id)], args=args))
+        return bool(self._add_lab(keys=[labs_key(person_id), person_key(person_id)], args=args))
 
 
 class RedisHistoryLog:

@@ -37,6 +37,7 @@ class RedisPersons:
         self._discard = scripts.register(client, "discard")
         self._discard_index = scripts.register(client, "discard_index")
         self._visits = scripts.register(client, "visits_add")
+        self._set_phone = scripts.register(client, "phone_set")
         self._index_phone = scripts.register(client, "phone_index")
 
     def find(self, id_hash: str) -> str | None:
@@ -97,13 +98,13 @@ class RedisPersons:
         old = self._r.hget(person_key(person_id), "ph")
         # The index first: a stay arriving between the steps still reaches the person.
         self._phone_index(phone_hash, "add", person_id)
-        self._r.hset(person_key(person_id), mapping={"p": phone_ct, "ph": bytes.fromhex(phone_hash)})
+        self._set_phone(keys=[person_key(person_id)], args=[phone_ct, bytes.fromhex(phone_hash)])
         changed = isinstance(old, bytes) and old.hex() != phone_hash
         # Another phone's visits are not this one's; the same phone's are merged (latest end).
         args: list[str | int] = [visits.as_of - visits.window, visits.window, 1 if changed else 0]
         for city, end in visits.cities.items():
             args += [city, end]
-        self._visits(keys=[visits_key(person_id)], args=args)
+        self._visits(keys=[visits_key(person_id), person_key(person_id)], args=args)
         if changed:
             assert isinstance(old, bytes)
             self._phone_index(old.hex(), "remove", person_id)

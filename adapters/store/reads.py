@@ -10,12 +10,13 @@ import redis
 from adapters.store import scripts
 from adapters.store.authority import RISK_VERSION
 from adapters.store.encoding import pairs, parse_facts, parse_link, parse_session, scan_json
-from adapters.store.keys import account_key, answers_key, facts_keys, scans_key, session_key
+from adapters.store.keys import account_key, answers_key, facts_keys, person_key, scans_key, session_key
 from adapters.store.layout import id_field
 from adapters.store.policy import CURRENT as POLICY_CURRENT
 from core.model import Admission, CachedAnswer, CacheProbe, Globals, PersonSnapshot, Remember, ScanRecord
 
 MAX_SCANS = 500  # per person, newest kept: bounds what a replayed screenshot can cost
+MAX_KEPT = 65_536  # hints of answers kept for reuse, per process (RedisPersonReads._kept)
 
 
 class RedisPersonReads:
@@ -29,6 +30,9 @@ class RedisPersonReads:
 
     def __init__(self, client: redis.Redis) -> None:
         self._r = client
+        # (person, slot) -> until when an answer this process stored or found is reusable: a
+        # hint, no more, that the lean round trip (_load_reused) will likely find it.
+        self._kept: dict[tuple[str, str], int] = {}
         self._facts_and_scan = scripts.register(client, "facts_and_scan")
         self._answer_put = scripts.source("answer_put")
         # An admission's counters live in other slots than the person's: one script only off a
@@ -56,10 +60,15 @@ class RedisPersonReads:
         return PersonSnapshot(record, facts, link=link, session=parse_session(replies[0]))
 
     def _load_cached(self, token_hash: str, account_id: str, person_id: str, probe: CacheProbe) -> PersonSnapshot:
+        if self._kept.get((person_id, probe.slot), 0) > probe.now:
+            reused = self._load_reused(token_hash, account_id, person_id, probe)
+            if reused is not None:
+                return reused
+            self._kept.pop((person_id, probe.slot), None)
         # The facts and the answer stored for this slot come back together (one slot, in
-        # MULTI); the digest of the facts as they are now, with the salt (policy, risk table,
-        # signing key: what lives outside the person) and the link's (another slot), must be the
-        # one stored with the answer for it to be reused.
+        # MULTI). The answer is reused if its stamp is this read's: the person's generation (moved
+        # by every write to the facts, lua/generation.lua), the salt (policy, risk table, signing
+        # key: what lives outside the person) and the link's digest (another slot).
         commands = [("GET", session_key(token_hash)), ("HGET", account_key(account_id), id_field(person_id)),
                     ("GET", POLICY_CURRENT), ("GET", RISK_VERSION),
                     *_facts_commands(person_id, ("HGET", answers_key(person_id), probe.slot))]
@@ -67,23 +76,47 @@ class RedisPersonReads:
         seen = Globals(raw_policy.decode() if raw_policy else None, int(raw_risk or 0))
         session = parse_session(raw_session)
         replies = _facts_replies(exec_reply)
-        digest = facts_digest(probe.salt, replies) + ":" + _link_digest(raw_link)
+        stamp = _stamp(replies[0].get(b"g"), probe.salt, raw_link)
         link = parse_link(person_id, raw_link) if raw_link else None
         entry = exec_reply[4]
         if entry:
-            cached = _entry(entry, digest, probe.now)
+            cached = _entry(entry, stamp, probe.now)
             if cached is not None:
-                return PersonSnapshot(None, link=link, session=session, cached=cached, digest=digest, globals=seen)
+                self._keep(person_id, probe.slot, cached.reuse_until)
+                return PersonSnapshot(None, link=link, session=session, cached=cached, digest=stamp, globals=seen)
         record, facts = parse_facts(person_id, replies)
-        return PersonSnapshot(record, facts, link=link, session=session, digest=digest, globals=seen)
+        return PersonSnapshot(record, facts, link=link, session=session, digest=stamp, globals=seen)
+
+    def _load_reused(self, token_hash: str, account_id: str, person_id: str,
+                     probe: CacheProbe) -> PersonSnapshot | None:
+        """The lean round trip of a read this process expects to find an answer for (a page
+        refreshing): session, link, the two versions, the generation and the answer, no facts.
+        None when the answer is gone or stale (the caller reads the facts then)."""
+        raw_session, raw_link, raw_policy, raw_risk, generation, entry = scripts.read_round_trip(self._r, [
+            ("GET", session_key(token_hash)), ("HGET", account_key(account_id), id_field(person_id)),
+            ("GET", POLICY_CURRENT), ("GET", RISK_VERSION), ("HGET", person_key(person_id), "g"),
+            ("HGET", answers_key(person_id), probe.slot)], ())
+        if not entry:
+            return None
+        cached = _entry(entry, _stamp(generation, probe.salt, raw_link), probe.now)
+        if cached is None:
+            return None
+        seen = Globals(raw_policy.decode() if raw_policy else None, int(raw_risk or 0))
+        return PersonSnapshot(None, session=parse_session(raw_session), cached=cached, globals=seen)
+
+    def _keep(self, person_id: str, slot: str, until: int) -> None:
+        if len(self._kept) >= MAX_KEPT:  # bounded: forgotten at once, as they were only hints
+            self._kept.clear()
+        self._kept[(person_id, slot)] = until
 
     def remember(self, entry: Remember, body: bytes) -> None:
         header = f"{entry.digest}|{entry.reuse_until:010d}|{entry.issued_at:010d}|{entry.expires_at:010d}|"
         # Not waited for: the read has its answer; a lost entry only costs the next read a
         # signature (scripts.send_unanswered).
         key = answers_key(entry.person_id)
-        scripts.send_unanswered(self._r, key, ("EVAL", self._answer_put, 1, key, entry.slot,
-                                               header.encode() + body, entry.reuse_until))
+        if scripts.send_unanswered(self._r, key, ("EVAL", self._answer_put, 1, key, entry.slot,
+                                                  header.encode() + body, entry.reuse_until)):
+            self._keep(entry.person_id, entry.slot, entry.reuse_until)
 
     def load_and_record_scan(self, person_id: str, scan: ScanRecord, issued_at: int, retention: int,
                              admission: Admission | None = None) -> PersonSnapshot:
@@ -143,28 +176,21 @@ def _facts_replies(exec_reply: list[Any]) -> list[Any]:
     return [pairs(person), pairs(markers), labs, pairs(visits)]
 
 
-_NOT_FACTS = (b"q", b"c")  # the scan counter, the last colour recorded: no answer shows them
+def _stamp(generation: bytes | None, salt: str, raw_link: bytes | None) -> str:
+    """What an answer kept for reuse was built from: the person's generation (lua/generation.lua:
+    every write to the facts moves it, in the write's own script), the salt and the link."""
+    link = hashlib.sha1(raw_link or b"", usedforsecurity=False).hexdigest()[:16]
+    return f"{(generation or b'').decode()}:{salt}:{link}"
 
 
-def facts_digest(salt: str, replies: list[Any]) -> str:
-    """A digest of the person's facts as Redis returned them, with the salt. In the order Redis
-    gave them, not sorted: a hash's order may change without its content (a rehash), and then
-    the digest differs and the answer is signed again, which costs a signature and never serves
-    a stale one; what would, the same digest for other facts, takes other bytes."""
-    person, markers, labs, visits = replies
-    state = (salt, [kv for kv in person.items() if kv[0] not in _NOT_FACTS], markers, labs, visits)
-    return hashlib.sha1(repr(state).encode(), usedforsecurity=False).hexdigest()
-
-
-def _link_digest(raw_link: bytes | None) -> str:
-    return hashlib.sha1(raw_link or b"", usedforsecurity=False).hexdigest()[:16]
-
-
-def _entry(raw: bytes, digest: str, now: int) -> CachedAnswer | None:
-    """An entry "facts-digest:link-digest|reuse_until|issued_at|expires_at|body", if its digest
-    is this read's and it may still be reused at `now`."""
-    size = len(digest)
-    if raw[:size].decode() != digest or int(raw[size + 1:size + 11]) <= now:
+def _entry(raw: bytes, stamp: str, now: int) -> CachedAnswer | None:
+    """An entry "stamp|reuse_until|issued_at|expires_at|body", if its stamp is this read's and it
+    may still be reused at `now`."""
+    size = len(stamp)
+    if raw[:size].decode() != stamp or raw[size:size + 1] != b"|":
+        return None
+    until = int(raw[size + 1:size + 11])
+    if until <= now:
         return None
     issued_at, expires_at = int(raw[size + 12:size + 22]), int(raw[size + 23:size + 33])
-    return CachedAnswer(raw[size + 34:], issued_at, expires_at)
+    return CachedAnswer(raw[size + 34:], issued_at, expires_at, until)

@@ -27,13 +27,20 @@ try:  # redis[hiredis]: the C packer; redis-py's own wrapper around it costs ~3 
 except ImportError:  # pragma: no cover - hiredis is a dependency
     _hiredis_pack = None
 
+try:  # what redis-py's hiredis reader returns while a reply is incomplete
+    from redis._parsers.hiredis import NOT_ENOUGH_DATA as _NOT_ENOUGH_DATA
+except ImportError:  # pragma: no cover - another redis-py
+    _NOT_ENOUGH_DATA = False
+
 LUA = Path(__file__).resolve().parent / "lua"
 
 
 @cache
 def source(name: str) -> str:
-    """The text of lua/<name>.lua, read once per process."""
-    return (LUA / f"{name}.lua").read_text(encoding="utf-8")
+    """The text of lua/<name>.lua, read once per process, each `--#include <other>` line replaced
+    by the text of lua/<other>.lua (its local functions: lua/generation.lua's touch())."""
+    lines = (LUA / f"{name}.lua").read_text(encoding="utf-8").splitlines(keepends=True)
+    return "".join(source(line.split()[1]) if line.startswith("--#include ") else line for line in lines)
 
 
 def register(client: redis.Redis, name: str) -> Script:
@@ -207,6 +214,50 @@ def send_unanswered(client: Any, key: str, command: tuple[Any, ...]) -> bool:
 _STALE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 
+def _read_replies(connection: Any, count: int) -> list[Any]:
+    """`count` replies, straight from the connection's hiredis reader: a loop of Reader.gets(),
+    the socket read only when the reader needs more (once, for a round trip's replies), where
+    the parser's read_response per reply costs ~1 us of checks each (11 replies on a cold read).
+    Error replies come back as their exceptions (not raised); a lost connection raises (_STALE).
+    Any other parser (no hiredis, another redis-py): one _read_reply each."""
+    parser: Any = getattr(connection, "_parser", None)
+    reader = getattr(parser, "_reader", None)
+    fill = getattr(parser, "read_from_socket", None)
+    if parser is None or reader is None or fill is None or not hasattr(reader, "gets"):
+        return [_reply_or_error(connection) for _ in range(count)]
+    push = getattr(parser, "_hiredis_PushNotificationType", None)
+    replies: list[Any] = []
+    try:
+        while len(replies) < count:
+            reply = reader.gets()
+            if reply is _NOT_ENOUGH_DATA or reply is False:
+                fill()
+                continue
+            if isinstance(reply, redis.exceptions.ConnectionError):
+                raise reply
+            if push is not None and isinstance(reply, push):  # RESP3 push (none subscribed): not a reply
+                parser.handle_push_response(reply)
+                continue
+            replies.append(reply)
+    except TimeoutError:
+        connection.disconnect()
+        raise redis.exceptions.TimeoutError("timeout reading a reply") from None
+    except OSError as exc:
+        connection.disconnect()
+        raise redis.exceptions.ConnectionError(f"reading a reply: {type(exc).__name__}") from None
+    except redis.exceptions.ConnectionError:
+        connection.disconnect()
+        raise
+    return replies
+
+
+def _reply_or_error(connection: Any) -> Any:
+    try:
+        return _read_reply(connection)
+    except redis.exceptions.ResponseError as exc:
+        return exc
+
+
 def _read_reply(connection: Any) -> Any:
     """One reply, from the connection's parser itself: Connection.read_response adds ~2 us a
     reply of bookkeeping (an error text built per call, events), 11 replies on a cached read. An
@@ -243,16 +294,8 @@ def read_round_trip(client: redis.Redis, commands: Sequence[tuple[Any, ...]], sc
         try:
             connection.send_packed_command(packed if packed is not None else connection.pack_commands(commands),
                                            False)
-            replies: list[Any] = []
-            error: redis.exceptions.ResponseError | None = None
-            for _ in commands:  # every reply is read, so the connection stays in step
-                try:
-                    reply = _read_reply(connection)
-                except redis.exceptions.ResponseError as exc:
-                    reply = exc
-                if isinstance(reply, redis.exceptions.ResponseError):
-                    error = error or reply
-                replies.append(reply)
+            replies = _read_replies(connection, len(commands))  # all of them: the connection stays in step
+            error = next((r for r in replies if isinstance(r, redis.exceptions.ResponseError)), None)
         except _STALE:
             _dirty(connection)
             if attempt:

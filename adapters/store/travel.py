@@ -13,7 +13,7 @@ import redis
 
 from adapters.store import scripts
 from adapters.store.encoding import text
-from adapters.store.keys import visits_key
+from adapters.store.keys import person_key, visits_key
 from adapters.store.layout import IndexLayout, hex_ids
 from core.stays import Stay
 from core.travel import CodeCheck
@@ -120,7 +120,7 @@ class RedisStays:
                     for city, end in cities.items():
                         args += [city, end]
                     for person in persons:
-                        pipe.evalsha(self._visit.sha, 1, visits_key(person), *args)
+                        pipe.evalsha(self._visit.sha, 2, visits_key(person), person_key(person), *args)
 
             scripts.run_pipeline(self._r, build, (self._visit,))
 

@@ -23,6 +23,8 @@ from tests.conftest import NOTICE
 pytestmark = [pytest.mark.slow, pytest.mark.standalone]  # the embedded store, a server of its own
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "durability-secret-0123456789abcdef0123"
+# The README's access-log format: the path only (a platform callback's query carries an openid).
+ACCESS_LOG = '%(addr)s "%(method)s %(path)s" %(status)d %(dt_ms).3f'
 
 
 def free_port() -> int:
@@ -48,16 +50,14 @@ def serve_command(server: str, port: int) -> list[str]:
     """The command line of `server` serving the app on 127.0.0.1:port."""
     if server == "flask":
         return [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port)]
-    if server == "gthread":  # the README's deployment command (bench/run.py's sweep winner), on this port
-        return [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2", "--threads", "4",
-                "-b", f"127.0.0.1:{port}", "--no-control-socket", "app:create_app()"]
-    if server == "granian":
+    if server == "granian":  # the README's deployment command (bench/run.py's sweep winner), on this port
         return [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", "3", "--blocking-threads", "4", "--factory", "app:create_app"]
+                "--workers", "2", "--blocking-threads", "1", "--runtime-threads", "1", "--no-ws",
+                "--access-log", "--access-log-fmt", ACCESS_LOG, "--factory", "app:create_app"]
     raise ValueError(server)
 
 
-PRODUCTION = "gthread"
+PRODUCTION = "granian"
 SERVERS = [pytest.param("flask", id="flask-run"), pytest.param(PRODUCTION, id=f"production-{PRODUCTION}")]
 
 
@@ -189,3 +189,20 @@ def test_store_down_answers_503_and_recovers_when_it_is_back(tmp_path):
             svc.kill()
         redis_proc.kill()
         redis_proc.wait()
+
+
+def test_readme_deploys_the_command_tested_here():
+    """The README's deployment command is the one the SIGKILL tests run (but its host and port)."""
+    import shlex
+
+    text = (ROOT / "README.md").read_text()
+    lines = iter(text[text.index("\ngranian ") + 1:].splitlines())
+    command = next(lines)
+    while command.endswith("\\"):  # continued on the next line
+        command = command[:-1] + next(lines)
+    readme = shlex.split(command)
+    tested = serve_command(PRODUCTION, 8000)[2:]  # without `python -m`
+    for args in (readme, tested):
+        for flag in ("--host", "--port"):
+            del args[args.index(flag):args.index(flag) + 2]
+    assert readme == tested

@@ -54,18 +54,20 @@ def test_an_error_reply_is_raised_and_leaves_the_connection_in_step(client):
 def test_a_round_trip_stopped_half_way_leaves_no_reply_for_the_next(client, monkeypatch):
     # The hot round trips keep one connection per thread (scripts._connection): one that stopped
     # with replies unread must be dropped, or the next round trip would read this one's replies.
-    real, seen = scripts._read_reply, []
+    connection = scripts._connection(scripts._pool(client, "k"))
+    real, seen = connection._parser.read_from_socket, []
 
-    def interrupted(connection):
+    def interrupted(*args, **kwargs):  # the replies arrive, and the reading stops before they are read
+        real(*args, **kwargs)
         seen.append(1)
-        if len(seen) == 2:
+        if len(seen) == 1:
             raise RuntimeError("interrupted between two replies")
-        return real(connection)
 
-    monkeypatch.setattr(scripts, "_read_reply", interrupted)
+    monkeypatch.setattr(connection._parser, "read_from_socket", interrupted)
+    client.set("k", "before")
     with pytest.raises(RuntimeError):
         scripts.read_round_trip(client, [("GET", "k"), ("GET", "k"), ("GET", "k")], ())
-    monkeypatch.setattr(scripts, "_read_reply", real)
+    assert seen == [1]
     client.set("k", "after")
     assert scripts.read_round_trip(client, [("GET", "k")], ()) == [b"after"]
 

@@ -4,6 +4,7 @@
 -- Without any, the ID-number ciphertext goes too. Only the time of erasure is kept, so codes
 -- issued before it scan as revoked. The ID-number index keeps pointing here: an application
 -- or marking later simply creates the record again under the same id. Returns 1 if facts stayed.
+--#include generation
 redis.call('DEL', KEYS[4], KEYS[5], KEYS[6], KEYS[7])
 local keep = redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1
 if keep then
@@ -12,5 +13,6 @@ else
   redis.call('DEL', KEYS[1])
 end
 redis.call('HSET', KEYS[1], 'r', ARGV[1])
+touch(KEYS[1])
 if keep then return 1 end
 return 0
