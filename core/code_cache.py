@@ -3,14 +3,16 @@ lifetime — pages refreshing, people retrying under load, what collapsed 粤康
 gets the code already signed, never a stale colour.
 
 The answer is reused only when everything it was built from is unchanged, as checked in the
-read's own round trip: the store compares a digest of the person's facts as they are now with
-the one stored with the answer; the salt below adds what lives outside the person (the policy
-in force, the risk-area table, the signing key), whose current versions the same round trip
-reads. So a marker, a lab result, a stay, a risk-area change or a policy change makes the next
-read sign a new code with the new colour, and no write path has to know about the cache. Time
-alone can change a colour too (a marker ends, a rule lapses): an answer is reused only before
-its evaluation's `stable_until`, and never for more than half the code's lifetime, so a code
-served again always has at least half its life left.
+read's own round trip: the store keeps with the answer the person's generation it was built at
+(on Redis a counter that every write to the person's facts moves in the same script:
+adapters/store/lua/generation.lua) and compares it with the current one; the salt below adds
+what lives outside the person (the policy in force, the risk-area table, the signing key),
+whose current versions the same round trip reads. So a marker, a lab result, a stay, a
+risk-area change or a policy change makes the next read sign a new code with the new colour.
+Time alone can change a colour too (a marker ends, a rule lapses, the visits expire): an answer
+is reused only before its evaluation's `stable_until` and the store's `facts_until`, and never
+for more than half the code's lifetime, so a code served again always has at least half its
+life left.
 """
 from __future__ import annotations
 
@@ -49,10 +51,13 @@ class AnswerCache:
         behind = self._policies.observe(seen.policy_version)
         return self._risk.observe(seen.risk_version) or behind
 
-    def reuse_until(self, evaluation: Evaluation, issued_at: int, expires_at: int) -> int:
+    def reuse_until(self, evaluation: Evaluation, issued_at: int, expires_at: int,
+                    facts_until: int | None = None) -> int:
         """Until when the answer may be served again: half the code's life, and not past the
-        first moment time alone could change the colour."""
+        first moment time alone could change the colour, nor past `facts_until` (the store's
+        word on when the facts as read may change without a write: a key that expires)."""
         until = min(issued_at + (expires_at - issued_at) // 2, expires_at)
-        if evaluation.stable_until is not None:
-            until = min(until, evaluation.stable_until)
+        for bound in (evaluation.stable_until, facts_until):
+            if bound is not None:
+                until = min(until, bound)
         return until

@@ -100,7 +100,7 @@ class HealthCodeService:
             return snapshot.cached
         view = self._show(session.account_id, snapshot, lang)
         if cache is not None and probe is not None and snapshot.digest is not None:
-            until = cache.reuse_until(view.evaluation, view.issued_at, view.expires_at)
+            until = cache.reuse_until(view.evaluation, view.issued_at, view.expires_at, snapshot.facts_until)
             if until > probe.now:
                 view = replace(view, remember=Remember(person_id, probe.slot, snapshot.digest, until,
                                                        view.issued_at, view.expires_at))

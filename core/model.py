@@ -334,6 +334,7 @@ class PersonSnapshot:
     cached: CachedAnswer | None = None
     digest: str | None = None
     globals: Globals | None = None
+    facts_until: int | None = None  # the facts as read hold at most until then (a key expires)
     # With an Admission: each window's verdict (all True, or the scan was not recorded and the
     # person and facts are not read).
     admitted: tuple[bool, ...] | None = None

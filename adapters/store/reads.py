@@ -10,7 +10,15 @@ import redis
 from adapters.store import scripts
 from adapters.store.authority import RISK_VERSION
 from adapters.store.encoding import pairs, parse_facts, parse_link, parse_session, scan_json
-from adapters.store.keys import account_key, answers_key, facts_keys, person_key, scans_key, session_key
+from adapters.store.keys import (
+    account_key,
+    answers_key,
+    facts_keys,
+    person_key,
+    scans_key,
+    session_key,
+    visits_key,
+)
 from adapters.store.layout import id_field
 from adapters.store.policy import CURRENT as POLICY_CURRENT
 from core.model import Admission, CachedAnswer, CacheProbe, Globals, PersonSnapshot, Remember, ScanRecord
@@ -21,7 +29,10 @@ MAX_KEPT = 65_536  # hints of answers kept for reuse, per process (RedisPersonRe
 
 class RedisPersonReads:
     """PersonReads: one round trip of plain commands per read (the facts in MULTI/EXEC: one
-    consistent state of the person's keys, one hash tag), or one EVALSHA for the scan.
+    consistent state of the person's keys, one hash tag), or one EVALSHA for the scan. A read
+    that expects to reuse an answer (this process stored or found it) sends a leaner one first:
+    session, link, versions, generation and the answer, no facts (_load_reused); a second round
+    trip only when the answer turned out stale.
 
     Plain commands rather than a Lua script for the reads: measured on Redis 7, a script
     returning the same four replies costs the server ~17 us a call (the replies converted into
@@ -71,21 +82,26 @@ class RedisPersonReads:
         # key: what lives outside the person) and the link's digest (another slot).
         commands = [("GET", session_key(token_hash)), ("HGET", account_key(account_id), id_field(person_id)),
                     ("GET", POLICY_CURRENT), ("GET", RISK_VERSION),
-                    *_facts_commands(person_id, ("HGET", answers_key(person_id), probe.slot))]
+                    *_facts_commands(person_id, ("PTTL", visits_key(person_id)),
+                                     ("HGET", answers_key(person_id), probe.slot))]
         raw_session, raw_link, raw_policy, raw_risk, *_, exec_reply = scripts.read_round_trip(self._r, commands, ())
         seen = Globals(raw_policy.decode() if raw_policy else None, int(raw_risk or 0))
         session = parse_session(raw_session)
         replies = _facts_replies(exec_reply)
         stamp = _stamp(replies[0].get(b"g"), probe.salt, raw_link)
         link = parse_link(person_id, raw_link) if raw_link else None
-        entry = exec_reply[4]
+        # The visits expire as a key (a window after the latest): no write, no new generation.
+        # An answer built from them is not reused past that moment.
+        pttl, entry = exec_reply[4], exec_reply[5]
+        facts_until = probe.now + pttl // 1000 if pttl >= 0 else None
         if entry:
             cached = _entry(entry, stamp, probe.now)
             if cached is not None:
                 self._keep(person_id, probe.slot, cached.reuse_until)
                 return PersonSnapshot(None, link=link, session=session, cached=cached, digest=stamp, globals=seen)
         record, facts = parse_facts(person_id, replies)
-        return PersonSnapshot(record, facts, link=link, session=session, digest=stamp, globals=seen)
+        return PersonSnapshot(record, facts, link=link, session=session, digest=stamp, globals=seen,
+                              facts_until=facts_until)
 
     def _load_reused(self, token_hash: str, account_id: str, person_id: str,
                      probe: CacheProbe) -> PersonSnapshot | None:

@@ -95,3 +95,38 @@ def test_erasure_takes_the_kept_answers(api, redis_server):
     assert redis_server.exists(f"hc:p:{{{person['id']}}}:cc")
     assert api.client.delete(f"/api/v1/persons/{person['id']}", headers=me).status_code == 204
     assert not redis_server.exists(f"hc:p:{{{person['id']}}}:cc")
+
+
+def reuse_until(redis_server, person, slot_prefix: str) -> int:
+    """The reuse_until of the answer kept in the slot starting with `slot_prefix` (the account)."""
+    entries = redis_server.hgetall(f"hc:p:{{{person['id']}}}:cc")
+    (entry,) = [v for k, v in entries.items() if k.startswith(slot_prefix.encode())]
+    return int(entry.split(b"|")[3])  # "generation:policy|risk|key:link|reuse_until|..."
+
+
+def test_another_process_reuses_it_and_a_read_that_finds_it_stale_signs_again(api, redis_server):
+    me = api.login()
+    person = api.apply(me)
+    first = read(api, me, person)
+    other = make_api()  # another worker: it has kept nothing yet, and reads the facts with the answer
+    assert read(other, me, person).get_data() == first.get_data()
+    assert read(other, me, person).get_data() == first.get_data()  # and now its lean round trip
+    api.mark({"id_number": ZHANG, "kind": "close_contact", "reason": "流调"})
+    for worker in (other, api):  # both expected to find it, both find it stale
+        answer = read(worker, me, person).json
+        assert answer["color"] == "red" and answer["qr"] != first.json["qr"]
+
+
+def test_an_answer_built_from_visits_is_not_reused_past_their_expiry(api, redis_server):
+    me = api.login()
+    person = api.apply(me)
+    services = api.app.extensions["healthcode"]
+    now = int(time.time())
+    services.travel.ingest(services.feeds.create("op-1", "operator"), json.dumps(
+        {"phone": "13800138000", "city_code": "440106", "from": now - 7 * 3600, "to": now - 3600}).encode())
+    account = me["Authorization"].removeprefix("Bearer ").partition(".")[0][:16]
+    read(api, me, person)
+    assert reuse_until(redis_server, person, account) >= now + 29  # half the code's 60 s
+    redis_server.expire(f"hc:p:{{{person['id']}}}:trip", 10)  # as if the latest stay were a window ago
+    read(api, me, person, lang="en")  # another slot: built now, from visits that go in 10 s
+    assert reuse_until(redis_server, person, account + "|en") <= int(time.time()) + 10
