@@ -13,6 +13,13 @@ Time alone can change a colour too (a marker ends, a rule lapses, the visits exp
 is reused only before its evaluation's `stable_until` and the store's `facts_until`, and never
 for more than half the code's lifetime, so a code served again always has at least half its
 life left.
+
+An answer is kept from its person's second read on (in this process, within the reuse time),
+not the first: most reads are one-offs (a code shown at a gate once), and storing each answer
+costs Redis a script and the worker a write to the socket, about a sixth of a cold read
+(docs/BENCHMARKS.md); a page refreshing or a person retrying reads again within seconds, and
+from the third read on gets the kept answer. Cache-on-second-hit, as CDNs keep one-hit wonders
+out.
 """
 from __future__ import annotations
 
@@ -22,6 +29,8 @@ from core.color import Evaluation
 from core.model import CacheProbe, Globals
 from core.ports import PolicyStore
 from core.risk import RiskTable
+
+MAX_SEEN = 65_536  # persons and slots read once, per process (AnswerCache.admit)
 
 
 class AnswerCache:
@@ -34,6 +43,9 @@ class AnswerCache:
         self._risk = risk
         self._key_id = key_id
         self._ttl = ttl
+        # (person, slot) -> until when an answer built for it now would be reusable: read once
+        # here. Bounded: forgotten at once when full (it costs only one more signature each).
+        self._seen: dict[tuple[str, str], int] = {}
 
     def probe(self, slot: str, now: int) -> CacheProbe | None:
         if not self.enabled:
@@ -50,6 +62,17 @@ class AnswerCache:
             return False
         behind = self._policies.observe(seen.policy_version)
         return self._risk.observe(seen.risk_version) or behind
+
+    def admit(self, person_id: str, slot: str, now: int, until: int) -> bool:
+        """Whether to keep the answer built now for (person, slot), reusable until `until`: only
+        if this process built one for it before, whose reuse time has not ended."""
+        key = (person_id, slot)
+        if self._seen.get(key, 0) > now:
+            return True
+        if len(self._seen) >= MAX_SEEN:
+            self._seen.clear()
+        self._seen[key] = until
+        return False
 
     def reuse_until(self, evaluation: Evaluation, issued_at: int, expires_at: int,
                     facts_until: int | None = None) -> int:

@@ -101,7 +101,7 @@ class HealthCodeService:
         view = self._show(session.account_id, snapshot, lang)
         if cache is not None and probe is not None and snapshot.digest is not None:
             until = cache.reuse_until(view.evaluation, view.issued_at, view.expires_at, snapshot.facts_until)
-            if until > probe.now:
+            if until > probe.now and cache.admit(person_id, probe.slot, probe.now, until):
                 view = replace(view, remember=Remember(person_id, probe.slot, snapshot.digest, until,
                                                        view.issued_at, view.expires_at))
         return view

@@ -41,6 +41,7 @@ class RedisPersonReads:
 
     def __init__(self, client: redis.Redis) -> None:
         self._r = client
+        self._versions_at_once = not scripts.is_cluster(client)
         # (person, slot) -> until when an answer this process stored or found is reusable: a
         # hint, no more, that the lean round trip (_load_reused) will likely find it.
         self._kept: dict[tuple[str, str], int] = {}
@@ -106,15 +107,22 @@ class RedisPersonReads:
     def _load_reused(self, token_hash: str, account_id: str, person_id: str,
                      probe: CacheProbe) -> PersonSnapshot | None:
         """The lean round trip of a read this process expects to find an answer for (a page
-        refreshing): session, link, the two versions, the generation and the answer, no facts.
+        refreshing): session, link, the two versions and the answer; no facts, no generation.
+        An answer in the person's answers hash is always of the current generation: it is
+        stored only while the generation is the one it was built at (lua/answer_put.lua), and
+        every move of the generation deletes the hash (lua/generation.lua), in one script each.
         None when the answer is gone or stale (the caller reads the facts then)."""
-        raw_session, raw_link, raw_policy, raw_risk, generation, entry = scripts.read_round_trip(self._r, [
-            ("GET", session_key(token_hash)), ("HGET", account_key(account_id), id_field(person_id)),
-            ("GET", POLICY_CURRENT), ("GET", RISK_VERSION), ("HGET", person_key(person_id), "g"),
-            ("HGET", answers_key(person_id), probe.slot)], ())
+        if self._versions_at_once:  # one MGET: the two keys are in other slots only on a cluster
+            raw_session, raw_link, (raw_policy, raw_risk), entry = scripts.read_round_trip(self._r, [
+                ("GET", session_key(token_hash)), ("HGET", account_key(account_id), id_field(person_id)),
+                ("MGET", POLICY_CURRENT, RISK_VERSION), ("HGET", answers_key(person_id), probe.slot)], ())
+        else:
+            raw_session, raw_link, raw_policy, raw_risk, entry = scripts.read_round_trip(self._r, [
+                ("GET", session_key(token_hash)), ("HGET", account_key(account_id), id_field(person_id)),
+                ("GET", POLICY_CURRENT), ("GET", RISK_VERSION), ("HGET", answers_key(person_id), probe.slot)], ())
         if not entry:
             return None
-        cached = _entry(entry, _stamp(generation, probe.salt, raw_link), probe.now)
+        cached = _entry(entry, _stamp(None, probe.salt, raw_link), probe.now, any_generation=True)
         if cached is None:
             return None
         seen = Globals(raw_policy.decode() if raw_policy else None, int(raw_risk or 0))
@@ -129,9 +137,10 @@ class RedisPersonReads:
         header = f"{entry.digest}|{entry.reuse_until:010d}|{entry.issued_at:010d}|{entry.expires_at:010d}|"
         # Not waited for: the read has its answer; a lost entry only costs the next read a
         # signature (scripts.send_unanswered).
-        key = answers_key(entry.person_id)
-        if scripts.send_unanswered(self._r, key, ("EVAL", self._answer_put, 1, key, entry.slot,
-                                                  header.encode() + body, entry.reuse_until)):
+        key, generation = answers_key(entry.person_id), entry.digest.partition(":")[0]
+        if scripts.send_unanswered(self._r, key, ("EVAL", self._answer_put, 2, key, person_key(entry.person_id),
+                                                  entry.slot, header.encode() + body, entry.reuse_until,
+                                                  generation)):
             self._keep(entry.person_id, entry.slot, entry.reuse_until)
 
     def load_and_record_scan(self, person_id: str, scan: ScanRecord, issued_at: int, retention: int,
@@ -199,9 +208,12 @@ def _stamp(generation: bytes | None, salt: str, raw_link: bytes | None) -> str:
     return f"{(generation or b'').decode()}:{salt}:{link}"
 
 
-def _entry(raw: bytes, stamp: str, now: int) -> CachedAnswer | None:
-    """An entry "stamp|reuse_until|issued_at|expires_at|body", if its stamp is this read's and it
-    may still be reused at `now`."""
+def _entry(raw: bytes, stamp: str, now: int, any_generation: bool = False) -> CachedAnswer | None:
+    """An entry "stamp|reuse_until|issued_at|expires_at|body", if its stamp is this read's (but
+    for the generation, with `any_generation`: the stamp's part after it) and it may still be
+    reused at `now`."""
+    if any_generation:
+        raw = raw[raw.find(b":"):]
     size = len(stamp)
     if raw[:size].decode() != stamp or raw[size:size + 1] != b"|":
         return None

@@ -37,15 +37,32 @@ def reader(world):
             return ("signed", json.loads(body))
         return ("reused", json.loads(shown.body))
 
-    read.person, read.token = person, token
+    def twice(**kw):
+        """Read twice: the first answer is not kept (a one-off read), the second is."""
+        assert read(**kw)[0] == "signed"
+        world.clock.advance(1)
+        second = read(**kw)
+        assert second[0] == "signed"
+        return second
+
+    read.person, read.token, read.twice = person, token, twice
     return read
 
 
-def test_a_second_read_gets_the_same_signed_answer(world, reader):
+def test_an_answer_is_kept_from_the_second_read_and_served_from_the_third(world, reader):
     first = reader()
-    assert first[0] == "signed"
+    assert first[0] == "signed" and not world.store.answers  # a one-off read stores nothing
     world.clock.advance(10)
-    assert reader() == ("reused", first[1])
+    second = reader()
+    assert second[0] == "signed" and second[1]["qr"] != first[1]["qr"] and world.store.answers
+    world.clock.advance(10)
+    assert reader() == ("reused", second[1])
+
+
+def test_a_read_once_long_ago_does_not_make_the_next_one_kept(world, reader):
+    reader()
+    world.clock.advance(world.code_ttl)  # past the first answer's reuse time: a one-off again
+    assert reader()[0] == "signed" and not world.store.answers
 
 
 def stay_in_tianhe(world):
@@ -60,7 +77,7 @@ def test_any_change_it_was_built_from_makes_the_next_read_sign_anew(world, reade
         world.services.risk_areas.set("440106", "high", "x", world.staff())
     if change == "risk area":
         stay_in_tianhe(world)
-    first = reader()
+    first = reader.twice()
     assert reader() == ("reused", first[1])
     world.clock.advance(1)
     if change == "marker":
@@ -82,7 +99,7 @@ def test_any_change_it_was_built_from_makes_the_next_read_sign_anew(world, reade
 
 
 def test_reused_for_half_the_code_life_at_most(world, reader):
-    first = reader()
+    first = reader.twice()
     world.clock.advance(world.code_ttl // 2 - 1)
     assert reader()[0] == "reused"
     world.clock.advance(1)
@@ -92,8 +109,8 @@ def test_reused_for_half_the_code_life_at_most(world, reader):
 
 def test_never_past_the_moment_time_alone_changes_the_colour(world, reader):
     # A secondary contact (7 days) marked 7 days less 10 s ago: yellow for 10 s more, then green.
-    world.mark(MarkerRequest("secondary_contact", "流调", id_number=ZHANG, since=NOW - 7 * DAY + 10))
-    assert reader()[1]["color"] == "yellow"
+    world.mark(MarkerRequest("secondary_contact", "流调", id_number=ZHANG, since=NOW - 7 * DAY + 11))
+    assert reader.twice()[1]["color"] == "yellow"  # the second 1 s later: 10 s to go
     world.clock.advance(9)
     assert reader()[0] == "reused"
     world.clock.advance(1)
@@ -101,7 +118,7 @@ def test_never_past_the_moment_time_alone_changes_the_colour(world, reader):
 
 
 def test_each_language_variant_and_account_has_its_own(world, reader):
-    first = reader()
+    first = reader.twice()
     assert reader(lang="en")[0] == "signed" and reader(variant="svg")[0] == "signed"
     assert reader()[1] == first[1]
     other = world.sessions.login(world.platform.name, "alice").token  # another login, same account
@@ -109,7 +126,7 @@ def test_each_language_variant_and_account_has_its_own(world, reader):
 
 
 def test_a_bad_token_gets_nothing_even_with_an_answer_kept(world, reader):
-    reader()
+    reader.twice()
     from core.errors import Unauthorized
 
     with pytest.raises(Unauthorized):
