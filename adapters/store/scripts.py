@@ -49,8 +49,17 @@ def register(client: redis.Redis, name: str) -> Script:
 
 
 def is_cluster(client: object) -> bool:
-    """Whether `client` talks to a Redis Cluster (HEALTHCODE_REDIS_MODE=cluster)."""
-    return isinstance(client, RedisCluster | DeferredCluster)
+    """Whether `client` talks to a Redis Cluster (HEALTHCODE_REDIS_MODE=cluster). Asked on every
+    round trip: the answer is kept by type (isinstance against RedisCluster runs typing's
+    Protocol check, ~1 us)."""
+    kind = type(client)
+    known = _CLUSTER_TYPES.get(kind)
+    if known is None:
+        known = _CLUSTER_TYPES[kind] = isinstance(client, RedisCluster | DeferredCluster)
+    return known
+
+
+_CLUSTER_TYPES: dict[type, bool] = {}
 
 
 class _Batch:
@@ -73,6 +82,11 @@ class _Batch:
         self.commands.append(("HSET", key, *pairs))
 
 
+# This process's id, as os.getpid() (a system call on every round trip otherwise: glibc no longer
+# caches it), kept up to date in a forked child.
+_pid = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
+
 _HELD = "_healthcode_held"  # on a pool: thread id -> (pid, the connection that thread keeps)
 _held_lock = threading.Lock()
 
@@ -91,7 +105,7 @@ def _connection(pool: Any) -> Any:
     as alive for good: its end cannot be seen). A forked child (the pool resets itself) takes its
     own."""
     held: dict[int, tuple[int, Any]] | None = pool.__dict__.get(_HELD)
-    me, pid = threading.get_ident(), os.getpid()
+    me, pid = threading.get_ident(), _pid[0]
     entry = held.get(me) if held is not None else None
     if entry is not None and entry[0] == pid:
         return entry[1]

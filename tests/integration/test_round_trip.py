@@ -1,4 +1,6 @@
 """read_round_trip: the hot read's one write and one read of the socket, and what it survives."""
+import os
+
 import pytest
 import redis
 
@@ -76,8 +78,16 @@ def test_a_thread_keeps_its_connection_and_a_forked_child_takes_its_own(client, 
     pool = scripts._pool(client, "k")
     first = scripts._connection(pool)
     assert scripts._connection(pool) is first
-    monkeypatch.setattr(scripts.os, "getpid", lambda: -1)  # as in a child forked after first use
+    monkeypatch.setattr(scripts, "_pid", [-1])  # as in a child forked after first use
     assert scripts._connection(pool) is not first
+
+
+def test_a_forked_child_knows_its_own_pid():
+    child = os.fork()
+    if child == 0:  # the child: exit 0 only if the kept pid is its own
+        os._exit(0 if scripts._pid[0] == os.getpid() else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0 and scripts._pid[0] == os.getpid()
 
 
 def test_an_unanswered_write_lands_before_the_next_round_trip_and_its_error_is_not_read(client):
