@@ -7,7 +7,7 @@
 --           walk wrapped: bench/run.py fails a cold run that has any, since the cache could have
 --           answered those), and every answer signed for this request: Age: 0, or 1 when the
 --           second turned between signing and answering (tally.age_1); Age >= 2 is a bad response
---           (bench/run.py also counts the answers the misses stored: one per read);
+--           (the answers are deleted after the warm-up: bench/run.py);
 --   cached  a refresh storm: tally.hits counts answers served again (Age >= 1), for the report.
 dofile((os.getenv("BENCH_LUA_DIR") or "bench") .. "/common.lua")
 

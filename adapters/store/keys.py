@@ -4,13 +4,14 @@ tag {person-id}; an account's links live in one hash; the two global indexes are
 
   hc:{layout}              -> the indexes' layout (version, bits): every process checks it
   hc:id:<bits>:{<bucket>}  -> ID-number index (hash: rest of the ID-number hash -> raw person id)
-  hc:p:{<pid>}             -> person hash (ciphertexts, verified owner account, last colour; ids raw)
+  hc:p:{<pid>}             -> person hash (ciphertexts, verified owner account, last colour, generation; ids raw)
   hc:p:{<pid>}:m           -> markers (hash id -> JSON)
   hc:p:{<pid>}:lab         -> lab results (sorted set by sampled_at)
   hc:p:{<pid>}:chg / :scan -> history (sorted sets by time, trimmed and expiring)
   hc:p:{<pid>}:trip        -> cities the person's phone stayed in (sorted set city -> last end), a window
   hc:ph:<bits>:{<bucket>}  -> the persons by phone (hash: rest of the phone hash -> raw ids, concatenated)
-  hc:p:{<pid>}:cc          -> answers kept for reuse (hash account|variant -> entry), a cache
+  hc:p:{<pid>}:cc          -> answers kept for reuse (hash account|variant -> entry), a cache; deleted with
+                              every move of the generation (lua/generation.lua)
   hc:a:{<account-id>}      -> links (hash person id -> "relation|verified|linked_at[|name|phone claimed]")
   hc:s:<token-hash>        -> session (string with a TTL)
 """

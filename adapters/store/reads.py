@@ -31,7 +31,7 @@ class RedisPersonReads:
     """PersonReads: one round trip of plain commands per read (the facts in MULTI/EXEC: one
     consistent state of the person's keys, one hash tag), or one EVALSHA for the scan. A read
     that expects to reuse an answer (this process stored or found it) sends a leaner one first:
-    session, link, versions, generation and the answer, no facts (_load_reused); a second round
+    session, link, versions and the answer, no facts (_load_reused); a second round
     trip only when the answer turned out stale.
 
     Plain commands rather than a Lua script for the reads: measured on Redis 7, a script

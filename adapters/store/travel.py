@@ -138,9 +138,8 @@ class RedisStays:
         return [_stay(raw) for raw in members]
 
     def delete_all(self) -> dict[str, int]:
-        removed = {}
-        for name, pattern in (("stays", "hc:tr:*"), ("visits", "hc:p:*:trip"), ("sms_codes", "hc:sms:*"),
-                              ("travel_tokens", "hc:tt:*"),
+        removed = {"visits": self._delete_visits()}
+        for name, pattern in (("stays", "hc:tr:*"), ("sms_codes", "hc:sms:*"), ("travel_tokens", "hc:tt:*"),
                               ("sms_limits", "hc:rl:*travel.*")):
             count = 0
             batch: list[Any] = []
@@ -153,3 +152,17 @@ class RedisStays:
                 count += int(self._r.delete(*batch))
             removed[name] = count
         return removed
+
+    def _delete_visits(self) -> int:
+        """Every person's visits, each through visits_add (replace, no cities): a colour built
+        from them changes, so the person's generation moves and their kept answers go with it."""
+        keys = [text(key) for key in self._r.scan_iter(match=visits_key("*").replace("{*}", "*"), count=1000)]
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start:start + 1000]
+
+            def build(pipe: Any, chunk: list[str] = chunk) -> None:
+                for key in chunk:
+                    pipe.evalsha(self._visit.sha, 2, key, key.removesuffix(":trip"), 0, 1, 1)
+
+            scripts.run_pipeline(self._r, build, (self._visit,))
+        return len(keys)

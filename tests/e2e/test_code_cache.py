@@ -138,3 +138,19 @@ def test_an_answer_built_from_visits_is_not_reused_past_their_expiry(api, redis_
     redis_server.expire(f"hc:p:{{{person['id']}}}:trip", 10)  # as if the latest stay were a window ago
     read_kept(api, me, person, lang="en")  # another slot: built now, from visits that go in 10 s
     assert reuse_until(redis_server, person, account + "|en") <= int(time.time()) + 10
+
+
+def test_deleting_the_trip_data_makes_the_next_read_sign_anew(api, redis_server):
+    me = api.login()
+    person = api.apply(me)
+    services = api.app.extensions["healthcode"]
+    now = int(time.time())
+    services.travel.ingest(services.feeds.create("op-1", "operator"), json.dumps(
+        {"phone": "13800138000", "city_code": "440106", "from": now - 7 * 3600, "to": now - 3600}).encode())
+    api.client.put("/api/v1/authority/risk-areas/440106", headers=api.staff("authority"),
+                   json={"level": "medium", "note": "某街道"})
+    kept = read_kept(api, me, person).json
+    assert kept["color"] == "yellow" and read(api, me, person).json["qr"] == kept["qr"]
+    assert services.travel.retire_data()["visits"] == 1  # the card's end (2022-12-13): its data goes
+    answer = read(api, me, person).json
+    assert answer["color"] == "green" and answer["qr"] != kept["qr"]
