@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 import marshmallow as ma
@@ -20,9 +21,15 @@ CN_TZ = dt.timezone(dt.timedelta(hours=8))
 
 def iso(ts: int | None) -> str | None:
     """Stored UTC epoch seconds, shown in Asia/Shanghai (DESIGN §9)."""
-    return None if ts is None else dt.datetime.fromtimestamp(ts, CN_TZ).isoformat()
+    return None if ts is None else _iso(ts)
 
 
+@lru_cache(maxsize=4096)  # every code read formats this second and its expiry: the same few values
+def _iso(ts: int) -> str:
+    return dt.datetime.fromtimestamp(ts, CN_TZ).isoformat()
+
+
+@lru_cache(maxsize=4096)
 def day(until: int | None) -> str | None:
     """The last day a span ending at `until` covers, in Asia/Shanghai: a span ending at midnight
     ended the day before (14 days from the 1st, 08:00, run to the 15th, 08:00: through the 15th)."""
