@@ -30,7 +30,26 @@ from core.model import CacheProbe, Globals
 from core.ports import PolicyStore
 from core.risk import RiskTable
 
-MAX_SEEN = 65_536  # persons and slots read once, per process (AnswerCache.admit)
+
+class Until:
+    """A bounded map (person, slot) -> until when: what this process saw of the answers, kept
+    only as a hint (AnswerCache.admit, adapters/store/reads.py). When full it is forgotten at
+    once: each key forgotten costs at most one more signature or round trip."""
+
+    def __init__(self, size: int = 65_536) -> None:
+        self._size = size
+        self._until: dict[tuple[str, str], int] = {}
+
+    def live(self, key: tuple[str, str], now: int) -> bool:
+        return self._until.get(key, 0) > now
+
+    def set(self, key: tuple[str, str], until: int) -> None:
+        if len(self._until) >= self._size:
+            self._until.clear()
+        self._until[key] = until
+
+    def drop(self, key: tuple[str, str]) -> None:
+        self._until.pop(key, None)
 
 
 class AnswerCache:
@@ -43,9 +62,9 @@ class AnswerCache:
         self._risk = risk
         self._key_id = key_id
         self._ttl = ttl
-        # (person, slot) -> until when an answer built for it now would be reusable: read once
-        # here. Bounded: forgotten at once when full (it costs only one more signature each).
-        self._seen: dict[tuple[str, str], int] = {}
+        # (person, slot) -> until when an answer built for it then would have been reusable: read
+        # once here.
+        self._seen = Until()
 
     def probe(self, slot: str, now: int) -> CacheProbe | None:
         if not self.enabled:
@@ -67,11 +86,9 @@ class AnswerCache:
         """Whether to keep the answer built now for (person, slot), reusable until `until`: only
         if this process built one for it before, whose reuse time has not ended."""
         key = (person_id, slot)
-        if self._seen.get(key, 0) > now:
+        if self._seen.live(key, now):
             return True
-        if len(self._seen) >= MAX_SEEN:
-            self._seen.clear()
-        self._seen[key] = until
+        self._seen.set(key, until)
         return False
 
     def reuse_until(self, evaluation: Evaluation, issued_at: int, expires_at: int,

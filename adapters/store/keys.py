@@ -42,6 +42,16 @@ def visits_key(person_id: str) -> str:
     return person_key(person_id) + ":trip"
 
 
+def all_visits_pattern() -> str:
+    """A SCAN pattern of every person's visits key."""
+    return person_key("*").replace("{*}", "*") + ":trip"
+
+
+def person_key_of(key: str) -> str:
+    """The person hash of a key of the person's (hc:p:{<pid>}:... -> hc:p:{<pid>})."""
+    return key[:key.index("}") + 1]
+
+
 def answers_key(person_id: str) -> str:
     """Signed answers kept for reuse (core/code_cache.py): not in the AOF, expiring."""
     return person_key(person_id) + ":cc"

@@ -21,10 +21,10 @@ from adapters.store.keys import (
 )
 from adapters.store.layout import id_field
 from adapters.store.policy import CURRENT as POLICY_CURRENT
+from core.code_cache import Until
 from core.model import Admission, CachedAnswer, CacheProbe, Globals, PersonSnapshot, Remember, ScanRecord
 
 MAX_SCANS = 500  # per person, newest kept: bounds what a replayed screenshot can cost
-MAX_KEPT = 65_536  # hints of answers kept for reuse, per process (RedisPersonReads._kept)
 
 
 class RedisPersonReads:
@@ -44,7 +44,7 @@ class RedisPersonReads:
         self._versions_at_once = not scripts.is_cluster(client)
         # (person, slot) -> until when an answer this process stored or found is reusable: a
         # hint, no more, that the lean round trip (_load_reused) will likely find it.
-        self._kept: dict[tuple[str, str], int] = {}
+        self._kept = Until()
         self._facts_and_scan = scripts.register(client, "facts_and_scan")
         self._answer_put = scripts.source("answer_put")
         # An admission's counters live in other slots than the person's: one script only off a
@@ -72,11 +72,11 @@ class RedisPersonReads:
         return PersonSnapshot(record, facts, link=link, session=parse_session(replies[0]))
 
     def _load_cached(self, token_hash: str, account_id: str, person_id: str, probe: CacheProbe) -> PersonSnapshot:
-        if self._kept.get((person_id, probe.slot), 0) > probe.now:
+        if self._kept.live((person_id, probe.slot), probe.now):
             reused = self._load_reused(token_hash, account_id, person_id, probe)
             if reused is not None:
                 return reused
-            self._kept.pop((person_id, probe.slot), None)
+            self._kept.drop((person_id, probe.slot))
         # The facts and the answer stored for this slot come back together (one slot, in
         # MULTI). The answer is reused if its stamp is this read's: the person's generation (moved
         # by every write to the facts, lua/generation.lua), the salt (policy, risk table, signing
@@ -98,7 +98,7 @@ class RedisPersonReads:
         if entry:
             cached = _entry(entry, stamp, probe.now)
             if cached is not None:
-                self._keep(person_id, probe.slot, cached.reuse_until)
+                self._kept.set((person_id, probe.slot), cached.reuse_until)
                 return PersonSnapshot(None, link=link, session=session, cached=cached, digest=stamp, globals=seen)
         record, facts = parse_facts(person_id, replies)
         return PersonSnapshot(record, facts, link=link, session=session, digest=stamp, globals=seen,
@@ -112,14 +112,13 @@ class RedisPersonReads:
         stored only while the generation is the one it was built at (lua/answer_put.lua), and
         every move of the generation deletes the hash (lua/generation.lua), in one script each.
         None when the answer is gone or stale (the caller reads the facts then)."""
-        if self._versions_at_once:  # one MGET: the two keys are in other slots only on a cluster
-            raw_session, raw_link, (raw_policy, raw_risk), entry = scripts.read_round_trip(self._r, [
-                ("GET", session_key(token_hash)), ("HGET", account_key(account_id), id_field(person_id)),
-                ("MGET", POLICY_CURRENT, RISK_VERSION), ("HGET", answers_key(person_id), probe.slot)], ())
-        else:
-            raw_session, raw_link, raw_policy, raw_risk, entry = scripts.read_round_trip(self._r, [
-                ("GET", session_key(token_hash)), ("HGET", account_key(account_id), id_field(person_id)),
-                ("GET", POLICY_CURRENT), ("GET", RISK_VERSION), ("HGET", answers_key(person_id), probe.slot)], ())
+        # One MGET of the two versions: their keys are in other slots only on a cluster.
+        versions = [("MGET", POLICY_CURRENT, RISK_VERSION)] if self._versions_at_once else [
+            ("GET", POLICY_CURRENT), ("GET", RISK_VERSION)]
+        raw_session, raw_link, *raw_versions, entry = scripts.read_round_trip(self._r, [
+            ("GET", session_key(token_hash)), ("HGET", account_key(account_id), id_field(person_id)),
+            *versions, ("HGET", answers_key(person_id), probe.slot)], ())
+        raw_policy, raw_risk = raw_versions[0] if self._versions_at_once else raw_versions
         if not entry:
             return None
         cached = _entry(entry, _stamp(None, probe.salt, raw_link), probe.now, any_generation=True)
@@ -127,11 +126,6 @@ class RedisPersonReads:
             return None
         seen = Globals(raw_policy.decode() if raw_policy else None, int(raw_risk or 0))
         return PersonSnapshot(None, session=parse_session(raw_session), cached=cached, globals=seen)
-
-    def _keep(self, person_id: str, slot: str, until: int) -> None:
-        if len(self._kept) >= MAX_KEPT:  # bounded: forgotten at once, as they were only hints
-            self._kept.clear()
-        self._kept[(person_id, slot)] = until
 
     def remember(self, entry: Remember, body: bytes) -> None:
         header = f"{entry.digest}|{entry.reuse_until:010d}|{entry.issued_at:010d}|{entry.expires_at:010d}|"
@@ -141,7 +135,7 @@ class RedisPersonReads:
         if scripts.send_unanswered(self._r, key, ("EVAL", self._answer_put, 2, key, person_key(entry.person_id),
                                                   entry.slot, header.encode() + body, entry.reuse_until,
                                                   generation)):
-            self._keep(entry.person_id, entry.slot, entry.reuse_until)
+            self._kept.set((entry.person_id, entry.slot), entry.reuse_until)
 
     def load_and_record_scan(self, person_id: str, scan: ScanRecord, issued_at: int, retention: int,
                              admission: Admission | None = None) -> PersonSnapshot:

@@ -13,7 +13,7 @@ import redis
 
 from adapters.store import scripts
 from adapters.store.encoding import text
-from adapters.store.keys import person_key, visits_key
+from adapters.store.keys import all_visits_pattern, person_key, person_key_of, visits_key
 from adapters.store.layout import IndexLayout, hex_ids
 from core.stays import Stay
 from core.travel import CodeCheck
@@ -156,13 +156,13 @@ class RedisStays:
     def _delete_visits(self) -> int:
         """Every person's visits, each through visits_add (replace, no cities): a colour built
         from them changes, so the person's generation moves and their kept answers go with it."""
-        keys = [text(key) for key in self._r.scan_iter(match=visits_key("*").replace("{*}", "*"), count=1000)]
+        keys = [text(key) for key in self._r.scan_iter(match=all_visits_pattern(), count=1000)]
         for start in range(0, len(keys), 1000):
             chunk = keys[start:start + 1000]
 
             def build(pipe: Any, chunk: list[str] = chunk) -> None:
                 for key in chunk:
-                    pipe.evalsha(self._visit.sha, 2, key, key.removesuffix(":trip"), 0, 1, 1)
+                    pipe.evalsha(self._visit.sha, 2, key, person_key_of(key), 0, 1, 1)
 
             scripts.run_pipeline(self._r, build, (self._visit,))
         return len(keys)

@@ -26,6 +26,13 @@ def api(redis_server):
     return make_api()
 
 
+def stay_in_tianhe(api) -> None:
+    """An operator's feed row: Zhang San's phone stayed in 天河区 (440106) until an hour ago."""
+    services, now = api.app.extensions["healthcode"], int(time.time())
+    services.travel.ingest(services.feeds.create("op-1", "operator"), json.dumps(
+        {"phone": "13800138000", "city_code": "440106", "from": now - 7 * 3600, "to": now - 3600}).encode())
+
+
 def read(api, me, person, **query):
     response = api.client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me, query_string=query)
     assert response.status_code == 200, response.json
@@ -65,9 +72,7 @@ def test_a_marker_a_lab_result_a_stay_and_a_policy_each_make_a_new_code(api, red
     qrs.append(read(api, me, person).json["qr"])
     assert qrs[-1] != qrs[-2]
 
-    services.travel.ingest(services.feeds.create("op-1", "operator"), json.dumps(
-        {"phone": "13800138000", "city_code": "440106", "from": int(time.time()) - 7 * 3600,
-         "to": int(time.time()) - 3600}).encode())
+    stay_in_tianhe(api)
     answer = read(api, me, person).json
     assert answer["qr"] != qrs[-1] and answer["color"] == "green"
     qrs.append(answer["qr"])
@@ -128,10 +133,8 @@ def test_another_process_reuses_it_and_a_read_that_finds_it_stale_signs_again(ap
 def test_an_answer_built_from_visits_is_not_reused_past_their_expiry(api, redis_server):
     me = api.login()
     person = api.apply(me)
-    services = api.app.extensions["healthcode"]
     now = int(time.time())
-    services.travel.ingest(services.feeds.create("op-1", "operator"), json.dumps(
-        {"phone": "13800138000", "city_code": "440106", "from": now - 7 * 3600, "to": now - 3600}).encode())
+    stay_in_tianhe(api)
     account = me["Authorization"].removeprefix("Bearer ").partition(".")[0][:16]
     read_kept(api, me, person)
     assert reuse_until(redis_server, person, account) >= now + 29  # half the code's 60 s
@@ -144,9 +147,7 @@ def test_deleting_the_trip_data_makes_the_next_read_sign_anew(api, redis_server)
     me = api.login()
     person = api.apply(me)
     services = api.app.extensions["healthcode"]
-    now = int(time.time())
-    services.travel.ingest(services.feeds.create("op-1", "operator"), json.dumps(
-        {"phone": "13800138000", "city_code": "440106", "from": now - 7 * 3600, "to": now - 3600}).encode())
+    stay_in_tianhe(api)
     api.client.put("/api/v1/authority/risk-areas/440106", headers=api.staff("authority"),
                    json={"level": "medium", "note": "某街道"})
     kept = read_kept(api, me, person).json
