@@ -146,3 +146,17 @@ def test_a_view_read_without_a_variant_is_never_kept(world, reader):
     shown = world.codes.show_for_token(reader.token, reader.person.id)
     assert isinstance(shown, HealthCodeView) and shown.remember is None
     assert not isinstance(shown, CachedAnswer)
+
+
+def test_the_hints_are_bounded_and_forgotten_whole_when_full():
+    from core.code_cache import Until
+
+    hints = Until(size=3)
+    for n in range(3):
+        hints.set((f"p{n}", "s"), 100)
+    assert all(hints.live((f"p{n}", "s"), 99) for n in range(3))  # at the bound: all kept
+    assert not hints.live(("p0", "s"), 100)  # and each only until its time
+    hints.set(("p3", "s"), 100)  # one more: the old ones go at once, the new one stays
+    assert hints.live(("p3", "s"), 99) and not any(hints.live((f"p{n}", "s"), 99) for n in range(3))
+    hints.drop(("p3", "s"))
+    assert not hints.live(("p3", "s"), 99)
