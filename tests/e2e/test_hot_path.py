@@ -198,7 +198,12 @@ def test_a_card_the_fast_path_does_not_take_is_flasks(redis_server, case):
     answers = [api.client.get(path, headers=headers) for api in (fast, slow)]
     assert answers[0].status_code == answers[1].status_code
     assert answers[0].status_code == (200 if case == "unknown query" else 401)
-    assert json.loads(answers[0].get_data()) == json.loads(answers[1].get_data())
+    left, right = (json.loads(a.get_data()) for a in answers)
+    assert set(left) == set(right)
+    if "updated_at" in left:  # the time of each answer: the second may turn between the two requests
+        stamps = [dt.datetime.fromisoformat(doc.pop("updated_at")) for doc in (left, right)]
+        assert abs((stamps[1] - stamps[0]).total_seconds()) <= 2
+    assert left == right
 
 
 def test_a_card_is_counted_as_the_views(redis_server):
