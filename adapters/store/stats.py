@@ -8,6 +8,7 @@ Days and hours are Asia/Shanghai, as the office reads them.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import time
 from typing import Any
@@ -25,7 +26,14 @@ def _day(at: int) -> str:
 
 
 def _hour(at: int) -> str:
-    return dt.datetime.fromtimestamp(at, CN).strftime("%Y-%m-%dT%H")
+    return _hour_of(at // 3_600)  # Asia/Shanghai is a whole number of hours off UTC: same hours
+
+
+@functools.lru_cache(maxsize=256)
+def _hour_of(hours: int) -> str:
+    """The hour `hours` since the epoch, as its counter is named (every scan counts into one:
+    formatted once an hour, not once a scan)."""
+    return dt.datetime.fromtimestamp(hours * 3_600, CN).strftime("%Y-%m-%dT%H")
 
 
 class RedisCounters:
