@@ -77,10 +77,12 @@ class AnswerCache:
     def observe(self, seen: Globals | None) -> bool:
         """Bring this process's policy and risk table up to the versions the read saw; True if
         either was behind (the read's salt was stale)."""
-        if seen is None:
-            return False
-        behind = self._policies.observe(seen.policy_version)
-        return self._risk.observe(seen.risk_version) or behind
+        return seen is not None and self.observe_versions(seen.policy_version, seen.risk_version)
+
+    def observe_versions(self, policy_version: str | None, risk_version: int) -> bool:
+        """As observe(), from the two versions themselves."""
+        behind = self._policies.observe(policy_version)
+        return self._risk.observe(risk_version) or behind
 
     def admit(self, person_id: str, slot: str, now: int, until: int) -> bool:
         """Whether to keep the answer built now for (person, slot), reusable until `until`: only

@@ -9,7 +9,7 @@ from core.code_cache import AnswerCache
 from core.codes import CodeIssuer, InvalidCode
 from core.color import ColorRecorder, Evaluation
 from core.directory import PersonDirectory, PersonView
-from core.errors import LimitReached, Msg, NotFound
+from core.errors import LimitReached, Msg, NotFound, Unauthorized
 from core.model import (
     Admission,
     CachedAnswer,
@@ -88,7 +88,18 @@ class HealthCodeService:
         view carries where to keep its answer (`remember`). No variant: no reuse."""
         account, hashed = account_hint(token), token_hash(token or "")
         cache = self._cache if self._cache is not None and self._cache.enabled and variant is not None else None
-        probe = cache.probe(f"{account[:16]}|{lang}|{variant}", self._clock.now()) if cache else None
+        probe = None
+        if cache is not None:
+            slot, now = f"{account[:16]}|{lang}|{variant}", self._clock.now()
+            kept = self._reads.load_answer(hashed, account, person_id, slot, cache.salt(), now)
+            if kept is not None:  # a refresh: the lean read, no snapshot, no probe
+                if kept.account_id != account:
+                    raise Unauthorized(Msg.LOGIN_REQUIRED)  # as check_session
+                if not cache.observe_versions(kept.policy_version, kept.risk_version):
+                    return kept.answer
+                # Else this process held an older policy or risk table (the salt was stale): the
+                # full read below, with the salt made again.
+            probe = cache.probe(slot, now)
         snapshot = self._reads.load_for_session(hashed, account, person_id, probe)
         session = check_session(account, snapshot.session)
         if cache is not None and probe is not None and cache.observe(snapshot.globals):

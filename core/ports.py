@@ -15,6 +15,7 @@ from core.model import (
     ColorChange,
     ColorChanged,
     Credential,
+    KeptRead,
     LabResult,
     Link,
     LinkOutcome,
@@ -304,6 +305,16 @@ class PersonReads(Protocol):
         of its slot if the facts, the account's link and the salt are what they were when it
         was stored (then the facts need not be returned), else the digest to store one under;
         and the versions of the policy and the risk table, all in the same round trip."""
+        ...
+
+    def load_answer(self, token_hash: str, account_id: str, person_id: str, slot: str, salt: str,
+                    now: int) -> KeptRead | None:
+        """The lean read of a page refreshing, where this process expects an answer for
+        (person, slot) (it stored or found one, still reusable at `now`): the session the token's
+        hash names, the answer if it was built under this salt and the account's current link,
+        and the versions of the policy and the risk table, in one round trip and without the
+        facts (every write to them drops the answers). None when no answer is expected here, or
+        it is gone or stale: load_for_session with a probe reads the facts then."""
         ...
 
     def remember(self, entry: Remember, body: bytes) -> None:

@@ -101,6 +101,11 @@ def parse_session(raw: bytes | None) -> Session | None:
     return Session(account_id=account_id, platform=platform)
 
 
+def session_account(raw: bytes | None) -> str | None:
+    """The account of a stored session (as parse_session(raw).account_id), without the Session."""
+    return None if raw is None else raw[:raw.find(b"|")].decode()
+
+
 # -- facts ---------------------------------------------------------------------------------
 
 def marker_value(marker: Marker) -> str:

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import hashlib
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import redis
 
 from adapters.store import scripts
 from adapters.store.authority import RISK_VERSION
-from adapters.store.encoding import pairs, parse_facts, parse_link, parse_session, scan_json
+from adapters.store.encoding import pairs, parse_facts, parse_link, parse_session, scan_json, session_account
 from adapters.store.keys import (
     account_key,
     answers_key,
@@ -22,7 +22,7 @@ from adapters.store.keys import (
 from adapters.store.layout import id_field
 from adapters.store.policy import CURRENT as POLICY_CURRENT
 from core.code_cache import Until
-from core.model import Admission, CachedAnswer, CacheProbe, Globals, PersonSnapshot, Remember, ScanRecord
+from core.model import Admission, CachedAnswer, CacheProbe, Globals, KeptRead, PersonSnapshot, Remember, ScanRecord
 
 MAX_SCANS = 500  # per person, newest kept: bounds what a replayed screenshot can cost
 
@@ -31,7 +31,7 @@ class RedisPersonReads:
     """PersonReads: one round trip of plain commands per read (the facts in MULTI/EXEC: one
     consistent state of the person's keys, one hash tag), or one EVALSHA for the scan. A read
     that expects to reuse an answer (this process stored or found it) sends a leaner one first:
-    session, link, versions and the answer, no facts (_load_reused); a second round
+    session, link, versions and the answer, no facts (load_answer); a second round
     trip only when the answer turned out stale.
 
     Plain commands rather than a Lua script for the reads: measured on Redis 7, a script
@@ -42,8 +42,12 @@ class RedisPersonReads:
     def __init__(self, client: redis.Redis) -> None:
         self._r = client
         self._versions_at_once = not scripts.is_cluster(client)
+        # One MGET of the two versions: their keys are in other slots only on a cluster.
+        self._versions: list[tuple[str, ...]] = (
+            [("MGET", POLICY_CURRENT, RISK_VERSION)] if self._versions_at_once
+            else [("GET", POLICY_CURRENT), ("GET", RISK_VERSION)])
         # (person, slot) -> until when an answer this process stored or found is reusable: a
-        # hint, no more, that the lean round trip (_load_reused) will likely find it.
+        # hint, no more, that the lean round trip (load_answer) will likely find it.
         self._kept = Until()
         self._facts_and_scan = scripts.register(client, "facts_and_scan")
         self._answer_put = scripts.source("answer_put")
@@ -72,11 +76,6 @@ class RedisPersonReads:
         return PersonSnapshot(record, facts, link=link, session=parse_session(replies[0]))
 
     def _load_cached(self, token_hash: str, account_id: str, person_id: str, probe: CacheProbe) -> PersonSnapshot:
-        if self._kept.live((person_id, probe.slot), probe.now):
-            reused = self._load_reused(token_hash, account_id, person_id, probe)
-            if reused is not None:
-                return reused
-            self._kept.drop((person_id, probe.slot))
         # The facts and the answer stored for this slot come back together (one slot, in
         # MULTI). The answer is reused if its stamp is this read's: the person's generation (moved
         # by every write to the facts, lua/generation.lua), the salt (policy, risk table, signing
@@ -104,28 +103,30 @@ class RedisPersonReads:
         return PersonSnapshot(record, facts, link=link, session=session, digest=stamp, globals=seen,
                               facts_until=facts_until)
 
-    def _load_reused(self, token_hash: str, account_id: str, person_id: str,
-                     probe: CacheProbe) -> PersonSnapshot | None:
+    def load_answer(self, token_hash: str, account_id: str, person_id: str, slot: str, salt: str,
+                    now: int) -> KeptRead | None:
         """The lean round trip of a read this process expects to find an answer for (a page
         refreshing): session, link, the two versions and the answer; no facts, no generation.
         An answer in the person's answers hash is always of the current generation: it is
         stored only while the generation is the one it was built at (lua/answer_put.lua), and
         every move of the generation deletes the hash (lua/generation.lua), in one script each.
-        None when the answer is gone or stale (the caller reads the facts then)."""
-        # One MGET of the two versions: their keys are in other slots only on a cluster.
-        versions = [("MGET", POLICY_CURRENT, RISK_VERSION)] if self._versions_at_once else [
-            ("GET", POLICY_CURRENT), ("GET", RISK_VERSION)]
+        None when no answer is expected, or it is gone or stale (the caller reads the facts then).
+
+        The refresh storm's whole cost is here and in the layers above it (docs/BENCHMARKS.md):
+        no object is made but the answer and the tuple that carries it."""
+        key = (person_id, slot)
+        if not self._kept.live(key, now):
+            return None
         raw_session, raw_link, *raw_versions, entry = scripts.read_round_trip(self._r, [
             ("GET", session_key(token_hash)), ("HGET", account_key(account_id), id_field(person_id)),
-            *versions, ("HGET", answers_key(person_id), probe.slot)], ())
-        raw_policy, raw_risk = raw_versions[0] if self._versions_at_once else raw_versions
-        if not entry:
-            return None
-        cached = _entry(entry, _stamp(None, probe.salt, raw_link), probe.now, any_generation=True)
+            *self._versions, ("HGET", answers_key(person_id), slot)], ())
+        cached = _entry(entry, _stamp(None, salt, raw_link), now, any_generation=True) if entry else None
         if cached is None:
+            self._kept.drop(key)
             return None
-        seen = Globals(raw_policy.decode() if raw_policy else None, int(raw_risk or 0))
-        return PersonSnapshot(None, session=parse_session(raw_session), cached=cached, globals=seen)
+        raw_policy, raw_risk = raw_versions[0] if self._versions_at_once else raw_versions
+        return KeptRead(session_account(raw_session), cached, raw_policy.decode() if raw_policy else None,
+                        int(raw_risk or 0))
 
     def remember(self, entry: Remember, body: bytes) -> None:
         header = f"{entry.digest}|{entry.reuse_until:010d}|{entry.issued_at:010d}|{entry.expires_at:010d}|"
@@ -198,8 +199,13 @@ def _facts_replies(exec_reply: list[Any]) -> list[Any]:
 def _stamp(generation: bytes | None, salt: str, raw_link: bytes | None) -> str:
     """What an answer kept for reuse was built from: the person's generation (lua/generation.lua:
     every write to the facts moves it, in the write's own script), the salt and the link."""
-    link = hashlib.sha1(raw_link or b"", usedforsecurity=False).hexdigest()[:16]
-    return f"{(generation or b'').decode()}:{salt}:{link}"
+    return f"{(generation or b'').decode()}:{salt}:{_link_digest(raw_link or b'')}"
+
+
+@lru_cache(maxsize=65_536)
+def _link_digest(raw_link: bytes) -> str:
+    """The link's part of a stamp, once per link value (a refresh reads the same link again)."""
+    return hashlib.sha1(raw_link, usedforsecurity=False).hexdigest()[:16]
 
 
 def _entry(raw: bytes, stamp: str, now: int, any_generation: bool = False) -> CachedAnswer | None:

@@ -210,7 +210,8 @@ def test_scan_of_a_code_issued_before_erasure_is_not_recorded(store):
     assert len(store.history(PID, 0)[1]) == 1
 
 
-def test_session_is_read_with_the_person(store, redis_server):
+def save_session(store, redis_server) -> None:
+    """A session of ACCT under the token hash "digest", where `store` reads sessions."""
     from adapters.store.tokens import RedisSessionStore
     from core.model import Session
     from tests.unit.fakes import FakeTokenStore
@@ -219,6 +220,12 @@ def test_session_is_read_with_the_person(store, redis_server):
     if not isinstance(store, RedisStore):
         store.tokens = tokens
     tokens.save_session("digest", Session(ACCT, "dev"), 60)
+
+
+def test_session_is_read_with_the_person(store, redis_server):
+    from core.model import Session
+
+    save_session(store, redis_server)
     store.create(record())
     store.link(ACCT, Link(PID, "self", False, 1), 5)
     snapshot = store.load_for_session("digest", ACCT, PID)
@@ -405,3 +412,36 @@ def test_an_admission_counts_the_scan_in_its_round_trip_and_a_refusal_records_no
     # The day counted all three (a refusal by one window still counts in the others).
     assert redis_server.get("hc:test:adm:m:cur") == b"2" and redis_server.get("hc:test:adm:d:cur") == b"3"
     assert redis_server.pttl("hc:test:adm:d:cur") > (2 * DAY - 60) * 1000  # as limits: twice the window
+
+
+def test_the_lean_read_finds_a_kept_answer_only_as_it_was_kept(store, redis_server):
+    """load_answer (a page refreshing): the kept answer with the token's account and the
+    versions, and None once the salt, the link or the time says the answer is no longer exact."""
+    from core.model import CacheProbe, Remember
+
+    save_session(store, redis_server)
+    store.create(record())
+    store.link(ACCT, Link(PID, "self", True, 1), 5)
+    now = int(time.time())
+
+    def keep() -> None:  # a full read finds the answer (and, on Redis, this process expects it again)
+        probe = CacheProbe("slot", now, "salt")
+        snapshot = store.load_for_session("digest", ACCT, PID, probe)
+        if snapshot.cached is None:
+            store.remember(Remember(PID, "slot", snapshot.digest, now + 30, now, now + 60), b"body")
+            assert store.load_for_session("digest", ACCT, PID, probe).cached is not None
+
+    keep()
+    kept = store.load_answer("digest", ACCT, PID, "slot", "salt", now)
+    assert kept.account_id == ACCT and kept.answer.body == b"body"
+    assert (kept.answer.issued_at, kept.answer.expires_at) == (now, now + 60)
+    assert isinstance(kept.risk_version, int)
+    assert store.load_answer("other", ACCT, PID, "slot", "salt", now).account_id is None  # no such session
+    assert store.load_answer("digest", ACCT, PID, "slot", "another salt", now) is None
+    keep()
+    assert store.load_answer("digest", ACCT, PID, "other slot", "salt", now) is None
+    assert store.load_answer("digest", ACCT, PID, "slot", "salt", now + 30) is None  # its reuse time is over
+    keep()
+    store.unlink(ACCT, PID)
+    store.link(ACCT, Link(PID, "family", True, 1), 5)  # the link is not what it was
+    assert store.load_answer("digest", ACCT, PID, "slot", "salt", now) is None

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from adapters.sms.console import ConsoleSms
@@ -31,6 +32,7 @@ from core.model import (
     ColorChanged,
     Credential,
     Facts,
+    KeptRead,
     LabResult,
     Link,
     LinkOutcome,
@@ -86,6 +88,7 @@ class FakePersonStore:
         self.visits: dict[str, dict[str, int]] = {}  # person -> city -> last seen
         self.answers: dict[tuple[str, str], tuple[str, int, CachedAnswer]] = {}  # kept for reuse
         self.tokens: FakeTokenStore | None = None
+        self.risk_version: Callable[[], int] = lambda: 0  # the World's risk table's
         self.erased_at: dict[str, int] = {}  # what is left of a person erased without facts
 
     # -- persons ---------------------------------------------------------------------------
@@ -243,6 +246,15 @@ class FakePersonStore:
         if stored is not None and stored[0] == digest and stored[1] > probe.now:
             return PersonSnapshot(None, link=snapshot.link, session=session, cached=stored[2], digest=digest)
         return replace(snapshot, digest=digest)
+
+    def load_answer(self, token_hash: str, account_id: str, person_id: str, slot: str, salt: str,
+                    now: int) -> KeptRead | None:
+        # As Redis: the same check as a probe's, without the facts; the versions as they are now.
+        snapshot = self.load_for_session(token_hash, account_id, person_id, CacheProbe(slot, now, salt))
+        if snapshot.cached is None:
+            return None
+        return KeptRead(snapshot.session.account_id if snapshot.session is not None else None, snapshot.cached,
+                        None, self.risk_version())
 
     def remember(self, entry: Remember, body: bytes) -> None:
         self.answers[(entry.person_id, entry.slot)] = (
@@ -710,6 +722,7 @@ class World:
         self.console_sessions = FakeConsoleSessions(self.clock)
         self.tokens = FakeTokenStore(self.clock)
         self.store.tokens = self.tokens
+        self.store.risk_version = self.risk_areas.version
         store = self.store
         stores = Stores(persons=store, details=store, links=store, facts=store, history=store, reads=store,
                         sessions=self.tokens, credentials=self.tokens)
