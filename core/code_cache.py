@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from core.color import Evaluation
-from core.model import CacheProbe, Globals
+from core.model import Globals
 from core.ports import PolicyStore
 from core.risk import RiskTable
 
@@ -65,11 +65,6 @@ class AnswerCache:
         # (person, slot) -> until when an answer built for it then would have been reusable: read
         # once here.
         self._seen = Until()
-
-    def probe(self, slot: str, now: int) -> CacheProbe | None:
-        if not self.enabled:
-            return None
-        return CacheProbe(slot, now, self.salt())
 
     def salt(self) -> str:
         return f"{self._policies.current().version}|{self._risk.version}|{self._key_id()}"

@@ -13,6 +13,7 @@ from core.errors import LimitReached, Msg, NotFound, Unauthorized
 from core.model import (
     Admission,
     CachedAnswer,
+    CacheProbe,
     Color,
     ColorChange,
     PersonRecord,
@@ -90,16 +91,15 @@ class HealthCodeService:
         cache = self._cache if self._cache is not None and self._cache.enabled and variant is not None else None
         probe = None
         if cache is not None:
-            slot, now = f"{account[:16]}|{lang}|{variant}", self._clock.now()
-            kept = self._reads.load_answer(hashed, account, person_id, slot, cache.salt(), now)
+            slot, now, salt = f"{account[:16]}|{lang}|{variant}", self._clock.now(), cache.salt()
+            kept = self._reads.load_answer(hashed, account, person_id, slot, salt, now)
             if kept is not None:  # a refresh: the lean read, no snapshot, no probe
                 if kept.account_id != account:
                     raise Unauthorized(Msg.LOGIN_REQUIRED)  # as check_session
                 if not cache.observe_versions(kept.policy_version, kept.risk_version):
                     return kept.answer
-                # Else this process held an older policy or risk table (the salt was stale): the
-                # full read below, with the salt made again.
-            probe = cache.probe(slot, now)
+                salt = cache.salt()  # this process held an older policy or risk table: the full read below
+            probe = CacheProbe(slot, now, salt)
         snapshot = self._reads.load_for_session(hashed, account, person_id, probe)
         session = check_session(account, snapshot.session)
         if cache is not None and probe is not None and cache.observe(snapshot.globals):
