@@ -38,9 +38,9 @@ uWSGI, granian). The measured rounds then run on the winner; without a sweep on 
 Memory (bench/memory.py): used_memory per applied, face-checked person at 100,000 persons
 (goal <= 600 B), by key family.
 
-    python bench/run.py                     # full run: 3 rounds on the production layout + memory (~20 min)
-    python bench/run.py --sweep --only http  # the sweep, then 3 rounds on its winner (~20 min)
-    python bench/run.py --quick             # smoke run: 1 short round, small populations (~2 min)
+    python bench/run.py                     # full run: 3 rounds on the production layout + memory (~30 min)
+    python bench/run.py --sweep --only http  # the sweep, then 3 rounds on its winner (~30 min)
+    python bench/run.py --quick             # smoke run: 1 short round, small populations (~5 min)
 
 Figures are printed (with a Markdown summary to paste) and written to bench/out/latest.json.
 """
