@@ -103,7 +103,7 @@ def parse_session(raw: bytes | None) -> Session | None:
 
 def session_account(raw: bytes | None) -> str | None:
     """The account of a stored session (as parse_session(raw).account_id), without the Session."""
-    return None if raw is None else raw[:raw.find(b"|")].decode()
+    return None if raw is None else raw.partition(b"|")[0].decode()
 
 
 # -- facts ---------------------------------------------------------------------------------

@@ -202,9 +202,10 @@ def _stamp(generation: bytes | None, salt: str, raw_link: bytes | None) -> str:
     return f"{(generation or b'').decode()}:{salt}:{_link_digest(raw_link or b'')}"
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=8192)
 def _link_digest(raw_link: bytes) -> str:
-    """The link's part of a stamp, once per link value (a refresh reads the same link again)."""
+    """The link's part of a stamp, once per link value while it is among the latest few thousand
+    (a refresh reads the same link again within seconds; ~300 bytes an entry)."""
     return hashlib.sha1(raw_link, usedforsecurity=False).hexdigest()[:16]
 
 
