@@ -281,11 +281,11 @@ def measure_pair(server: Server, redis_server: RedisServer, first: tuple, second
     cursor = [0]  # the cold read's next person never read by this server (see walk_on)
 
     def walk_on(target: tuple) -> tuple:
-        """The cold read's target from the cursor on: each of its runs (warm-up, slices, a second
-        attempt) reads persons this server was never asked for. A process keeps a person's answer
-        from their second read in it on (core/code_cache.py), so a walk from a random start
-        would make some "cold" reads second reads, which store their answer (an EVAL, and its
-        Redis CPU) where a first read does not."""
+        """The cold read's target from the cursor on: each of its runs (warm-up, slices) reads
+        persons this server was never asked for (a second attempt runs on the server restarted).
+        A process keeps a person's answer from their second read in it on (core/code_cache.py),
+        so a walk from a random start would make some "cold" reads second reads, which store
+        their answer (an EVAL, and its Redis CPU) where a first read does not."""
         if target[0] != "cold_read":
             return target
         name, label, script, path, extra = target
@@ -293,6 +293,9 @@ def measure_pair(server: Server, redis_server: RedisServer, first: tuple, second
                                             "BENCH_THREADS": str(args.threads)})
 
     for attempt in range(1 + args.retries):
+        if attempt and "cold_read" in (first[0], second[0]):
+            server.restart()  # the attempt before read persons: its processes would store their answers
+            cursor[0] = 0
         cpuacct.wait_quiet(args.quiet_limit, args.quiet_timeout)
         warm = {}
         for target in (first, second):

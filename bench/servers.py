@@ -197,9 +197,21 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.command = command(self.spec, app, self.port)
         self.log = log
+        self._env = bench_env(redis_url, extra_env)
         self._out = open(log, "w")
-        self.proc = subprocess.Popen(self.command, cwd=ROOT, env=bench_env(redis_url, extra_env),
-                                     stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = self._start()
+
+    def _start(self) -> subprocess.Popen:
+        return subprocess.Popen(self.command, cwd=ROOT, env=self._env, stdout=self._out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+    def restart(self) -> None:
+        """Stop, start again on the same port, wait until ready: new processes, which have read
+        nobody (bench/run.py's cold read needs that)."""
+        self.stop()
+        self._out = open(self.log, "a")
+        self.proc = self._start()
+        self.wait_ready()
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Until every worker process is up and /healthz answers, then a moment for the last one."""
