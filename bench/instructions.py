@@ -14,7 +14,7 @@ warm-up. Counted in the worker's user space only: the system calls' kernel side 
 write and read to Redis, the same for the app and its reference) is not in the figures, so the
 ratios here are lower than those of CPU time.
 
-    python bench/instructions.py                 # storm, cold read and scan, 300 requests each (~4 min)
+    python bench/instructions.py                 # storm, cold read and scan, 200 requests each (~12 min)
     python bench/instructions.py --targets storm -n 500
 
 Needs valgrind (Debian's package).
@@ -109,7 +109,7 @@ def count(target: str, side: str, n: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--targets", default=",".join(TARGETS), help=f"comma-separated, of {', '.join(TARGETS)}")
-    parser.add_argument("-n", type=int, default=300, help="counted requests per target and side")
+    parser.add_argument("-n", type=int, default=200, help="counted requests per target and side (default 200)")
     parser.add_argument("--child", nargs=3, metavar=("TARGET", "SIDE", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
