@@ -156,7 +156,7 @@ def health_code_body(view: HealthCodeView, lang: str, contact: Contact | None = 
         "qr": view.qr,
         "issued_at": iso(view.issued_at),
         "expires_at": iso(view.expires_at),
-        "person": dict(vars(view.person)),
+        "person": view.person._asdict(),
         "policy_version": ev.policy_version,
     }
     if ev.reasons:  # yellow or red: what to do now

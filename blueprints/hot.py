@@ -16,7 +16,6 @@ turns it off.
 from __future__ import annotations
 
 import base64
-import functools
 import io
 import json
 import re
@@ -30,8 +29,8 @@ from blueprints.checkpoint import scan_body
 from blueprints.citizen import health_code_body
 from blueprints.headers import API_POLICY
 from blueprints.limits import BearerFailures, ScanLimit
-from blueprints.metrics import LATENCY, REQUESTS
-from blueprints.schemas import ScanRequestSchema
+from blueprints.metrics import tally
+from blueprints.schemas import FlatLoader, ScanRequestSchema
 from blueprints.travel import card_body
 from core.health_codes import HealthCodeView, ScanResult
 from core.model import CachedAnswer, Role
@@ -65,32 +64,34 @@ class HotPaths:
         self._next = wsgi
         self._services = services
         self._failures = failures
-        self._dumps = functools.partial(app.json.dumps, separators=(",", ":"))  # as jsonify
-        self._counted = REQUESTS.labels(ENDPOINT, "GET", "200")
-        self._latency = LATENCY.labels(ENDPOINT)
-        self._scans_counted = REQUESTS.labels(SCAN_ENDPOINT, "POST", "200")
-        self._scan_latency = LATENCY.labels(SCAN_ENDPOINT)
+        # As jsonify (app.json.dumps with its compact separators), with one encoder made here:
+        # json.dumps with arguments makes a JSONEncoder per call.
+        provider: Any = app.json
+        self._dumps = json.JSONEncoder(default=provider.default, ensure_ascii=provider.ensure_ascii,
+                                       sort_keys=provider.sort_keys, separators=(",", ":")).encode
+        self._tally = tally(ENDPOINT, "GET")
+        self._scan_tally = tally(SCAN_ENDPOINT, "POST")
         self._scan_limit = scan_limit
-        self._scan_schema = ScanRequestSchema()
-        self._cards_counted = REQUESTS.labels(CARD_ENDPOINT, "GET", "200")
-        self._card_latency = LATENCY.labels(CARD_ENDPOINT)
+        self._scan_schema = FlatLoader(ScanRequestSchema())
+        self._card_tally = tally(CARD_ENDPOINT, "GET")
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
-        if method == "GET" and environ.get("PATH_INFO") == CARD and environ.get("QUERY_STRING", "") in CARD_QUERIES:
-            card = self._card(environ)
-            if card is not None:
-                start_response("200 OK", [*HEADERS, ("Content-Length", str(len(card)))])
-                return [card]
-        elif method == "GET":
-            found = READ.fullmatch(environ.get("PATH_INFO", ""))
-            query = QUERIES.get(environ.get("QUERY_STRING", ""))
-            if found is not None and query is not None:
-                answer = self._read(environ, found.group(1), *query)
+        if method == "GET":
+            path = environ.get("PATH_INFO", "")
+            found = READ.fullmatch(path)  # the read first: every refresh is one
+            if found is not None:
+                query = QUERIES.get(environ.get("QUERY_STRING", ""))
+                answer = self._read(environ, found.group(1), *query) if query is not None else None
                 if answer is not None:
                     body, age = answer
                     start_response("200 OK", [*HEADERS, ("Content-Length", str(len(body))), ("Age", age)])
                     return [body]
+            elif path == CARD and environ.get("QUERY_STRING", "") in CARD_QUERIES:
+                card = self._card(environ)
+                if card is not None:
+                    start_response("200 OK", [*HEADERS, ("Content-Length", str(len(card)))])
+                    return [card]
         elif method == "POST" and environ.get("PATH_INFO") == SCAN and not environ.get("QUERY_STRING"):
             scanned = self._scan(environ)
             if scanned is not None:
@@ -111,8 +112,7 @@ class HotPaths:
             body = f"{self._dumps(card_body(self._services.travel.card(token, lang), lang))}\n".encode()
         except Exception:  # noqa: BLE001 - refused, retired, or failed: Flask answers it
             return None
-        self._cards_counted.inc()
-        self._card_latency.observe(time.perf_counter() - started)
+        self._card_tally.note(time.perf_counter() - started)
         return body
 
     def _scan(self, environ: dict[str, Any]) -> bytes | None:
@@ -142,8 +142,7 @@ class HotPaths:
             body = f"{self._dumps(scan_body(result))}\n".encode()
         except Exception:  # noqa: BLE001 - as for the read: Flask answers it
             return None
-        self._scans_counted.inc()
-        self._scan_latency.observe(time.perf_counter() - started)
+        self._scan_tally.note(time.perf_counter() - started)
         return body
 
     def _read(self, environ: dict[str, Any], person_id: str, lang: str, image: str) -> tuple[bytes, str] | None:
@@ -164,8 +163,7 @@ class HotPaths:
                 codes.remember(shown, body)
         except Exception:  # noqa: BLE001 - any refusal or failure: Flask answers it as it always does
             return None
-        self._counted.inc()
-        self._latency.observe(time.perf_counter() - started)
+        self._tally.note(time.perf_counter() - started)
         return body, str(max(0, int(time.time()) - issued_at))
 
     def _build(self, view: HealthCodeView, lang: str, image: str) -> bytes:

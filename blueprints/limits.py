@@ -231,6 +231,7 @@ class ScanLimit:
     """
 
     SCOPE = "checkpoint.scan"
+    MAX_ADMISSIONS = 10_000  # devices remembered; then forgotten at once (each costs its keys again)
     REFUSED = "healthcode.scan_refused"  # environ: the fast path counted and refused this scan
     batched = True  # the limits in one round trip (else: in turn, as strategy.hit does)
 
@@ -250,6 +251,9 @@ class ScanLimit:
                          if text is not None and hasattr(storage, "get_connection") else None)
         names = ("_previous_window_key", "_current_window_key", "prefixed_key")
         self._fusable = same_redis and self._acquire is not None and all(hasattr(storage, n) for n in names)
+        # credential id -> its Admission: the windows' keys (the sliding window's are not of a
+        # time: its script weighs the two counters by the time) and limits, made once a device.
+        self._admissions: dict[str, Admission] = {}
 
     def scan(self, codes: HealthCodeService, credential_id: str, qr: str, place: str) -> ScanResult | int:
         """The scan, counted against the credential's limits first; or, when a limit refused it,
@@ -279,6 +283,9 @@ class ScanLimit:
         `limits` without the sliding-window script)."""
         if not self.batched or not self._fusable:
             return None
+        admission = self._admissions.get(credential_id)
+        if admission is not None:
+            return admission
         storage: Any = self._strategy.storage
         windows = []
         for item in self.items:
@@ -286,7 +293,10 @@ class ScanLimit:
             windows.append(CountWindow(storage.prefixed_key(storage._previous_window_key(key)),
                                        storage.prefixed_key(storage._current_window_key(key)),
                                        item.amount, item.get_expiry()))
-        return Admission(tuple(windows))
+        if len(self._admissions) >= self.MAX_ADMISSIONS:
+            self._admissions.clear()
+        admission = self._admissions[credential_id] = Admission(tuple(windows))
+        return admission
 
     def _retry_after(self, credential_id: str, admitted: tuple[bool, ...]) -> int:
         for item, ok in zip(self.items, admitted, strict=True):

@@ -65,9 +65,31 @@ class AnswerCache:
         # (person, slot) -> until when an answer built for it then would have been reusable: read
         # once here.
         self._seen = Until()
+        self._refresh_salt: tuple[int, str, str, int] = (-1, "", "", 0)
 
     def salt(self) -> str:
-        return f"{self._policies.current().version}|{self._risk.version}|{self._key_id()}"
+        """What an answer built now is salted with: the policy and the risk table this process
+        holds, and the signing key's id."""
+        return salt_of(self._policies.current().version, self._risk.version, self._key_id())
+
+    def refresh_salt(self, now: int) -> tuple[str, str, int]:
+        """The salt a refresh's lean read looks for, with the policy and risk versions it is
+        made of: made once a second at most (a refresh finds its answer in ~100 us; salt() is a
+        tenth of that), and again after any read that saw other versions (forget_refresh_salt).
+
+        Exact all the same: the read serves the kept answer only if the versions of its own
+        round trip are the ones this salt was made of (HealthCodeService.show_for_token); only
+        the signing key's id may be a second older than salt()'s, itself up to a second behind
+        the key ring's (RedisKeyRing's refresh), and a code signed with the key before is still
+        valid (keys are retired, not dropped, when the next one takes over)."""
+        made = self._refresh_salt
+        if made[0] != now:
+            policy, risk = self._policies.current().version, self._risk.version
+            made = self._refresh_salt = (now, salt_of(policy, risk, self._key_id()), policy, risk)
+        return made[1], made[2], made[3]
+
+    def forget_refresh_salt(self) -> None:
+        self._refresh_salt = (-1, "", "", 0)
 
     def observe(self, seen: Globals | None) -> bool:
         """Bring this process's policy and risk table up to the versions the read saw; True if
@@ -77,7 +99,10 @@ class AnswerCache:
     def observe_versions(self, policy_version: str | None, risk_version: int) -> bool:
         """As observe(), from the two versions themselves."""
         behind = self._policies.observe(policy_version)
-        return self._risk.observe(risk_version) or behind
+        behind = self._risk.observe(risk_version) or behind
+        if behind:
+            self.forget_refresh_salt()
+        return behind
 
     def admit(self, person_id: str, slot: str, now: int, until: int) -> bool:
         """Whether to keep the answer built now for (person, slot), reusable until `until`: only
@@ -98,3 +123,9 @@ class AnswerCache:
             if bound is not None:
                 until = min(until, bound)
         return until
+
+
+def salt_of(policy_version: str, risk_version: int, key_id: str) -> str:
+    """What lives outside the person and goes into every answer: the policy, the risk-area
+    table and the signing key."""
+    return f"{policy_version}|{risk_version}|{key_id}"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from core.model import Color, ScanFailure
 
@@ -54,8 +54,7 @@ class CodeIdCipher(Protocol):
     def open(self, code_id: bytes) -> tuple[str, int]: ...
 
 
-@dataclass(frozen=True)
-class IssuedCode:
+class IssuedCode(NamedTuple):  # made on every read that signs: a named tuple (see CachedAnswer)
     qr: str
     issued_at: int
     expires_at: int

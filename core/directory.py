@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from core import name_claims
 from core.identity import document_of, mask_id_number, mask_name, mask_phone
@@ -15,9 +15,9 @@ def phone_lookup(vault: PiiVault, e164: str) -> str:
     return vault.lookup_hash("phone:" + e164)
 
 
-@dataclass(frozen=True)
-class PersonView:
-    """A person as the account sees it: masked forms only, and which document the number is on."""
+class PersonView(NamedTuple):
+    """A person as the account sees it: masked forms only, and which document the number is on.
+    A named tuple, made on every read that signs (see CachedAnswer)."""
 
     id: str
     name_masked: str

@@ -1,7 +1,8 @@
 """Showing a health code (亮码), scanning it at a checkpoint (扫码核验), and its history."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from core.accounts import account_hint, check_session, token_hash
 from core.clock import Clock
@@ -27,8 +28,7 @@ from core.persons import PersonService, live_link, require_verified
 from core.ports import Counters, HistoryLog, PersonReads
 
 
-@dataclass(frozen=True)
-class HealthCodeView:
+class HealthCodeView(NamedTuple):  # made on every read that signs (see CachedAnswer)
     evaluation: Evaluation
     meaning: str
     qr: str
@@ -91,20 +91,23 @@ class HealthCodeService:
         cache = self._cache if self._cache is not None and self._cache.enabled and variant is not None else None
         probe = None
         if cache is not None:
-            slot, now, salt = f"{account[:16]}|{lang}|{variant}", self._clock.now(), cache.salt()
+            slot, now = f"{account[:16]}|{lang}|{variant}", self._clock.now()
+            salt, policy, risk = cache.refresh_salt(now)
             kept = self._reads.load_answer(hashed, account, person_id, slot, salt, now)
             if kept is not None:  # a refresh: the lean read, no snapshot, no probe
                 if kept.account_id != account:
                     raise Unauthorized(Msg.LOGIN_REQUIRED)  # as check_session
-                if not cache.observe_versions(kept.policy_version, kept.risk_version):
+                # Kept under this salt, and the versions in force (this round trip's) are its.
+                if kept.risk_version == risk and (kept.policy_version is None or kept.policy_version == policy):
                     return kept.answer
-                salt = cache.salt()  # this process held an older policy or risk table: the full read below
-            probe = CacheProbe(slot, now, salt)
+                cache.observe_versions(kept.policy_version, kept.risk_version)  # behind: reload
+                cache.forget_refresh_salt()  # or only the salt was: made again at the next refresh
+            probe = CacheProbe(slot, now, cache.salt())
         snapshot = self._reads.load_for_session(hashed, account, person_id, probe)
         session = check_session(account, snapshot.session)
         if cache is not None and probe is not None and cache.observe(snapshot.globals):
             # This process held an older policy or risk table: the digest was salted with it.
-            probe = replace(probe, salt=cache.salt())
+            probe = probe._replace(salt=cache.salt())
             snapshot = self._reads.load_for_session(hashed, account, person_id, probe)
             session = check_session(account, snapshot.session)
         if snapshot.cached is not None:
@@ -113,7 +116,7 @@ class HealthCodeService:
         if cache is not None and probe is not None and snapshot.digest is not None:
             until = cache.reuse_until(view.evaluation, view.issued_at, view.expires_at, snapshot.facts_until)
             if until > probe.now and cache.admit(person_id, probe.slot, probe.now, until):
-                view = replace(view, remember=Remember(person_id, probe.slot, snapshot.digest, until,
+                view = view._replace(remember=Remember(person_id, probe.slot, snapshot.digest, until,
                                                        view.issued_at, view.expires_at))
         return view
 

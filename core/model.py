@@ -261,8 +261,7 @@ class ColorChanged:
     reason_codes: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class CacheProbe:
+class CacheProbe(NamedTuple):
     """What a read asks (core/code_cache.py) of the cache: the answer of this slot (account and variant), if it is
     still valid at `now` for the facts as they are and this salt."""
 

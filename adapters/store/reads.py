@@ -117,16 +117,29 @@ class RedisPersonReads:
         key = (person_id, slot)
         if not self._kept.live(key, now):
             return None
-        raw_session, raw_link, *raw_versions, entry = scripts.read_round_trip(self._r, [
-            ("GET", session_key(token_hash)), ("HGET", account_key(account_id), id_field(person_id)),
-            *self._versions, ("HGET", answers_key(person_id), slot)], ())
-        cached = _entry(entry, _stamp(None, salt, raw_link), now, any_generation=True) if entry else None
-        if cached is None:
+        link_and_answer = [("HGET", account_key(account_id), id_field(person_id)),
+                           ("HGET", answers_key(person_id), slot)]
+        if self._versions_at_once:  # the session and the versions in one MGET: a reply less to read
+            (raw_session, raw_policy, raw_risk), raw_link, entry = scripts.read_round_trip(
+                self._r, [("MGET", session_key(token_hash), POLICY_CURRENT, RISK_VERSION), *link_and_answer], ())
+        else:  # on a cluster the three keys live in three slots
+            raw_session, raw_policy, raw_risk, raw_link, entry = scripts.read_round_trip(
+                self._r, [("GET", session_key(token_hash)), *self._versions, *link_and_answer], ())
+        if not entry:
             self._kept.drop(key)
             return None
-        raw_policy, raw_risk = raw_versions[0] if self._versions_at_once else raw_versions
-        return KeptRead(session_account(raw_session), cached, raw_policy.decode() if raw_policy else None,
-                        int(raw_risk or 0))
+        # Its stamp after the generation (any: see above) must be this salt's and link's, and its
+        # reuse time not over: "stamp|reuse_until|issued_at|expires_at|body", 10 digits each.
+        expected = _refresh_stamp(salt, raw_link)
+        head = entry.find(b":") + len(expected)
+        until = int(entry[head:head + 10]) if entry.startswith(expected, head - len(expected)) else 0
+        if until <= now:
+            self._kept.drop(key)
+            return None
+        answer = CachedAnswer(entry[head + 33:], int(entry[head + 11:head + 21]), int(entry[head + 22:head + 32]),
+                              until)
+        return KeptRead(session_account(raw_session), answer,
+                        raw_policy.decode() if raw_policy else None, int(raw_risk or 0))
 
     def remember(self, entry: Remember, body: bytes) -> None:
         header = f"{entry.digest}|{entry.reuse_until:010d}|{entry.issued_at:010d}|{entry.expires_at:010d}|"
@@ -200,6 +213,13 @@ def _stamp(generation: bytes | None, salt: str, raw_link: bytes | None) -> str:
     """What an answer kept for reuse was built from: the person's generation (lua/generation.lua:
     every write to the facts moves it, in the write's own script), the salt and the link."""
     return f"{(generation or b'').decode()}:{salt}:{_link_digest(raw_link or b'')}"
+
+
+@lru_cache(maxsize=8192)
+def _refresh_stamp(salt: str, raw_link: bytes | None) -> bytes:
+    """A kept entry's stamp from its generation's end: ":salt:link digest|", as _stamp writes it
+    (once per salt and link value among the latest few thousand: a refresh reads the same again)."""
+    return f"{_stamp(None, salt, raw_link)}|".encode()
 
 
 @lru_cache(maxsize=8192)
