@@ -117,8 +117,8 @@ class RedisPersonReads:
         key = (person_id, slot)
         if not self._kept.live(key, now):
             return None
-        link_and_answer = [("HGET", account_key(account_id), id_field(person_id)),
-                           ("HGET", answers_key(person_id), slot)]
+        account, field, answers = _refresh_keys(account_id, person_id)
+        link_and_answer = [("HGET", account, field), ("HGET", answers, slot)]
         if self._versions_at_once:  # the session and the versions in one MGET: a reply less to read
             (raw_session, raw_policy, raw_risk), raw_link, entry = scripts.read_round_trip(
                 self._r, [("MGET", session_key(token_hash), POLICY_CURRENT, RISK_VERSION), *link_and_answer], ())
@@ -213,6 +213,13 @@ def _stamp(generation: bytes | None, salt: str, raw_link: bytes | None) -> str:
     """What an answer kept for reuse was built from: the person's generation (lua/generation.lua:
     every write to the facts moves it, in the write's own script), the salt and the link."""
     return f"{(generation or b'').decode()}:{salt}:{_link_digest(raw_link or b'')}"
+
+
+@lru_cache(maxsize=8192)
+def _refresh_keys(account_id: str, person_id: str) -> tuple[str, bytes, str]:
+    """The refresh's keys and field of (account, person), once per pair among the latest few
+    thousand: a page refreshing asks for the same again."""
+    return account_key(account_id), id_field(person_id), answers_key(person_id)
 
 
 @lru_cache(maxsize=8192)
