@@ -38,8 +38,7 @@ class HealthCodeView(NamedTuple):  # made on every read that signs (see CachedAn
     remember: Remember | None = None  # where to keep the answer built from this view for reuse
 
 
-@dataclass(frozen=True)
-class ScanResult:
+class ScanResult(NamedTuple):  # made on every scan (see CachedAnswer)
     valid: bool
     reason: ScanFailure | None = None
     detail: str | None = None
