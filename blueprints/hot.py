@@ -7,7 +7,8 @@ flask-smorest's and webargs' wrappers and the after-request hooks cost more than
 itself. So this WSGI layer answers the plain, successful case itself, with the same services,
 the same validation schema, the same body, headers, rate limits (the limiter's own counters,
 through its `limits` strategy) and metrics as the Flask views (tests/e2e/test_hot_path.py
-compares them), and hands everything else to Flask untouched: another path or method, any
+compares them; the metrics tallied per process, in /metrics within a second: metrics.Tally),
+and hands everything else to Flask untouched: another path or method, any
 query it does not know, a body it does not take, a refused token, a limit reached or any other
 error (Flask then answers it, its error body, status and counting included; the refused request
 is simply made once more), an IP the bearer-failure limit stops. `HEALTHCODE_FAST_PATHS=0`
