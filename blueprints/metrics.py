@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import bisect
 import functools
+import logging
 import os
 import threading
 import time
@@ -97,8 +98,11 @@ class Tally:
         """Add what was noted to the Prometheus metrics (safe from any thread, at any time)."""
         self._armed = False  # before draining: a note after this arms the flusher again
         pending, taken = self._pending, []
-        for _ in range(len(pending)):
-            taken.append(pending.popleft())
+        for _ in range(len(pending)):  # what is there now; a flush in another thread may take some
+            try:
+                taken.append(pending.popleft())
+            except IndexError:
+                break
         if not taken:
             return
         self._requests.inc(len(taken))
@@ -119,6 +123,7 @@ class Tally:
 
 
 _TALLIES: list[Tally] = []
+_log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -156,7 +161,10 @@ class _Flusher:
             event.wait()
             time.sleep(1.0)
             event.clear()  # before the flush: a note during it wakes the next round
-            flush_tallies()
+            try:
+                flush_tallies()
+            except Exception:  # the thread must outlive a failed flush: the notes wait for the next
+                _log.exception("adding the hot paths' tallies to the metrics failed")
 
     def forget(self) -> None:
         self._pid, self._lock = 0, threading.Lock()

@@ -95,7 +95,7 @@ class RedisPersonReads:
         pttl, entry = exec_reply[4], exec_reply[5]
         facts_until = probe.now + pttl // 1000 if pttl >= 0 else None
         if entry:
-            cached = _entry(entry, stamp, probe.now)
+            cached = _entry(entry, f"{stamp}|".encode(), probe.now)
             if cached is not None:
                 self._kept.set((person_id, probe.slot), cached.reuse_until)
                 return PersonSnapshot(None, link=link, session=session, cached=cached, digest=stamp, globals=seen)
@@ -128,16 +128,11 @@ class RedisPersonReads:
         if not entry:
             self._kept.drop(key)
             return None
-        # Its stamp after the generation (any: see above) must be this salt's and link's, and its
-        # reuse time not over: "stamp|reuse_until|issued_at|expires_at|body", 10 digits each.
-        expected = _refresh_stamp(salt, raw_link)
-        head = entry.find(b":") + len(expected)
-        until = int(entry[head:head + 10]) if entry.startswith(expected, head - len(expected)) else 0
-        if until <= now:
+        # Its stamp after the generation (any: see above) must be this salt's and link's.
+        answer = _entry(entry, _refresh_stamp(salt, raw_link), now, entry.find(b":"))
+        if answer is None:
             self._kept.drop(key)
             return None
-        answer = CachedAnswer(entry[head + 33:], int(entry[head + 11:head + 21]), int(entry[head + 22:head + 32]),
-                              until)
         return KeptRead(session_account(raw_session), answer,
                         raw_policy.decode() if raw_policy else None, int(raw_risk or 0))
 
@@ -236,17 +231,14 @@ def _link_digest(raw_link: bytes) -> str:
     return hashlib.sha1(raw_link, usedforsecurity=False).hexdigest()[:16]
 
 
-def _entry(raw: bytes, stamp: str, now: int, any_generation: bool = False) -> CachedAnswer | None:
-    """An entry "stamp|reuse_until|issued_at|expires_at|body", if its stamp is this read's (but
-    for the generation, with `any_generation`: the stamp's part after it) and it may still be
-    reused at `now`."""
-    if any_generation:
-        raw = raw[raw.find(b":"):]
-    size = len(stamp)
-    if raw[:size].decode() != stamp or raw[size:size + 1] != b"|":
+def _entry(raw: bytes, stamp: bytes, now: int, at: int = 0) -> CachedAnswer | None:
+    """An entry "stamp|reuse_until|issued_at|expires_at|body" (the numbers 10 digits each), if
+    its stamp from `at` on is `stamp` (its "|" included) and it may still be reused at `now`;
+    read in place, no slice of the stamp made."""
+    if not raw.startswith(stamp, at):
         return None
-    until = int(raw[size + 1:size + 11])
+    head = at + len(stamp)
+    until = int(raw[head:head + 10])
     if until <= now:
         return None
-    issued_at, expires_at = int(raw[size + 12:size + 22]), int(raw[size + 23:size + 33])
-    return CachedAnswer(raw[size + 34:], issued_at, expires_at, until)
+    return CachedAnswer(raw[head + 33:], int(raw[head + 11:head + 21]), int(raw[head + 22:head + 32]), until)

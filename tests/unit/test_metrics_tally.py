@@ -3,6 +3,7 @@ Counter.inc and Histogram.observe would have added, within a second, and nothing
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 from prometheus_client import generate_latest
@@ -62,3 +63,30 @@ def test_a_forked_child_does_not_count_its_parents_notes():
     assert os.read(read, 64) == b"0.0"
     tally.flush()
     assert REQUESTS.labels("test.fork", "GET", "200")._value.get() == 1
+
+
+def test_two_flushes_at_once_take_each_note_once():
+    import threading
+
+    tally = Tally("test.race", "GET")
+    counter = REQUESTS.labels("test.race", "GET", "200")
+    for _ in range(50_000):
+        tally.note(0.001)
+    barrier = threading.Barrier(4)
+
+    def flush() -> None:
+        barrier.wait()
+        tally.flush()
+
+    threads = [threading.Thread(target=flush) for _ in range(4)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # the threads' drains interleave
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    tally.flush()
+    assert counter._value.get() == 50_000
