@@ -321,3 +321,21 @@ def test_the_scan_limit_counters_stay_out_of_the_aof(tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_the_kept_admissions_are_bounded_and_forgotten_at_once(redis_server, monkeypatch):
+    # MAX_ADMISSIONS devices' windows are kept; the next one clears them, and each device's
+    # Admission made again is the one it had (its keys are not of a time).
+    from blueprints.limits import ScanLimit
+
+    app = create_app({"HEALTHCODE_REDIS_URL": SERVER_URL, "HEALTHCODE_SECRET_KEY": SECRET, "TESTING": True})
+    scan_limit = app.extensions["healthcode.scan_limit"]
+    monkeypatch.setattr(ScanLimit, "MAX_ADMISSIONS", 3)
+    first = [scan_limit.admission(f"cred-{i}") for i in range(3)]
+    if first[0] is None:
+        pytest.skip("this store cannot count an admission with the scan (a cluster)")
+    assert len(scan_limit._admissions) == 3 and scan_limit.admission("cred-0") is first[0]
+    fourth = scan_limit.admission("cred-3")
+    assert list(scan_limit._admissions) == ["cred-3"]  # the fourth device cleared the three
+    assert scan_limit.admission("cred-0") == first[0] and scan_limit.admission("cred-3") is fourth
+    assert {w.current_key for w in first[0].windows} != {w.current_key for w in fourth.windows}
