@@ -223,7 +223,7 @@ def build(settings: Settings, instance: Path) -> tuple[Services, Runtime]:
     store = RedisStoreHealth(client, embedded)
     layout = IndexLayout(client, settings.index_bits)
     adapters = Adapters(
-        stores=redis_stores(client, layout, durable),
+        stores=redis_stores(client, layout, durable, settings.near_cache and settings.code_cache),
         vault=AesGcmVault(key),
         clock=SystemClock(),
         signer=codec,

@@ -61,6 +61,9 @@ class Settings:
     # about 30-100 persons a bucket is the sweet spot; fixed once the store holds data (migrate to change).
     index_bits: int = 16
     code_cache: bool = True  # reuse a signed code while nothing it was built from changed; 0: sign every read
+    # A refresh's reads kept in each worker thread, exact by Redis client tracking (adapters/store/near.py);
+    # 0: every refresh reads them from Redis.
+    near_cache: bool = True
     sms_provider: str = ""  # console (local use only) | tencent | none; default: console, none in production
     # Tencent Cloud SMS (adapters/sms/tencent.py): the API key, the SMS app, its approved signature
     # and verification-code template ("…{1}…{2}分钟内有效").

@@ -12,9 +12,10 @@ from core.wiring import Stores
 
 
 def redis_stores(client: redis.Redis, layout: IndexLayout | None = None,
-                 must_survive: redis.Redis | None = None) -> Stores:
+                 must_survive: redis.Redis | None = None, near_cache: bool = False) -> Stores:
     """The core's store ports on `client`; persons, links and facts on `must_survive` (the
-    client whose writes wait for a replica: bootstrap.must_survive), when given."""
+    client whose writes wait for a replica: bootstrap.must_survive), when given. `near_cache`:
+    the refresh's reads kept per thread (adapters/store/near.py)."""
     durable = must_survive or client
     persons = RedisPersons(durable, layout)
     return Stores(
@@ -23,7 +24,7 @@ def redis_stores(client: redis.Redis, layout: IndexLayout | None = None,
         links=RedisAccountLinks(durable),
         facts=RedisFactRecords(durable),
         history=RedisHistoryLog(client),
-        reads=RedisPersonReads(client),
+        reads=RedisPersonReads(client, near_cache),
         sessions=RedisSessionStore(client),
         credentials=RedisCredentialStore(durable),
     )

@@ -167,6 +167,10 @@ class EmbeddedRedis:
             # Keep fsyncing during AOF rewrites too; 'yes' would drop the durability guarantee.
             "no-appendfsync-on-rewrite no",
             'save ""',
+            # What the worker threads' near caches read is tracked (adapters/store/near.py), ~100 B
+            # a key until its next write or expiry: at most this many (beyond, Redis drops the
+            # oldest and says so, and the caches read them again).
+            "tracking-table-max-keys 1000000",
             "daemonize yes",
             f"pidfile {_quote(self.pid_path)}",
             f"logfile {_quote(self.log_path)}",

@@ -7,6 +7,7 @@ from redis import exceptions
 from adapters.store.durability import NonDurableStore
 from adapters.store.embedded import EmbeddedRedis
 from adapters.store.layout import LayoutMismatch
+from adapters.store.near import close_for
 from adapters.store.replication import NotReplicated
 
 # The exceptions that mean "the store cannot be reached or used now": 503, never 500.
@@ -39,4 +40,5 @@ class RedisStoreHealth:
             self.embedded.ensure_running()
 
     def close(self) -> None:
+        close_for(self.client)  # the near cache's tracking connections
         self.client.close()

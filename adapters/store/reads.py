@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+import math
+import time
 from functools import cache, lru_cache
 from typing import Any
 
@@ -20,6 +22,7 @@ from adapters.store.keys import (
     visits_key,
 )
 from adapters.store.layout import id_field
+from adapters.store.near import NearCache
 from adapters.store.policy import CURRENT as POLICY_CURRENT
 from core.code_cache import Until
 from core.model import Admission, CachedAnswer, CacheProbe, Globals, KeptRead, PersonSnapshot, Remember, ScanRecord
@@ -39,9 +42,15 @@ class RedisPersonReads:
     Lua and back), MULTI with HGETALL x2, ZRANGE x2 and EXEC ~5 us; the server is a shared core
     on the hot paths (docs/BENCHMARKS.md)."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, near_cache: bool = False) -> None:
         self._r = client
         self._versions_at_once = not scripts.is_cluster(client)
+        # The refresh's reads kept per thread, exact by client tracking (adapters/store/near.py):
+        # one connection per thread, so off a cluster only.
+        self.near: NearCache | None = None
+        if near_cache and self._versions_at_once:
+            self.near = NearCache(client)
+            self.near.globals = frozenset({POLICY_CURRENT.encode(), RISK_VERSION.encode()})
         # One MGET of the two versions: their keys are in other slots only on a cluster.
         self._versions: list[tuple[str, ...]] = (
             [("MGET", POLICY_CURRENT, RISK_VERSION)] if self._versions_at_once
@@ -114,14 +123,26 @@ class RedisPersonReads:
 
         The refresh storm's whole cost is here and in the layers above it (docs/BENCHMARKS.md):
         no object is made but the answer and the tuple that carries it."""
+        near = self.near
+        if near is not None:  # kept in this thread, and nothing it was read from written since
+            kept = near.get((token_hash, person_id, slot), salt, time.time())
+            if kept is not None and kept.answer.reuse_until > now:
+                return kept
         key = (person_id, slot)
         if not self._kept.live(key, now):
             return None
         account, field, answers = _refresh_keys(account_id, person_id)
         link_and_answer = [("HGET", account, field), ("HGET", answers, slot)]
+        seen: tuple[Any, ...] | None = None
         if self._versions_at_once:  # the session and the versions in one MGET: a reply less to read
-            (raw_session, raw_policy, raw_risk), raw_link, entry = scripts.read_round_trip(
-                self._r, [("MGET", session_key(token_hash), POLICY_CURRENT, RISK_VERSION), *link_and_answer], ())
+            session = session_key(token_hash)
+            commands = [("MGET", session, POLICY_CURRENT, RISK_VERSION), *link_and_answer]
+            sent = time.time()
+            read = near.read([*commands, ("PTTL", session)]) if near is not None else None
+            if read is not None:  # on the tracking connection, with the session's time left
+                ((raw_session, raw_policy, raw_risk), raw_link, entry, pttl), seen = read
+            else:
+                (raw_session, raw_policy, raw_risk), raw_link, entry = scripts.read_round_trip(self._r, commands, ())
         else:  # on a cluster the three keys live in three slots
             raw_session, raw_policy, raw_risk, raw_link, entry = scripts.read_round_trip(
                 self._r, [("GET", session_key(token_hash)), *self._versions, *link_and_answer], ())
@@ -133,8 +154,14 @@ class RedisPersonReads:
         if answer is None:
             self._kept.drop(key)
             return None
-        return KeptRead(session_account(raw_session), answer,
-                        raw_policy.decode() if raw_policy else None, int(raw_risk or 0))
+        found = KeptRead(session_account(raw_session), answer,
+                         raw_policy.decode() if raw_policy else None, int(raw_risk or 0))
+        if seen is not None and near is not None and raw_session is not None and pttl != -2:
+            # Kept until the session's key expires at the earliest: its time left counted from
+            # before the read was sent (-1: no expiry).
+            until = sent + pttl / 1000 if pttl >= 0 else math.inf
+            near.keep((token_hash, person_id, slot), salt, found, _near_keys(session, account, answers), until, seen)
+        return found
 
     def remember(self, entry: Remember, body: bytes) -> None:
         header = f"{entry.digest}|{entry.reuse_until:010d}|{entry.issued_at:010d}|{entry.expires_at:010d}|"
@@ -215,6 +242,12 @@ def _refresh_keys(account_id: str, person_id: str) -> tuple[str, bytes, str]:
     """The refresh's keys and field of (account, person), once per pair among the latest few
     thousand: a page refreshing asks for the same again."""
     return account_key(account_id), id_field(person_id), answers_key(person_id)
+
+
+@lru_cache(maxsize=8192)
+def _near_keys(session: str, account: str, answers: str) -> tuple[bytes, bytes, bytes]:
+    """The keys a kept refresh was read from, as Redis names them in its invalidations."""
+    return session.encode(), account.encode(), answers.encode()
 
 
 @lru_cache(maxsize=8192)

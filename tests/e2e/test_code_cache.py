@@ -1,14 +1,17 @@
 """The code cache over HTTP on Redis: the same answer again with its Age, a new one after any
 change it was built from (marker, lab result, stay + risk area, policy), none when switched off,
 and nothing of it in the AOF."""
+import hashlib
 import json
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from app import create_app
-from tests.conftest import SERVER_URL, Api
+from tests.conftest import CLUSTER, SERVER_URL, Api
+from tests.ids import id_number
 
 SECRET = "test-secret-key-0123456789abcdef0123"
 POLICY = Path(__file__).resolve().parents[2] / "policies" / "health-code-policy.json"
@@ -155,3 +158,113 @@ def test_deleting_the_trip_data_makes_the_next_read_sign_anew(api, redis_server)
     assert services.travel.retire_data()["visits"] == 1  # the card's end (2022-12-13): its data goes
     answer = read(api, me, person).json
     assert answer["color"] == "green" and answer["qr"] != kept["qr"]
+
+
+# -- the refresh kept in the worker thread (adapters/store/near.py) ------------------------------
+
+def near(api):
+    return api.app.extensions["healthcode"].codes._reads.near
+
+
+needs_near = pytest.mark.skipif(CLUSTER, reason="the near cache is off a cluster (one connection per thread)")
+
+
+def read_near(api, me, person, **query):
+    """Read until the answer comes from the thread's near cache (the kept answer's lean read
+    fills it, the next read is served from it after a PING), and check that it did."""
+    hits = near(api).hits
+    kept = read_kept(api, me, person, **query)
+    for _ in range(2):
+        again = read(api, me, person, **query)
+        assert again.get_data() == kept.get_data()
+    assert near(api).hits > hits
+    return kept
+
+
+@needs_near
+def test_a_refresh_served_in_the_thread_signs_anew_after_each_change(api, redis_server):
+    me = api.login()
+    person = api.apply(me)
+    services = api.app.extensions["healthcode"]
+    qrs = [read_near(api, me, person).json["qr"]]
+
+    services.marking.add_lab_result(ZHANG, int(time.time()) - 60, "negative", "某检测机构")
+    qrs.append(read(api, me, person).json["qr"])
+    assert qrs[-1] != qrs[-2]
+    assert read_near(api, me, person).json["qr"] == qrs[-1]
+
+    stay_in_tianhe(api)
+    assert read(api, me, person).json["qr"] != qrs[-1]
+    qrs.append(read_near(api, me, person).json["qr"])
+    api.client.put("/api/v1/authority/risk-areas/440106", headers=api.staff("authority"),
+                   json={"level": "medium", "note": "某街道"})
+    answer = read(api, me, person).json
+    assert answer["qr"] != qrs[-1] and answer["color"] == "yellow"
+    qrs.append(read_near(api, me, person).json["qr"])
+
+    doc = {**json.loads(POLICY.read_text(encoding="utf-8")), "version": "2099-01-01.1"}
+    services.policy_admin.publish(doc, "operator", "新方案")
+    answer = read(api, me, person).json
+    assert answer["qr"] != qrs[-1] and answer["policy_version"] == "2099-01-01.1"
+    qrs.append(read_near(api, me, person).json["qr"])
+
+    api.mark({"id_number": ZHANG, "kind": "close_contact", "reason": "流调"})
+    answer = read(api, me, person).json
+    assert answer["qr"] != qrs[-1] and answer["color"] == "red"
+    read_near(api, me, person)
+
+    assert api.client.delete("/api/v1/sessions/current", headers=me).status_code == 204
+    assert api.client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).status_code == 401
+
+
+@needs_near
+def test_a_refresh_in_the_thread_is_not_served_past_its_session(api, redis_server):
+    me = api.login()
+    person = api.apply(me)
+    token = me["Authorization"].removeprefix("Bearer ")
+    redis_server.pexpire(f"hc:s:{hashlib.sha256(token.encode()).hexdigest()}", 1500)
+    read_near(api, me, person)  # kept with the session's time left
+    (kept,) = near(api)._local.t.entries.values()
+    assert kept[2] <= time.time() + 1.5  # until when: not after the session's key expires
+    time.sleep(1.6)  # (Redis's own expiry may take longer to remove the key and say so)
+    assert api.client.get(f"/api/v1/persons/{person['id']}/health-code", headers=me).status_code == 401
+
+
+@needs_near
+def test_a_person_taken_off_the_account_is_not_served_from_the_thread(api, redis_server):
+    me = api.login()
+    person = api.apply(me)
+    other = api.apply(me, relation="family", name="张小明", id_number=id_number("20100101", 16))
+    read_near(api, me, person)
+    read_near(api, me, other)
+    assert api.client.delete(f"/api/v1/persons/{other['id']}", headers=me).status_code == 204
+    assert api.client.get(f"/api/v1/persons/{other['id']}/health-code", headers=me).status_code == 404
+    assert read(api, me, person).json["color"] == "green"
+
+
+@needs_near
+def test_a_refresh_another_thread_kept_is_not_this_threads(api, redis_server):
+    me = api.login()
+    person = api.apply(me)
+    first = read_near(api, me, person)
+    api.mark({"id_number": ZHANG, "kind": "close_contact", "reason": "流调"})
+    got = []
+    thread = threading.Thread(target=lambda: got.append(read(api, me, person).json))
+    thread.start()
+    thread.join(10)
+    assert got[0]["color"] == "red" and got[0]["qr"] != first.json["qr"]
+    assert read(api, me, person).json["qr"] != first.json["qr"]  # and this thread's kept one went
+
+
+def test_near_cache_switched_off_the_kept_answer_is_still_reused(redis_server):
+    api = make_api(HEALTHCODE_NEAR_CACHE="0")
+    assert near(api) is None
+    me = api.login()
+    person = api.apply(me)
+    kept = read_kept(api, me, person)
+    assert read(api, me, person).get_data() == kept.get_data()
+
+
+@pytest.mark.skipif(not CLUSTER, reason="a cluster's")
+def test_on_a_cluster_there_is_no_near_cache(api):
+    assert near(api) is None
