@@ -19,7 +19,9 @@ not the first: most reads are one-offs (a code shown at a gate once), and storin
 costs Redis a script and the worker a write to the socket, about a sixth of a cold read
 (docs/BENCHMARKS.md); a page refreshing or a person retrying reads again within seconds, and
 from the third read on gets the kept answer. Cache-on-second-hit, as CDNs keep one-hit wonders
-out.
+out. For the same reason a process looks for a kept answer only from its second read of the
+slot on (read_before): a first read sends the versions of the policy and the risk table in its
+round trip, as every read does, but not the answer's lookup, and makes no digest.
 """
 from __future__ import annotations
 
@@ -103,6 +105,16 @@ class AnswerCache:
         if behind:
             self.forget_refresh_salt()
         return behind
+
+    def read_before(self, person_id: str, slot: str, now: int) -> bool:
+        """Whether this process read (person, slot) before, within the longest reuse time: only
+        then does a read look for a kept answer (and make the digest to keep one under)."""
+        return self._seen.live((person_id, slot), now)
+
+    def note_read(self, person_id: str, slot: str, now: int) -> None:
+        """A first read of (person, slot) here, which looked for nothing: the next one looks,
+        within the longest reuse time (half the code's life)."""
+        self._seen.set((person_id, slot), now + self._ttl // 2)
 
     def admit(self, person_id: str, slot: str, now: int, until: int) -> bool:
         """Whether to keep the answer built now for (person, slot), reusable until `until`: only

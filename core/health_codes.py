@@ -101,10 +101,14 @@ class HealthCodeService:
                     return kept.answer
                 cache.observe_versions(kept.policy_version, kept.risk_version)  # behind: reload
                 cache.forget_refresh_salt()  # or only the salt was: made again at the next refresh
-            probe = CacheProbe(slot, now, cache.salt())
+            # An answer is looked for (and a digest made to keep one under) from this process's
+            # second read of the slot on, as it is kept (admit): most reads are one-offs. The
+            # versions are read in the same round trip all the same.
+            look = cache.read_before(person_id, slot, now)
+            probe = CacheProbe(slot, now, cache.salt() if look else "", look)
         snapshot = self._reads.load_for_session(hashed, account, person_id, probe)
         session = check_session(account, snapshot.session)
-        if cache is not None and probe is not None and cache.observe(snapshot.globals):
+        if cache is not None and probe is not None and cache.observe(snapshot.globals) and probe.look:
             # This process held an older policy or risk table: the digest was salted with it.
             probe = probe._replace(salt=cache.salt())
             snapshot = self._reads.load_for_session(hashed, account, person_id, probe)
@@ -117,6 +121,8 @@ class HealthCodeService:
             if until > probe.now and cache.admit(person_id, probe.slot, probe.now, until):
                 view = view._replace(remember=Remember(person_id, probe.slot, snapshot.digest, until,
                                                        view.issued_at, view.expires_at))
+        elif cache is not None and probe is not None:  # a first read here: the next one looks
+            cache.note_read(person_id, probe.slot, probe.now)
         return view
 
     def remember(self, view: HealthCodeView, body: bytes) -> None:

@@ -263,11 +263,14 @@ class ColorChanged:
 
 class CacheProbe(NamedTuple):
     """What a read asks (core/code_cache.py) of the cache: the answer of this slot (account and variant), if it is
-    still valid at `now` for the facts as they are and this salt."""
+    still valid at `now` for the facts as they are and this salt. `look` False (this process's
+    first read of the slot): no answer and no digest, only the versions of the policy and the
+    risk table read in the same round trip."""
 
     slot: str
     now: int
     salt: str
+    look: bool = True
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ class _Thread:
     """One thread's tracking connection and what it keeps: entries by their key, and for each
     Redis key the entries read from it."""
 
-    __slots__ = ("pid", "connection", "reader", "fill", "entries", "by_key", "seen")
+    __slots__ = ("pid", "connection", "reader", "fill", "entries", "by_key", "seen", "__weakref__")
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
@@ -98,7 +98,9 @@ class NearCache:
         _CACHES.setdefault(self._pool, weakref.WeakSet()).add(self)
         self._max = max_entries
         self._local = threading.local()
-        self._threads: list[_Thread] = []  # every thread's, to close them all
+        # Every live thread's, to close them all: an ended thread's goes with its thread-local
+        # (and its connection with it: redis-py's connections disconnect when collected).
+        self._threads: weakref.WeakSet[_Thread] = weakref.WeakSet()
         self._lock = threading.Lock()
         self.enabled = _Push is not None
         self.globals: frozenset[bytes] = frozenset()  # keys every entry depends on (the versions)
@@ -194,8 +196,7 @@ class NearCache:
         if mine is None or mine.pid != pid:  # first use in this thread, or a forked child
             mine = self._local.t = _Thread(pid)
             with self._lock:
-                self._threads = [t for t in self._threads if t.pid == pid]
-                self._threads.append(mine)
+                self._threads.add(mine)
         if mine.connection is None:
             try:
                 self._connect(mine)
@@ -275,7 +276,7 @@ class NearCache:
     def close(self) -> None:
         """Every thread's tracking connection closed (the store is closing)."""
         with self._lock:
-            threads, self._threads = self._threads, []
+            threads = list(self._threads)
         for mine in threads:
             if mine.pid == scripts._pid[0]:
                 self._drop(mine)

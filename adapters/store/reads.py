@@ -85,6 +85,18 @@ class RedisPersonReads:
         return PersonSnapshot(record, facts, link=link, session=parse_session(replies[0]))
 
     def _load_cached(self, token_hash: str, account_id: str, person_id: str, probe: CacheProbe) -> PersonSnapshot:
+        if not probe.look:  # the versions only: nothing looked up, no digest
+            link_and_facts = [("HGET", account_key(account_id), id_field(person_id)), *_facts_commands(person_id)]
+            if self._versions_at_once:  # the session and the versions in one MGET, as the lean read
+                (raw_session, raw_policy, raw_risk), raw_link, *_, exec_reply = scripts.read_round_trip(
+                    self._r, [("MGET", session_key(token_hash), POLICY_CURRENT, RISK_VERSION), *link_and_facts], ())
+            else:
+                raw_session, raw_policy, raw_risk, raw_link, *_, exec_reply = scripts.read_round_trip(
+                    self._r, [("GET", session_key(token_hash)), *self._versions, *link_and_facts], ())
+            record, facts = parse_facts(person_id, _facts_replies(exec_reply))
+            return PersonSnapshot(record, facts, link=parse_link(person_id, raw_link) if raw_link else None,
+                                  session=parse_session(raw_session),
+                                  globals=Globals(raw_policy.decode() if raw_policy else None, int(raw_risk or 0)))
         # The facts and the answer stored for this slot come back together (one slot, in
         # MULTI). The answer is reused if its stamp is this read's: the person's generation (moved
         # by every write to the facts, lua/generation.lua), the salt (policy, risk table, signing

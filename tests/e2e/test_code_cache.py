@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.store import reads as reads_module
 from app import create_app
 from tests.conftest import CLUSTER, SERVER_URL, Api
 from tests.ids import id_number
@@ -124,7 +125,10 @@ def test_another_process_reuses_it_and_a_read_that_finds_it_stale_signs_again(ap
     me = api.login()
     person = api.apply(me)
     first = read_kept(api, me, person)
-    other = make_api()  # another worker: it has kept nothing yet, and reads the facts with the answer
+    other = make_api()  # another worker: it has kept nothing yet
+    # Its first read of the person looks for nothing (most reads are one-offs) and signs...
+    assert read(other, me, person).json["qr"] != first.json["qr"]
+    # ...its second reads the facts with the answer the first worker kept, and reuses it,
     assert read(other, me, person).get_data() == first.get_data()
     assert read(other, me, person).get_data() == first.get_data()  # and now its lean round trip
     api.mark({"id_number": ZHANG, "kind": "close_contact", "reason": "流调"})
@@ -268,3 +272,28 @@ def test_near_cache_switched_off_the_kept_answer_is_still_reused(redis_server):
 @pytest.mark.skipif(not CLUSTER, reason="a cluster's")
 def test_on_a_cluster_there_is_no_near_cache(api):
     assert near(api) is None
+
+
+def test_a_first_read_in_a_process_looks_for_nothing_but_reads_the_versions(api, redis_server, monkeypatch):
+    me = api.login()
+    person = api.apply(me)
+    assert read(api, me, person).json["policy_version"] != "2099-01-01.1"  # the process holds the policy
+    other = make_api()  # another worker publishes a policy; this one has not reloaded its own yet
+    doc = {**json.loads(POLICY.read_text(encoding="utf-8")), "version": "2099-01-01.1"}
+    other.app.extensions["healthcode"].policy_admin.publish(doc, "operator", "新方案")
+    someone = api.apply(me, relation="family", name="张小明", id_number=id_number("20100101", 16))
+    sent = []
+    original = reads_module.scripts.read_round_trip
+
+    def recording(client, commands, loaded):
+        sent.append(commands)
+        return original(client, commands, loaded)
+
+    monkeypatch.setattr(reads_module.scripts, "read_round_trip", recording)
+    answer = read(api, me, someone).json
+    assert answer["policy_version"] == "2099-01-01.1"  # the versions read in its own round trip
+    answers_key = f"hc:p:{{{someone['id']}}}:cc"
+    assert not [c for batch in sent for c in batch if answers_key in c or c[0] == "PTTL"]  # nothing looked up
+    sent.clear()
+    read(api, me, someone)  # the second read here looks
+    assert [c for batch in sent for c in batch if answers_key in c]

@@ -4,8 +4,10 @@ way a key changes drops it (a write, a field of its hash, a delete, a new expiry
 flush, a global), a write that lands among the read's own replies keeps it from being kept, and
 a lost connection, a forked child, a full cache and a server that refuses tracking each keep
 nothing stale."""
+import gc
 import math
 import multiprocessing
+import threading
 import time
 
 import pytest
@@ -207,3 +209,18 @@ def test_closing_the_store_closes_the_tracking_connections(near, client, other):
     time.sleep(0.05)
     assert not [c for c in other.client_list() if "t" in c["flags"]]
     assert near.get("e", "salt", time.time()) is None
+
+
+def test_a_thread_that_ended_leaves_no_tracking_connection(near, other):
+    def work():
+        fill(near)
+        assert near.get("e", "salt", time.time()) is not None
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(10)
+    del thread
+    gc.collect()
+    time.sleep(0.05)
+    assert not [c for c in other.client_list() if "t" in c["flags"]]
+    assert near.get("e", "salt", time.time()) is None  # nor is what it kept this thread's
