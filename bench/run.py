@@ -106,7 +106,7 @@ TARGETS = (  # bench/travel.py: /healthz and a health-code read of a random pers
 REFERENCE_APP = "bench.reference:create_app()"
 GOAL = 0.8  # each app target against its reference
 STORM_OVER_COLD = 2.0  # the refresh storm against the cold read
-DEFAULT_SERVER = "granian:3x4"  # the sweep's winner (docs/BENCHMARKS.md), the README's deployment command
+DEFAULT_SERVER = "granian:2x4"  # the sweep's winner (docs/BENCHMARKS.md), the README's deployment command
 SWEEP = ("gunicorn:2,gunicorn:3,gunicorn:4,gunicorn:6,gthread:2x4,gthread:3x8,gthread:4x4,"
          "uwsgi:3x1,uwsgi:2x4,granian:2x1,granian:2x4,granian:3x4")
 SIMPLICITY = {"gunicorn": 0, "gthread": 1, "uwsgi": 2, "granian": 3}

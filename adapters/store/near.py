@@ -120,13 +120,16 @@ class NearCache:
             return None
         try:
             mine.connection.send_packed_command(_PING, False)
-            self._replies(mine, 1)
+            (pong,) = self._replies(mine, 1)
         except _STALE:
             self._drop(mine)
             return None
         except BaseException:
             self._drop(mine)
             raise
+        if isinstance(pong, redis.exceptions.RedisError):  # the server is not itself (LOADING, ...)
+            self._drop(mine)
+            return None
         kept = mine.entries.get(key)
         if kept is None:
             return None

@@ -134,7 +134,10 @@ class RedisPersonReads:
         None when no answer is expected, or it is gone or stale (the caller reads the facts then).
 
         The refresh storm's whole cost is here and in the layers above it (docs/BENCHMARKS.md):
-        no object is made but the answer and the tuple that carries it."""
+        no object is made but the answer and the tuple that carries it. With the near cache, the
+        round trip goes on the thread's tracking connection, with the session's PTTL, and what
+        it found is kept there: the next refresh of this token, person and slot in the thread is
+        one PING (adapters/store/near.py)."""
         near = self.near
         if near is not None:  # kept in this thread, and nothing it was read from written since
             kept = near.get((token_hash, person_id, slot), salt, time.time())

@@ -52,7 +52,7 @@ def serve_command(server: str, port: int) -> list[str]:
         return [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port)]
     if server == "granian":  # the README's deployment command (bench/run.py's sweep winner), on this port
         return [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", "3", "--blocking-threads", "4", "--runtime-threads", "1", "--no-ws",
+                "--workers", "2", "--blocking-threads", "4", "--runtime-threads", "1", "--no-ws",
                 "--access-log", "--access-log-fmt", ACCESS_LOG, "--factory", "app:create_app"]
     raise ValueError(server)
 

@@ -224,3 +224,15 @@ def test_a_thread_that_ended_leaves_no_tracking_connection(near, other):
     time.sleep(0.05)
     assert not [c for c in other.client_list() if "t" in c["flags"]]
     assert near.get("e", "salt", time.time()) is None  # nor is what it kept this thread's
+
+
+def test_an_error_answering_the_ping_serves_nothing(near, monkeypatch):
+    fill(near)
+    mine = near._local.t
+    replies = near._replies
+    monkeypatch.setattr(near, "_replies", lambda t, n: [redis.exceptions.BusyLoadingError("LOADING")]
+                        if n == 1 else replies(t, n))
+    assert near.get("e", "salt", time.time()) is None
+    assert mine.connection is None and not mine.entries  # dropped: the next read makes a new one
+    monkeypatch.setattr(near, "_replies", replies)
+    assert fill(near)[1] and near.get("e", "salt", time.time()) is not None
